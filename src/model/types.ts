@@ -1,0 +1,127 @@
+/**
+ * The cluster state the engine works on: namespaces with their labels, endpoints (pods and workload representatives),
+ * NetworkPolicies, and admin-tier policies normalised from either API version into one model.
+ */
+import type { SourcePos } from '../api/diagnostics.js';
+import type { LabelSelector, NetworkPolicy, Protocol, WorkloadKind } from '../api/types.js';
+
+/** A namespace as selectors see it; `labels` always holds `kubernetes.io/metadata.name`. */
+export interface NamespaceInfo {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** True when no Namespace object was loaded and it exists only because something referenced it. */
+  readonly implicit: boolean;
+}
+
+/** A container port as named-port resolution sees it. */
+export interface EndpointPort {
+  readonly name?: string;
+  readonly port: number;
+  readonly protocol: Protocol;
+}
+
+export type EndpointKind = 'Pod' | WorkloadKind;
+
+/**
+ * A pod, or one workload's representative endpoint (carrying its pod template's labels and ports). Only endpoints that
+ * take part in pod networking exist here: no hostNetwork pods, no Succeeded/Failed pods.
+ */
+export interface Endpoint {
+  /** `namespace/name`, or `namespace/name[Kind]` when two objects would share an id. */
+  readonly id: string;
+  readonly kind: EndpointKind;
+  readonly namespace: string;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Pod IPs (IPv4 and/or IPv6), canonical text form; empty when unknown (workloads, pending pods). */
+  readonly ips: readonly string[];
+  readonly ports: readonly EndpointPort[];
+  readonly nodeName?: string;
+  readonly hostIP?: string;
+  /** True for a Pod with no ownerReferences. */
+  readonly standalone?: boolean;
+  readonly source?: SourcePos;
+}
+
+/** A NetworkPolicy with where it came from. */
+export interface PolicyObject {
+  readonly policy: NetworkPolicy;
+  readonly source?: SourcePos;
+}
+
+// ---------------------------------------------------------------- admin tiers, one model for both API versions
+
+export type TierName = 'Admin' | 'Baseline';
+
+/** Accept is ClusterNetworkPolicy's word, Allow the v1alpha1 word; both mean the same. */
+export type TierAction = 'Allow' | 'Deny' | 'Pass';
+
+/** Which pods a tier policy applies to, or which pods a peer names. Host-network pods never match. */
+export interface TierPodSelector {
+  readonly namespaceSelector: LabelSelector;
+  /** Absent: every pod of the selected namespaces. */
+  readonly podSelector?: LabelSelector;
+}
+
+export type TierPeer =
+  | { readonly kind: 'pods'; readonly selector: TierPodSelector }
+  | { readonly kind: 'networks'; readonly cidrs: readonly string[] }
+  | { readonly kind: 'nodes'; readonly nodeSelector: LabelSelector }
+  /** A peer of a kind Palisade does not evaluate (e.g. domainNames): the rule fails closed as the API says. */
+  | { readonly kind: 'unsupported'; readonly what: string };
+
+/** A port match: a numeric range of a protocol, or a named container port of the destination. */
+export type TierPort =
+  | { readonly kind: 'range'; readonly protocol: Protocol; readonly from: number; readonly to: number }
+  | { readonly kind: 'named'; readonly name: string };
+
+export interface TierRule {
+  /** The rule's `name` field when set. */
+  readonly name?: string;
+  readonly action: TierAction;
+  readonly peers: readonly TierPeer[];
+  /** Absent: every port of every protocol. */
+  readonly ports?: readonly TierPort[];
+}
+
+/** An AdminNetworkPolicy, BaselineAdminNetworkPolicy or ClusterNetworkPolicy, normalised. */
+export interface TierPolicy {
+  readonly tier: TierName;
+  readonly name: string;
+  /** Baseline policies of v1alpha1 have no priority: 0. */
+  readonly priority: number;
+  /** `AdminNetworkPolicy`, `BaselineAdminNetworkPolicy` or `ClusterNetworkPolicy`. */
+  readonly kind: string;
+  readonly subject: TierPodSelector;
+  readonly ingress: readonly TierRule[];
+  readonly egress: readonly TierRule[];
+  readonly source?: SourcePos;
+}
+
+/** A node, for `nodes` peers of the tier policies. */
+export interface NodeInfo {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Internal and external addresses of the node. */
+  readonly addresses: readonly string[];
+}
+
+/** A Service, for the controller (ClusterIPs of egress peers) and lint. */
+export interface ServiceInfo {
+  readonly namespace: string;
+  readonly name: string;
+  readonly selector?: Readonly<Record<string, string>>;
+  readonly clusterIPs: readonly string[];
+  readonly ports: readonly { readonly name?: string; readonly port: number; readonly protocol: Protocol; readonly targetPort?: number | string }[];
+  readonly source?: SourcePos;
+}
+
+/** Everything loaded, resolved into one cluster. */
+export interface Cluster {
+  readonly namespaces: ReadonlyMap<string, NamespaceInfo>;
+  readonly endpoints: readonly Endpoint[];
+  readonly policies: readonly PolicyObject[];
+  readonly tierPolicies: readonly TierPolicy[];
+  readonly nodes: readonly NodeInfo[];
+  readonly services: readonly ServiceInfo[];
+}
