@@ -1,0 +1,318 @@
+#!/usr/bin/env bash
+# A real kube-apiserver 1.20.2 for Palisade's integration tests, built from Debian's `kubernetes` source package.
+#
+#   scripts/kube-apiserver.sh build        build and cache the binary (skipped when cached; needs root for apt)
+#   scripts/kube-apiserver.sh start DIR    etcd + kube-apiserver on 127.0.0.1, free ports; writes DIR/kubeconfig, DIR/pids
+#   scripts/kube-apiserver.sh stop DIR     stop both and remove DIR
+#   scripts/kube-apiserver.sh env [DIR]    print shell exports (binary paths; KUBECONFIG when DIR is running)
+#
+# Environment: PALISADE_CACHE (default ~/.cache/palisade) holds kube-apiserver-1.20.2 and the build tree.
+# See scripts/kube-apiserver.md for why each step is there.
+set -euo pipefail
+
+readonly KUBE_VERSION=1.20.2
+readonly DEB_VERSION=1.20.5+really1.20.2-1.1+deb12u1
+readonly CACHE_DIR="${PALISADE_CACHE:-$HOME/.cache/palisade}"
+readonly APISERVER_BIN="$CACHE_DIR/kube-apiserver-$KUBE_VERSION"
+readonly BUILD_DIR="$CACHE_DIR/build-kubernetes-$KUBE_VERSION"
+readonly MARKER=.palisade-kube-apiserver # marks a DIR this script created, so `stop` never removes anything else
+
+say() { printf '%s\n' "kube-apiserver.sh: $*" >&2; }
+die() { say "error: $*"; exit 1; }
+# Progress (dots, tool output) only when a person is watching.
+is_tty() { [[ -t 1 ]]; }
+progress() { if is_tty; then printf '%s' "$*"; fi; }
+
+usage() {
+  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+# Runs a noisy command; its output goes to the terminal, or to a log file that is shown on failure.
+run_logged() {
+  local log="$1"; shift
+  if is_tty; then
+    "$@"
+  elif ! "$@" >>"$log" 2>&1; then
+    say "command failed: $*"
+    tail -n 40 "$log" >&2 || true
+    return 1
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# build
+
+# Adds deb-src for bookworm main (same mirror and key as the existing deb822 stanza) unless some deb-src is already there.
+enable_deb_src() {
+  if grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    return 0
+  fi
+  local uris signed_by
+  uris=$(awk '/^URIs:/ {u=$2} /^Suites:/ && /bookworm-updates/ {print u; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+  signed_by=$(awk '/^Signed-By:/ {s=$2} /^Suites:/ && /bookworm-updates/ {f=1} f && /^Signed-By:/ {print $2; exit}' \
+    /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+  uris="${uris:-http://deb.debian.org/debian}"
+  signed_by="${signed_by:-/usr/share/keyrings/debian-archive-keyring.gpg}"
+  say "enabling Debian source packages ($uris)"
+  cat >/etc/apt/sources.list.d/palisade-deb-src.sources <<EOF
+Types: deb-src
+URIs: $uris
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: $signed_by
+EOF
+}
+
+# The vendored reflect2 1.0.1 crashes (SIGSEGV in mapiternext) under Go >= 1.18 on the first custom-resource create;
+# swap in Debian's reflect2 1.0.2 and json-iterator 1.1.12, as upstream Kubernetes later did.
+fix_vendored_reflect2() {
+  local src="$1" debs="$BUILD_DIR/debs" log="$2"
+  rm -rf "$debs" && mkdir -p "$debs"
+  (cd "$debs" && run_logged "$log" apt-get download golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev)
+  local deb
+  for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$debs/root"; done
+  local pkg
+  for pkg in github.com/modern-go/reflect2 github.com/json-iterator/go; do
+    local from="$debs/root/usr/share/gocode/src/$pkg" to="$src/vendor/$pkg"
+    [[ -d "$from" && -d "$to" ]] || die "cannot replace vendored $pkg ($from -> $to)"
+    find "$to" -maxdepth 1 -type f \( -name '*.go' -o -name '*.s' \) -delete
+    find "$from" -maxdepth 1 -type f \( -name '*.go' -o -name '*.s' \) ! -name '*_test.go' -exec cp {} "$to/" \;
+  done
+  say "replaced vendored reflect2 and json-iterator with Debian's"
+}
+
+cmd_build() {
+  if [[ -x "$APISERVER_BIN" ]]; then
+    say "cached: $APISERVER_BIN (delete it to rebuild)"
+    return 0
+  fi
+  [[ $(id -u) -eq 0 ]] || die "building needs root (apt-get); no cached binary at $APISERVER_BIN"
+  mkdir -p "$BUILD_DIR"
+  local log="$BUILD_DIR/build.log"
+  : >"$log"
+  say "building kube-apiserver $KUBE_VERSION (12-15 min on 2 cores); details in $log"
+
+  enable_deb_src
+  say "apt-get update and install of the build tools"
+  run_logged "$log" apt-get update
+  run_logged "$log" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+    golang-go etcd-server rsync make openssl dpkg-dev
+
+  local src="$BUILD_DIR/src"
+  rm -rf "$src"
+  say "fetching source package kubernetes=$DEB_VERSION"
+  (cd "$BUILD_DIR" && run_logged "$log" apt-get source --download-only "kubernetes=$DEB_VERSION")
+  (cd "$BUILD_DIR" && run_logged "$log" dpkg-source -x "kubernetes_${DEB_VERSION#*:}.dsc" src)
+  fix_vendored_reflect2 "$src" "$log"
+
+  say "make WHAT=cmd/kube-apiserver (GOPATH mode)"
+  local home="$BUILD_DIR/home"
+  mkdir -p "$home"
+  (cd "$src" && run_logged "$log" env HOME="$home" CGO_ENABLED=0 GOPROXY=off GOFLAGS= \
+    make WHAT=cmd/kube-apiserver)
+  local out="$src/_output/bin/kube-apiserver"
+  [[ -x "$out" ]] || die "make finished but $out is missing; see $log"
+  cp "$out" "$APISERVER_BIN.tmp" && mv "$APISERVER_BIN.tmp" "$APISERVER_BIN"
+  if [[ "${PALISADE_KEEP_BUILD:-}" != 1 ]]; then
+    rm -rf "$src" "$home" "$BUILD_DIR/debs"
+  fi
+  say "built: $APISERVER_BIN ($("$APISERVER_BIN" --version 2>/dev/null || echo 'version unknown'))"
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# start / stop
+
+etcd_bin() {
+  command -v etcd 2>/dev/null && return 0
+  [[ -x /usr/bin/etcd ]] && { echo /usr/bin/etcd; return 0; }
+  return 1
+}
+
+# Prints N free TCP ports on 127.0.0.1, held open together so they differ.
+free_ports() {
+  node -e '
+    const net = require("node:net");
+    const n = Number(process.argv[1]);
+    const servers = Array.from({ length: n }, () => net.createServer());
+    Promise.all(servers.map((s) => new Promise((ok) => s.listen(0, "127.0.0.1", () => ok(s.address().port)))))
+      .then((ports) => { console.log(ports.join(" ")); servers.forEach((s) => s.close()); });
+  ' "$1"
+}
+
+alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
+
+# Reads DIR/pids ("name pid" lines) into the globals ETCD_PID and APISERVER_PID.
+read_pids() {
+  ETCD_PID="" APISERVER_PID=""
+  [[ -f "$1/pids" ]] || return 0
+  local name pid
+  while read -r name pid; do
+    case "$name" in
+      etcd) ETCD_PID="$pid" ;;
+      kube-apiserver) APISERVER_PID="$pid" ;;
+    esac
+  done <"$1/pids"
+}
+
+kill_pid() {
+  local pid="$1" i
+  alive "$pid" || return 0
+  kill "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    alive "$pid" || return 0
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
+ready() { # url token
+  curl -sfk --max-time 2 -H "Authorization: Bearer $2" "$1/readyz" >/dev/null 2>&1
+}
+
+cmd_start() {
+  local dir="${1:-}"
+  [[ -n "$dir" ]] || die "usage: start DIR"
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+
+  if [[ -f "$dir/$MARKER" ]]; then
+    read_pids "$dir"
+    if alive "$ETCD_PID" && alive "$APISERVER_PID"; then
+      say "already running in $dir (KUBECONFIG=$dir/kubeconfig)"
+      return 0
+    fi
+    say "stale state in $dir; cleaning up"
+    kill_pid "$APISERVER_PID"
+    kill_pid "$ETCD_PID"
+  elif [[ -n "$(ls -A "$dir")" ]]; then
+    die "$dir is not empty and was not made by this script; give a new or empty directory"
+  fi
+  find "$dir" -mindepth 1 -delete
+  touch "$dir/$MARKER"
+
+  [[ -x "$APISERVER_BIN" ]] || die "no kube-apiserver at $APISERVER_BIN; run: $0 build"
+  local etcd
+  if ! etcd=$(etcd_bin); then
+    [[ $(id -u) -eq 0 ]] || die "etcd is not installed (apt-get install etcd-server) and we are not root"
+    say "installing etcd-server"
+    run_logged "$dir/apt.log" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends etcd-server \
+      || { run_logged "$dir/apt.log" apt-get update && run_logged "$dir/apt.log" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y --no-install-recommends etcd-server; }
+    etcd=$(etcd_bin) || die "etcd still missing after installing etcd-server"
+  fi
+
+  local etcd_port peer_port api_port
+  read -r etcd_port peer_port api_port < <(free_ports 3)
+  local token
+  token=$(openssl rand -hex 16)
+  printf '%s,admin,admin-uid,system:masters\n' "$token" >"$dir/tokens.csv"
+  openssl genrsa -out "$dir/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$dir/sa.key" -pubout -out "$dir/sa.pub" 2>/dev/null
+  mkdir -p "$dir/certs"
+
+  # setsid + own log files + </dev/null: the servers outlive this script and hold none of its caller's pipes.
+  setsid "$etcd" --name palisade --data-dir "$dir/etcd" \
+    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
+    --initial-cluster "palisade=http://127.0.0.1:$peer_port" \
+    </dev/null >"$dir/etcd.log" 2>&1 &
+  local etcd_pid=$!
+  printf 'etcd %s\n' "$etcd_pid" >"$dir/pids"
+
+  local i
+  progress "waiting for etcd on 127.0.0.1:$etcd_port "
+  for ((i = 0; i < 100; i++)); do
+    curl -sf --max-time 1 "http://127.0.0.1:$etcd_port/health" >/dev/null 2>&1 && break
+    alive "$etcd_pid" || { tail -n 20 "$dir/etcd.log" >&2; die "etcd exited; log: $dir/etcd.log"; }
+    progress .
+    sleep 0.1
+  done
+  progress $'\n'
+
+  setsid "$APISERVER_BIN" --bind-address=127.0.0.1 --secure-port="$api_port" --cert-dir="$dir/certs" \
+    --etcd-servers="http://127.0.0.1:$etcd_port" \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file="$dir/sa.pub" --service-account-signing-key-file="$dir/sa.key" \
+    --service-cluster-ip-range=10.96.0.0/16 --token-auth-file="$dir/tokens.csv" --authorization-mode=RBAC \
+    --disable-admission-plugins=ServiceAccount --allow-privileged=true \
+    </dev/null >"$dir/kube-apiserver.log" 2>&1 &
+  local api_pid=$!
+  printf 'kube-apiserver %s\n' "$api_pid" >>"$dir/pids"
+
+  local url="https://127.0.0.1:$api_port"
+  progress "waiting for kube-apiserver on $url "
+  for ((i = 0; i < 600; i++)); do
+    ready "$url" "$token" && break
+    if ! alive "$api_pid"; then
+      progress $'\n'
+      tail -n 20 "$dir/kube-apiserver.log" >&2
+      kill_pid "$etcd_pid"
+      die "kube-apiserver exited; log: $dir/kube-apiserver.log"
+    fi
+    progress .
+    sleep 0.1
+  done
+  progress $'\n'
+  if ! ready "$url" "$token"; then
+    kill_pid "$api_pid"
+    kill_pid "$etcd_pid"
+    die "kube-apiserver not ready after 60 s; log: $dir/kube-apiserver.log"
+  fi
+
+  # The serving cert is self-signed by the server at startup: trust exactly that file.
+  cat >"$dir/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+  - name: palisade
+    cluster:
+      server: $url
+      certificate-authority: $dir/certs/apiserver.crt
+users:
+  - name: admin
+    user:
+      token: $token
+contexts:
+  - name: palisade
+    context:
+      cluster: palisade
+      user: admin
+current-context: palisade
+EOF
+  say "ready: $url (KUBECONFIG=$dir/kubeconfig)"
+}
+
+cmd_stop() {
+  local dir="${1:-}"
+  [[ -n "$dir" ]] || die "usage: stop DIR"
+  if [[ ! -d "$dir" ]]; then
+    say "nothing to stop: $dir does not exist"
+    return 0
+  fi
+  [[ -f "$dir/$MARKER" ]] || die "$dir was not made by '$0 start'; not touching it"
+  read_pids "$dir"
+  kill_pid "$APISERVER_PID"
+  kill_pid "$ETCD_PID"
+  rm -rf "$dir"
+  say "stopped and removed $dir"
+}
+
+cmd_env() {
+  local dir="${1:-}"
+  printf 'export PALISADE_KUBE_APISERVER=%q\n' "$APISERVER_BIN"
+  local etcd
+  if etcd=$(etcd_bin); then printf 'export PALISADE_ETCD=%q\n' "$etcd"; fi
+  if [[ -n "$dir" ]]; then
+    [[ -f "$dir/kubeconfig" ]] || die "no kubeconfig in $dir; run: $0 start $dir"
+    printf 'export KUBECONFIG=%q\n' "$(cd "$dir" && pwd)/kubeconfig"
+  fi
+}
+
+case "${1:-}" in
+  build) cmd_build ;;
+  start) cmd_start "${2:-}" ;;
+  stop) cmd_stop "${2:-}" ;;
+  env) cmd_env "${2:-}" ;;
+  *) usage ;;
+esac
