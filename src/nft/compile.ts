@@ -1,0 +1,357 @@
+/**
+ * Compiles the desired state of one node — the PolicyEndpoints that select its pods, its local pods and its own
+ * addresses — into a model of the `inet palisade` nftables table: sets, dispatch maps and chains. The model is
+ * plain data so that two of them can be diffed into a delta transaction (see `script.ts`).
+ *
+ * Layout (forward hook only; pod-to-pod and pod-to-world traffic crosses the node's forward path):
+ *
+ *   forward_filter (hook)  ct established,related → accept; invalid → drop;
+ *                          iifname vmap @egress_dispatch   (source pod's egress; O(1) per packet, no walk over pods)
+ *                          [strict] unknown pod interface → deny;  goto ingress_check
+ *   ingress_check          node's own addresses → accept; oifname vmap @ingress_dispatch; [strict] unknown → deny; accept
+ *   eg_<group>/in_<group>  one chain per distinct set of isolating PolicyEndpoints (pods with the same policies share it):
+ *                          one lookup per PolicyEndpoint set, then log + drop.
+ *   pe_<id>_<dir><fam><a|p> the allowed peers of one PolicyEndpoint and direction: `a` = address intervals (all ports and
+ *                          protocols), `p` = `address . inet_proto . inet_service` concatenated interval sets.
+ *
+ * Elements therefore grow with the rules of the PolicyEndpoints (plus one dispatch entry per local pod), never with
+ * pods × pods.
+ */
+import { createHash } from 'node:crypto';
+import type { Protocol } from '../api/types.js';
+import type { EndpointInfo, PolicyEndpoint, TrafficDirection } from '../api/policyendpoint.js';
+import { canonicalAddress, cidrExcept, formatRange, mergeRanges, parseAddress, type AddressRange, type Family } from './address.js';
+
+/** `standard`: a pod selected by no PolicyEndpoint allows everything. `strict`: it denies everything (AWS strict mode). */
+export type EnforcingMode = 'standard' | 'strict';
+
+/** A pod running on this node. */
+export interface LocalPod {
+  /** Known from a PolicyEndpoint or the pod list; absent for a pod seen only by its route. */
+  readonly name?: string;
+  readonly namespace?: string;
+  readonly ips: readonly string[];
+  /** Host-side interface, from the /32 or /128 host route to the pod IP. */
+  readonly ifname: string;
+}
+
+/** Everything one node's table is compiled from. */
+export interface NodeInput {
+  readonly policyEndpoints: readonly PolicyEndpoint[];
+  readonly pods: readonly LocalPod[];
+  /** The node's own addresses: their traffic to local pods is always allowed. */
+  readonly nodeAddresses: readonly string[];
+  readonly mode: EnforcingMode;
+}
+
+export interface CompileOptions {
+  /** NFLOG group for flow logs. @default undefined (no log statements) */
+  readonly logGroup?: number;
+  /** Also log accepted new connections (denials are always logged when `logGroup` is set). @default false */
+  readonly logAccept?: boolean;
+  /**
+   * nft wildcard of host-side pod interfaces (e.g. `eni*`). In strict mode, traffic of such an interface that has no
+   * dispatch entry yet (a pod the agent has not programmed) is denied. @default undefined (no such rule)
+   */
+  readonly podInterfaces?: string;
+}
+
+/** One element of a set or map: a key, and for maps a value. */
+export interface NftElement {
+  readonly key: string;
+  readonly value?: string;
+}
+
+export interface NftSet {
+  readonly name: string;
+  /** The body of the declaration, e.g. `type ipv4_addr; flags interval;`. Never changes for a given name. */
+  readonly decl: string;
+  readonly elements: readonly NftElement[];
+}
+
+export interface NftChain {
+  readonly name: string;
+  /** Base chain declaration body (hook, priority, policy); absent for regular chains. */
+  readonly hook?: string;
+  readonly rules: readonly string[];
+}
+
+/** What a flow-log prefix stands for. */
+export interface LogTag {
+  readonly verdict: 'ACCEPT' | 'DENY';
+  readonly direction: 'ingress' | 'egress';
+  /** Policies (`namespace/name` of the NetworkPolicy) that decided. */
+  readonly policies: readonly string[];
+  /** `NETWORK_POLICY`, or `STRICT_MODE_DEFAULT` for strict mode's deny of an unprogrammed pod. */
+  readonly tier: string;
+}
+
+/** The whole table as data. */
+export interface DesiredState {
+  readonly table: string;
+  readonly counters: readonly string[];
+  readonly sets: ReadonlyMap<string, NftSet>;
+  readonly chains: ReadonlyMap<string, NftChain>;
+  /** NFLOG prefix → meaning. */
+  readonly logTags: ReadonlyMap<string, LogTag>;
+}
+
+export const TABLE = 'palisade';
+export const COUNTERS = ['accept_ingress', 'accept_egress', 'drop_ingress', 'drop_egress'] as const;
+
+const PROTO: Record<Protocol, string> = { TCP: 'tcp', UDP: 'udp', SCTP: 'sctp' };
+type Dir = 'ingress' | 'egress';
+const DIR_CODE: Record<Dir, 'i' | 'e'> = { ingress: 'i', egress: 'e' };
+const ISOLATION: Record<Dir, TrafficDirection> = { ingress: 'Ingress', egress: 'Egress' };
+
+function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 10);
+}
+
+function peKey(pe: PolicyEndpoint): string {
+  return `${pe.metadata.namespace ?? ''}/${pe.metadata.name ?? ''}`;
+}
+
+function policyName(pe: PolicyEndpoint): string {
+  return `${pe.spec.policyRef.namespace}/${pe.spec.policyRef.name}`;
+}
+
+/** An inclusive port range of one protocol. */
+interface ProtoPorts {
+  readonly proto: Protocol;
+  readonly from: number;
+  readonly to: number;
+}
+
+/** The allowed peers of one direction of one PolicyEndpoint, disjoint and canonical. */
+export interface PeerSets {
+  /** Per family: address ranges allowed on every port of every protocol. */
+  readonly any: Record<Family, AddressRange[]>;
+  /** Per family: disjoint `range . proto . ports` cells. */
+  readonly ports: Record<Family, { range: AddressRange; proto: Protocol; from: number; to: number }[]>;
+}
+
+function entryPorts(e: EndpointInfo): ProtoPorts[] | 'all' {
+  if (!e.ports || e.ports.length === 0) return 'all';
+  return e.ports.map((p) => {
+    const proto = p.protocol ?? 'TCP';
+    if (p.port === undefined) return { proto, from: 0, to: 65535 };
+    const to = p.endPort !== undefined && p.endPort >= p.port ? p.endPort : p.port;
+    return { proto, from: p.port, to };
+  });
+}
+
+function mergePorts(ps: readonly { from: number; to: number }[]): { from: number; to: number }[] {
+  const sorted = [...ps].sort((a, b) => a.from - b.from);
+  const out: { from: number; to: number }[] = [];
+  for (const p of sorted) {
+    const prev = out[out.length - 1];
+    if (prev && p.from <= prev.to + 1) prev.to = Math.max(prev.to, p.to);
+    else out.push({ ...p });
+  }
+  return out;
+}
+
+/**
+ * Resolves entries (cidr − except, ports) into disjoint set contents: nft interval sets reject overlapping elements,
+ * and a canonical form makes deltas exact. Address ranges are cut at every boundary, each cell gets the union of the
+ * port ranges covering it, and neighbouring cells with equal ports are merged again.
+ */
+export function resolvePeers(entries: readonly EndpointInfo[]): PeerSets {
+  const any: Record<Family, AddressRange[]> = { 4: [], 6: [] };
+  const rects: { range: AddressRange; pp: ProtoPorts }[] = [];
+  for (const e of entries) {
+    const ranges = cidrExcept(e.cidr, e.except ?? []);
+    const ports = entryPorts(e);
+    for (const r of ranges) {
+      if (ports === 'all') any[r.family].push(r);
+      else for (const pp of ports) rects.push({ range: r, pp });
+    }
+  }
+  const out: PeerSets = { any: { 4: mergeRanges(any[4]), 6: mergeRanges(any[6]) }, ports: { 4: [], 6: [] } };
+  for (const family of [4, 6] as const) {
+    for (const proto of ['TCP', 'UDP', 'SCTP'] as const) {
+      const rs = rects.filter((x) => x.range.family === family && x.pp.proto === proto);
+      if (rs.length === 0) continue;
+      const cuts = new Set<bigint>();
+      for (const x of rs) { cuts.add(x.range.first); cuts.add(x.range.last + 1n); }
+      const points = [...cuts].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      let pending: { first: bigint; last: bigint; ports: { from: number; to: number }[]; sig: string } | undefined;
+      const flush = () => {
+        if (!pending) return;
+        for (const p of pending.ports) {
+          out.ports[family].push({ range: { family, first: pending.first, last: pending.last }, proto, from: p.from, to: p.to });
+        }
+        pending = undefined;
+      };
+      for (let i = 0; i + 1 < points.length; i++) {
+        const first = points[i];
+        const last = points[i + 1] - 1n;
+        const covering = rs.filter((x) => x.range.first <= first && x.range.last >= last).map((x) => x.pp);
+        if (covering.length === 0) { flush(); continue; }
+        const ports = mergePorts(covering);
+        const sig = ports.map((p) => `${p.from}-${p.to}`).join(',');
+        if (pending && pending.sig === sig && pending.last + 1n === first) pending.last = last;
+        else { flush(); pending = { first, last, ports, sig }; }
+      }
+      flush();
+    }
+  }
+  return out;
+}
+
+function portText(from: number, to: number): string {
+  return from === to ? String(from) : `${from}-${to}`;
+}
+
+/** True when the PolicyEndpoint's podSelectorEndpoints name the pod (by IP, or by namespace and name). */
+export function selects(pe: PolicyEndpoint, pod: LocalPod): boolean {
+  const ips = new Set(pod.ips.map(canonicalAddress));
+  return (pe.spec.podSelectorEndpoints ?? []).some(
+    (ep) =>
+      (ep.podIP !== '' && ips.has(safeCanonical(ep.podIP))) ||
+      (pod.name !== undefined && ep.name === pod.name && ep.namespace === pod.namespace),
+  );
+}
+
+function safeCanonical(ip: string): string {
+  try { return canonicalAddress(ip); } catch { return ip; }
+}
+
+/**
+ * Compiles one node's desired table.
+ *
+ * @example
+ * const state = compileNode({ policyEndpoints, pods, nodeAddresses: ['10.99.0.11'], mode: 'standard' }, { logGroup: 7 });
+ * const script = renderFull(state); // one atomic `nft -f` transaction
+ */
+export function compileNode(input: NodeInput, opts: CompileOptions = {}): DesiredState {
+  const sets = new Map<string, NftSet>();
+  const chains = new Map<string, NftChain>();
+  const logTags = new Map<string, LogTag>();
+  const log = (prefix: string, tag: LogTag) => {
+    if (opts.logGroup === undefined) return '';
+    logTags.set(prefix, tag);
+    return `log prefix "${prefix}" group ${opts.logGroup} `;
+  };
+
+  // Node addresses.
+  const node: Record<Family, AddressRange[]> = { 4: [], 6: [] };
+  for (const a of input.nodeAddresses) {
+    const p = parseAddress(a);
+    node[p.family].push({ family: p.family, first: p.value, last: p.value });
+  }
+  sets.set('node4', { name: 'node4', decl: 'type ipv4_addr; flags interval;', elements: mergeRanges(node[4]).map((r) => ({ key: formatRange(r) })) });
+  sets.set('node6', { name: 'node6', decl: 'type ipv6_addr; flags interval;', elements: mergeRanges(node[6]).map((r) => ({ key: formatRange(r) })) });
+
+  // PolicyEndpoint peer sets, only for PolicyEndpoints that isolate a local pod in that direction.
+  const pes = [...input.policyEndpoints].sort((a, b) => peKey(a).localeCompare(peKey(b)));
+  const peSetRules = new Map<string, string[]>(); // `${peKey}|${dir}` → lookup rules
+  const ensurePeSets = (pe: PolicyEndpoint, dir: Dir): string[] => {
+    const k = `${peKey(pe)}|${dir}`;
+    const have = peSetRules.get(k);
+    if (have) return have;
+    const id = shortHash(peKey(pe));
+    const peers = resolvePeers((dir === 'ingress' ? pe.spec.ingress : pe.spec.egress) ?? []);
+    const rules: string[] = [];
+    const tagPrefix = `pl A ${DIR_CODE[dir]} ${id}`;
+    const accept = `${log(tagPrefix, { verdict: 'ACCEPT', direction: dir, policies: [policyName(pe)], tier: 'NETWORK_POLICY' })}counter name "accept_${dir}" accept`;
+    const peer = dir === 'ingress' ? 'saddr' : 'daddr';
+    for (const family of [4, 6] as const) {
+      const fam = family === 4 ? 'ip' : 'ip6';
+      const addrType = family === 4 ? 'ipv4_addr' : 'ipv6_addr';
+      const anyName = `pe_${id}_${DIR_CODE[dir]}${family}a`;
+      const portName = `pe_${id}_${DIR_CODE[dir]}${family}p`;
+      if (peers.any[family].length > 0) {
+        sets.set(anyName, { name: anyName, decl: `type ${addrType}; flags interval;`, elements: peers.any[family].map((r) => ({ key: formatRange(r) })) });
+        rules.push(`${fam} ${peer} @${anyName} ${accept}`);
+      }
+      if (peers.ports[family].length > 0) {
+        sets.set(portName, {
+          name: portName,
+          decl: `type ${addrType} . inet_proto . inet_service; flags interval;`,
+          elements: peers.ports[family].map((c) => ({ key: `${formatRange(c.range)} . ${PROTO[c.proto]} . ${portText(c.from, c.to)}` })),
+        });
+        rules.push(`${fam} ${peer} . meta l4proto . th dport @${portName} ${accept}`);
+      }
+    }
+    peSetRules.set(k, rules);
+    return rules;
+  };
+
+  const ingressDispatch: NftElement[] = [];
+  const egressDispatch: NftElement[] = [];
+  const strictDeny = (dir: Dir) => {
+    const name = `deny_${dir}`;
+    if (!chains.has(name)) {
+      chains.set(name, {
+        name,
+        rules: [`${log(`pl D ${DIR_CODE[dir]} strict`, { verdict: 'DENY', direction: dir, policies: [], tier: 'STRICT_MODE_DEFAULT' })}counter name "drop_${dir}" drop`],
+      });
+    }
+    return `goto ${name}`;
+  };
+
+  const pods = [...input.pods].sort((a, b) => a.ifname.localeCompare(b.ifname));
+  for (const pod of pods) {
+    const selecting = pes.filter((pe) => selects(pe, pod));
+    for (const dir of ['ingress', 'egress'] as const) {
+      const dispatch = dir === 'ingress' ? ingressDispatch : egressDispatch;
+      const pass = dir === 'ingress' ? 'accept' : 'goto ingress_check';
+      if (selecting.length === 0) {
+        dispatch.push({ key: `"${pod.ifname}"`, value: input.mode === 'strict' ? strictDeny(dir) : pass });
+        continue;
+      }
+      const isolating = selecting.filter((pe) => (pe.spec.podIsolation ?? []).includes(ISOLATION[dir]));
+      if (isolating.length === 0) {
+        dispatch.push({ key: `"${pod.ifname}"`, value: pass });
+        continue;
+      }
+      const group = shortHash(isolating.map(peKey).join('\n'));
+      const name = `${dir === 'ingress' ? 'in' : 'eg'}_${group}`;
+      if (!chains.has(name)) {
+        const rules = isolating.flatMap((pe) => ensurePeSets(pe, dir));
+        // Allowed egress still has to pass the destination's ingress check (same-node pods): goto, not accept.
+        const allowed = dir === 'egress' ? rules.map((r) => r.replace(/ accept$/, ' goto ingress_check')) : rules;
+        const deny = `${log(`pl D ${DIR_CODE[dir]} ${group}`, { verdict: 'DENY', direction: dir, policies: [...new Set(isolating.map(policyName))], tier: 'NETWORK_POLICY' })}counter name "drop_${dir}" drop`;
+        chains.set(name, { name, rules: [...allowed, deny] });
+      }
+      dispatch.push({ key: `"${pod.ifname}"`, value: `goto ${name}` });
+    }
+  }
+  sets.set('ingress_dispatch', { name: 'ingress_dispatch', decl: 'type ifname : verdict;', elements: ingressDispatch });
+  sets.set('egress_dispatch', { name: 'egress_dispatch', decl: 'type ifname : verdict;', elements: egressDispatch });
+
+  const strictUnknown = input.mode === 'strict' && opts.podInterfaces !== undefined;
+  chains.set('ingress_check', {
+    name: 'ingress_check',
+    rules: [
+      'ip saddr @node4 accept',
+      'ip6 saddr @node6 accept',
+      'oifname vmap @ingress_dispatch',
+      ...(strictUnknown ? [`oifname "${opts.podInterfaces}" ${strictDeny('ingress')}`] : []),
+      'accept',
+    ],
+  });
+  chains.set('forward_filter', {
+    name: 'forward_filter',
+    hook: 'type filter hook forward priority filter; policy accept;',
+    rules: [
+      'ct state established,related accept',
+      'ct state invalid drop',
+      'iifname vmap @egress_dispatch',
+      ...(strictUnknown ? [`iifname "${opts.podInterfaces}" ${strictDeny('egress')}`] : []),
+      'goto ingress_check',
+    ],
+  });
+  return { table: TABLE, counters: [...COUNTERS], sets, chains, logTags };
+}
+
+/** Kernel object counts of a state: set/map elements, rules, chains, sets. */
+export function countState(s: DesiredState): { elements: number; rules: number; chains: number; sets: number } {
+  let elements = 0;
+  for (const set of s.sets.values()) elements += set.elements.length;
+  let rules = 0;
+  for (const c of s.chains.values()) rules += c.rules.length;
+  return { elements, rules, chains: s.chains.size, sets: s.sets.size };
+}
