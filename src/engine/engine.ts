@@ -1,0 +1,307 @@
+/**
+ * The engine: a compiled cluster that answers single flows (with reasons), allowed ports between any two ends, and the
+ * full matrix. Results are computed per class pair; for each subject class, peers are grouped by the atoms its own
+ * rules can see, so each direction is evaluated once per group, and the matrix visits only pairs that can be allowed.
+ */
+import { InputError } from '../api/diagnostics.js';
+import { PROTOCOLS, type Protocol } from '../api/types.js';
+import type { Cluster, Endpoint } from '../model/types.js';
+import { compileCluster, type Compiled, type Direction, type PeerClass } from './compile.js';
+import { evaluateDirection, traceDirection } from './evaluate.js';
+import { parseIP, type Address } from './ip.js';
+import { EVERYTHING, NOTHING, containsPort, formatPorts, intersect, intersectAll, isNothing, range } from './ports.js';
+import type { ExternalRange, Flow, MatrixConnection, MatrixEndpoint, MatrixJson, PortsByProtocol, Verdict } from './types.js';
+
+/** A resolved end of a flow. */
+export type ResolvedEnd =
+  | { readonly kind: 'endpoint'; readonly index: number; readonly endpoint: Endpoint; readonly cls: PeerClass }
+  | { readonly kind: 'external'; readonly index: number; readonly range: ExternalRange; readonly cls: PeerClass; readonly address?: Address };
+
+interface Partition {
+  readonly groupOf: ReadonlyMap<number, number>;
+  /** Representative class per group; the phantom for the group of untouched classes. */
+  readonly reps: readonly PeerClass[];
+  readonly defaultGroup: number;
+}
+
+interface DirectionState {
+  readonly partition: Partition;
+  readonly results: (PortsByProtocol | undefined)[];
+}
+
+export interface MatrixOptions {
+  /** Only endpoints of this namespace (and external ranges). */
+  readonly namespace?: string;
+  readonly protocol?: Protocol;
+  readonly port?: number;
+}
+
+export class Engine {
+  readonly compiled: Compiled;
+  private readonly phantom: PeerClass;
+  private readonly states: Record<Direction, (DirectionState | undefined)[]>;
+  private readonly partitions = new Map<string, Partition>();
+  private readonly byId = new Map<string, number>();
+  private readonly byIP = new Map<string, number>();
+  private readonly pairCache = new Map<number, PortsByProtocol>();
+
+  constructor(readonly cluster: Cluster) {
+    this.compiled = compileCluster(cluster);
+    const words = this.compiled.classes[0]?.atoms.length ?? 1;
+    this.phantom = {
+      id: -1,
+      external: false,
+      members: [],
+      atoms: new Uint32Array(words),
+      ports: [],
+      networkPolicies: { ingress: [], egress: [] },
+      admin: [],
+      baseline: [],
+    };
+    this.states = { ingress: [], egress: [] };
+    cluster.endpoints.forEach((ep, i) => {
+      this.byId.set(ep.id, i);
+      for (const ip of ep.ips) {
+        const a = parseIP(ip);
+        if (a) this.byIP.set(`${a.family}:${a.value}`, i);
+      }
+    });
+  }
+
+  get endpoints(): readonly Endpoint[] {
+    return this.cluster.endpoints;
+  }
+
+  /** External ranges as shown to users: IPv4 always, IPv6 only when some policy names an IPv6 block. */
+  get externals(): readonly ExternalRange[] {
+    return this.compiled.ipv6Shown ? this.compiled.externals : this.compiled.externals.filter((x) => x.family === 4);
+  }
+
+  /** Resolves an endpoint id, an external range id, or an IP address; an InputError when it names nothing. */
+  resolve(text: string): ResolvedEnd {
+    const i = this.byId.get(text);
+    if (i !== undefined) return this.endpointEnd(i);
+    const x = this.compiled.externals.findIndex((r) => r.id === text);
+    if (x >= 0) return this.externalEnd(x);
+    const a = parseIP(text);
+    if (a) {
+      const pod = this.byIP.get(`${a.family}:${a.value}`);
+      if (pod !== undefined) return this.endpointEnd(pod);
+      const ranges = this.compiled.externalRanges;
+      let lo = 0;
+      let hi = ranges.length - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        const r = ranges[mid];
+        if (r.family < a.family || (r.family === a.family && r.last < a.value)) lo = mid + 1;
+        else if (r.family > a.family || r.first > a.value) hi = mid - 1;
+        else return { ...this.externalEnd(mid), address: a };
+      }
+    }
+    const near = [...this.byId.keys()].filter((id) => id.endsWith(`/${text}`) || id.startsWith(`${text}[`));
+    const hint = near.length > 0 ? ` (did you mean ${near.slice(0, 3).join(', ')}?)` : '';
+    throw new InputError(`no endpoint, external range or IP address named "${text}"${hint}`);
+  }
+
+  private endpointEnd(index: number): ResolvedEnd {
+    return { kind: 'endpoint', index, endpoint: this.cluster.endpoints[index], cls: this.compiled.classes[this.compiled.endpointClass[index]] };
+  }
+
+  private externalEnd(index: number): ResolvedEnd & { kind: 'external' } {
+    return { kind: 'external', index, range: this.compiled.externals[index], cls: this.compiled.classes[this.compiled.externalClass[index]] };
+  }
+
+  private partitionFor(subject: PeerClass, dir: Direction): Partition {
+    const atoms = new Set<number>();
+    let named = false;
+    const addRules = (rules: readonly { peers: readonly number[] | null; ports: { named: readonly unknown[] } }[]) => {
+      for (const r of rules) {
+        for (const a of r.peers ?? []) atoms.add(a);
+        if (dir === 'egress' && r.ports.named.length > 0) named = true;
+      }
+    };
+    for (const p of subject.admin) addRules(p.rules[dir]);
+    for (const p of subject.baseline) addRules(p.rules[dir]);
+    for (const p of subject.networkPolicies[dir]) addRules(p.rules[dir]);
+    const sorted = [...atoms].sort((a, b) => a - b);
+    const key = `${sorted.join(',')}${named ? '|named' : ''}`;
+    const cached = this.partitions.get(key);
+    if (cached) return cached;
+
+    const { classes, atomClasses } = this.compiled;
+    const parts = new Map<number, number[]>();
+    if (named) for (const c of classes) parts.set(c.id, []);
+    for (const a of sorted) {
+      for (const c of atomClasses[a]) {
+        const list = parts.get(c);
+        if (list) list.push(a);
+        else parts.set(c, [a]);
+      }
+    }
+    const groupByKey = new Map<string, number>([['', 0]]);
+    const reps: PeerClass[] = [this.phantom];
+    const groupOf = new Map<number, number>();
+    for (const [c, list] of parts) {
+      const cls = classes[c];
+      const portKey = named ? `|${cls.ports.map((p) => `${p.name}/${p.protocol}/${p.port}`).join(',')}` : '';
+      const k = list.join(',') + portKey;
+      let g = groupByKey.get(k);
+      if (g === undefined) {
+        g = reps.length;
+        groupByKey.set(k, g);
+        reps.push(cls);
+      }
+      groupOf.set(c, g);
+    }
+    const partition = { groupOf, reps, defaultGroup: 0 };
+    this.partitions.set(key, partition);
+    return partition;
+  }
+
+  private state(subject: PeerClass, dir: Direction): DirectionState {
+    let s = this.states[dir][subject.id];
+    if (!s) {
+      const partition = this.partitionFor(subject, dir);
+      s = { partition, results: new Array<PortsByProtocol | undefined>(partition.reps.length) };
+      this.states[dir][subject.id] = s;
+    }
+    return s;
+  }
+
+  private groupResult(subject: PeerClass, dir: Direction, group: number): PortsByProtocol {
+    const s = this.state(subject, dir);
+    let r = s.results[group];
+    if (r === undefined) {
+      r = evaluateDirection(subject, s.partition.reps[group], dir);
+      s.results[group] = r;
+    }
+    return r;
+  }
+
+  private directionPorts(subject: PeerClass, peer: PeerClass, dir: Direction): PortsByProtocol {
+    if (subject.external) return EVERYTHING;
+    const s = this.state(subject, dir);
+    return this.groupResult(subject, dir, s.partition.groupOf.get(peer.id) ?? s.partition.defaultGroup);
+  }
+
+  /** Allowed ports from class `src` to class `dst` (different endpoints). */
+  classPairPorts(src: PeerClass, dst: PeerClass): PortsByProtocol {
+    if (src.external && dst.external) return NOTHING;
+    const key = src.id * this.compiled.classes.length + dst.id;
+    const cached = this.pairCache.get(key);
+    if (cached) return cached;
+    const egress = this.directionPorts(src, dst, 'egress');
+    const result = isNothing(egress) ? NOTHING : intersectAll(egress, this.directionPorts(dst, src, 'ingress'));
+    this.pairCache.set(key, result);
+    return result;
+  }
+
+  /** Allowed ports between two ends (ids or IPs). An endpoint always reaches itself. */
+  allowedPorts(from: string, to: string): PortsByProtocol {
+    const a = this.resolve(from);
+    const b = this.resolve(to);
+    if (a.kind === 'endpoint' && b.kind === 'endpoint' && a.index === b.index) return EVERYTHING;
+    return this.classPairPorts(a.cls, b.cls);
+  }
+
+  /** Whether a flow is allowed, without reasons. */
+  allows(flow: Flow): boolean {
+    return containsPort(this.allowedPorts(flow.from, flow.to), flow.protocol, flow.port);
+  }
+
+  /** A flow's verdict with the tier, policy and rule that decided each direction. */
+  verdict(flow: Flow): Verdict {
+    const a = this.resolve(flow.from);
+    const b = this.resolve(flow.to);
+    if (a.kind === 'endpoint' && b.kind === 'endpoint' && a.index === b.index) {
+      const self = { allowed: true, tier: 'Default', isolated: false, rules: [], summary: 'a pod always reaches itself' } as const;
+      return { flow, allowed: true, egress: { ...self, direction: 'egress' }, ingress: { ...self, direction: 'ingress' } };
+    }
+    const egress = traceDirection(a.kind === 'endpoint' ? a.cls : undefined, b.cls, 'egress', flow.protocol, flow.port);
+    const ingress = traceDirection(b.kind === 'endpoint' ? b.cls : undefined, a.cls, 'ingress', flow.protocol, flow.port);
+    return { flow, allowed: egress.allowed && ingress.allowed, egress, ingress };
+  }
+
+  /**
+   * Calls `emit` for every ordered class pair with at least one allowed port (external → external never). Visits only
+   * the pairs whose rules can see each other, plus open-to-open pairs.
+   */
+  forEachClassPair(emit: (src: PeerClass, dst: PeerClass, ports: PortsByProtocol) => void): void {
+    const { classes } = this.compiled;
+    const ingressTouchers: number[][] = classes.map(() => []);
+    const openIngress: number[] = [];
+    for (const d of classes) {
+      if (d.external) {
+        openIngress.push(d.id);
+        continue;
+      }
+      const s = this.state(d, 'ingress');
+      for (const src of s.partition.groupOf.keys()) ingressTouchers[src].push(d.id);
+      if (!isNothing(this.groupResult(d, 'ingress', s.partition.defaultGroup))) openIngress.push(d.id);
+    }
+    const stamp = new Int32Array(classes.length).fill(-1);
+    for (const src of classes) {
+      const visit = (d: number) => {
+        if (stamp[d] === src.id) return;
+        stamp[d] = src.id;
+        const dst = classes[d];
+        if (src.external && dst.external) return;
+        const ports = this.classPairPorts(src, dst);
+        if (!isNothing(ports)) emit(src, dst, ports);
+      };
+      let openEgress = true;
+      if (!src.external) {
+        const s = this.state(src, 'egress');
+        for (const d of s.partition.groupOf.keys()) visit(d);
+        openEgress = !isNothing(this.groupResult(src, 'egress', s.partition.defaultGroup));
+      }
+      for (const d of ingressTouchers[src.id]) visit(d);
+      if (openEgress) for (const d of openIngress) visit(d);
+    }
+  }
+
+  /** The `matrix -o json` contract: endpoints, external ranges, and every allowed ordered pair with its ports. */
+  matrixJson(opts: MatrixOptions = {}): MatrixJson {
+    const eps = this.cluster.endpoints;
+    const keep = (i: number) => opts.namespace === undefined || eps[i].namespace === opts.namespace;
+    const endpoints: MatrixEndpoint[] = [];
+    const order = eps.map((_, i) => i).filter(keep).sort((x, y) => (eps[x].id < eps[y].id ? -1 : eps[x].id > eps[y].id ? 1 : 0));
+    for (const i of order) endpoints.push({ id: eps[i].id, kind: eps[i].kind, namespace: eps[i].namespace, name: eps[i].name });
+    for (const x of this.externals) endpoints.push({ id: x.id, kind: 'External' });
+    const position = new Map(endpoints.map((e, i) => [e.id, i]));
+
+    const filter = (p: PortsByProtocol): PortsByProtocol => {
+      if (opts.protocol === undefined && opts.port === undefined) return p;
+      const out = { TCP: p.TCP, UDP: p.UDP, SCTP: p.SCTP };
+      for (const proto of PROTOCOLS) {
+        if (opts.protocol !== undefined && proto !== opts.protocol) out[proto] = [];
+        else if (opts.port !== undefined) out[proto] = intersect(out[proto], range(opts.port, opts.port));
+      }
+      return out;
+    };
+    const shownExternal = (m: number) => this.compiled.ipv6Shown || this.compiled.externals[m].family === 4;
+    const idsOf = (cls: PeerClass): string[] =>
+      cls.external
+        ? cls.members.filter(shownExternal).map((m) => this.compiled.externals[m].id)
+        : cls.members.filter(keep).map((m) => eps[m].id);
+
+    const connections: MatrixConnection[] = [];
+    this.forEachClassPair((src, dst, all) => {
+      const ports = filter(all);
+      if (isNothing(ports)) return;
+      const tcp = formatPorts(ports.TCP);
+      const udp = formatPorts(ports.UDP);
+      const sctp = formatPorts(ports.SCTP);
+      const froms = idsOf(src);
+      const tos = idsOf(dst);
+      for (const from of froms) for (const to of tos) if (from !== to) connections.push({ from, to, tcp, udp, sctp });
+    });
+    connections.sort((a, b) => position.get(a.from)! - position.get(b.from)! || position.get(a.to)! - position.get(b.to)!);
+    return { endpoints, connections };
+  }
+}
+
+/** Compiles a cluster into an engine. */
+export function compile(cluster: Cluster): Engine {
+  return new Engine(cluster);
+}

@@ -1,0 +1,24 @@
+/**
+ * Small facts of the APIs that both the engine and the reference evaluator rely on.
+ */
+import type { NetworkPolicySpec, PolicyType } from '../api/types.js';
+import type { TierPolicy } from '../model/types.js';
+
+/**
+ * The policy types a NetworkPolicy applies, as the API defaults them: Ingress always, Egress when egress rules are
+ * present, unless `policyTypes` says otherwise.
+ */
+export function effectivePolicyTypes(spec: NetworkPolicySpec): readonly PolicyType[] {
+  if (spec.policyTypes && spec.policyTypes.length > 0) return spec.policyTypes;
+  return spec.egress && spec.egress.length > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
+}
+
+/**
+ * The order tier policies are evaluated in: ascending priority; equal priorities are undefined upstream, so Palisade
+ * breaks ties by name, then by kind (ClusterNetworkPolicy before the v1alpha1 kinds), and says so in `check`.
+ */
+export function tierOrder(a: TierPolicy, b: TierPolicy): number {
+  if (a.priority !== b.priority) return a.priority - b.priority;
+  if (a.name !== b.name) return a.name < b.name ? -1 : 1;
+  return a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0;
+}
