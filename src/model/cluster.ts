@@ -1,0 +1,461 @@
+/**
+ * Building the cluster model from loaded objects: namespaces (declared or implied), endpoints (every Pod, and one
+ * representative per workload), NetworkPolicies, admin-tier policies, Services and Nodes.
+ */
+import { isIP } from 'node:net';
+import { formatPath } from '../api/diagnostics.js';
+import type { Diagnostic, SourcePos } from '../api/diagnostics.js';
+import { describeObject, isClusterScoped, isJsonObject } from '../api/load.js';
+import type { JsonObject, JsonValue, LoadedDocument } from '../api/load.js';
+import { PROTOCOLS } from '../api/types.js';
+import type { NetworkPolicy, Protocol, WorkloadKind } from '../api/types.js';
+import { isTierKind, isTierObject, normalizeTierPolicy } from './tiers.js';
+import type {
+  Cluster,
+  Endpoint,
+  EndpointPort,
+  NamespaceInfo,
+  NodeInfo,
+  PolicyObject,
+  ServiceInfo,
+  TierPolicy,
+} from './types.js';
+
+/** The label the apiserver sets on every namespace to its name. */
+export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+
+/** Options of {@link buildCluster}. */
+export interface BuildOptions {
+  /** The namespace of namespaced objects written without one. @default "default" */
+  readonly defaultNamespace?: string;
+}
+
+/** The kinds the model reads, each with the API groups it is read from (`''` is the core group). */
+const READ_KINDS: ReadonlyMap<string, readonly string[]> = new Map([
+  ['Namespace', ['']],
+  ['Pod', ['']],
+  ['Node', ['']],
+  ['Service', ['']],
+  ['ReplicationController', ['']],
+  ['NetworkPolicy', ['networking.k8s.io']],
+  ['Deployment', ['apps', 'extensions']],
+  ['StatefulSet', ['apps']],
+  ['DaemonSet', ['apps', 'extensions']],
+  ['ReplicaSet', ['apps', 'extensions']],
+  ['Job', ['batch']],
+  ['CronJob', ['batch']],
+]);
+
+/** A candidate endpoint before ids are assigned. */
+type EndpointDraft = Omit<Endpoint, 'id'>;
+
+/**
+ * Resolves loaded objects into a {@link Cluster}.
+ *
+ * - Every Pod is an endpoint (except Succeeded/Failed ones and hostNetwork ones, the latter with a note); every workload
+ *   is one representative endpoint with its pod template's labels and container ports and no IPs.
+ * - Endpoint ids are `namespace/name`; when two endpoints share one, both get `[Kind]` (`shop/web[Pod]`).
+ * - Every namespace has `kubernetes.io/metadata.name`; a namespace only referenced by objects exists `implicit`.
+ * - A second object of the same kind, namespace and name is an error and ignored; kinds not read get one note each.
+ * - NetworkPolicies come back with `metadata.namespace` always set (to the resolved namespace) and `spec.podSelector`
+ *   present (`{}` when omitted, as the apiserver decodes it); otherwise as written.
+ *
+ * @param docs objects, normally already validated (see `readCluster`).
+ */
+export function buildCluster(
+  docs: readonly LoadedDocument[],
+  opts: BuildOptions = {},
+): { cluster: Cluster; diagnostics: Diagnostic[] } {
+  const defaultNamespace = opts.defaultNamespace ?? 'default';
+  const diagnostics: Diagnostic[] = [];
+  const seen = new Map<string, LoadedDocument>();
+  const ignored = new Map<string, { count: number; first: LoadedDocument }>();
+  const declared = new Map<string, NamespaceInfo>();
+  const referenced = new Set<string>();
+  const drafts: EndpointDraft[] = [];
+  const policies: PolicyObject[] = [];
+  const tierPolicies: TierPolicy[] = [];
+  const nodes: NodeInfo[] = [];
+  const services: ServiceInfo[] = [];
+
+  for (const doc of docs) {
+    const object = describeObject(doc, defaultNamespace);
+    const kind = readKind(doc);
+    if (kind === undefined) {
+      const key = `${doc.kind} (${doc.apiVersion})`;
+      const entry = ignored.get(key);
+      if (entry) entry.count++;
+      else ignored.set(key, { count: 1, first: doc });
+      continue;
+    }
+    if (doc.name === undefined || doc.name === '') {
+      diagnostics.push({ severity: 'error', message: 'metadata.name is missing; the object is ignored', pos: doc.pos, object });
+      continue;
+    }
+    const clusterScoped = isClusterScoped(kind);
+    const namespace = clusterScoped ? '' : doc.namespace || defaultNamespace;
+    const key = `${kind}\u0000${namespace}\u0000${doc.name}`;
+    const first = seen.get(key);
+    if (first) {
+      diagnostics.push({
+        severity: 'error',
+        message: `duplicate ${object}: first defined at ${formatPos(first.pos)}; this one is ignored`,
+        pos: doc.pos,
+        object,
+      });
+      continue;
+    }
+    seen.set(key, doc);
+    if (!clusterScoped) referenced.add(namespace);
+    const v = doc.value;
+
+    switch (kind) {
+      case 'Namespace':
+        declared.set(doc.name, { name: doc.name, labels: namespaceLabels(doc.name, labelsOf(field(v, 'metadata'))), implicit: false });
+        break;
+      case 'Node':
+        nodes.push(nodeInfo(doc.name, v));
+        break;
+      case 'Service':
+        services.push(serviceInfo(doc.name, namespace, v, doc.pos));
+        break;
+      case 'NetworkPolicy': {
+        const policy = networkPolicyOf(v, namespace);
+        if (policy) policies.push({ policy, source: doc.pos });
+        else diagnostics.push({ severity: 'error', message: 'spec is missing or not a mapping; the policy is ignored', pos: doc.pos, object });
+        break;
+      }
+      case 'Pod': {
+        const draft = podEndpoint(doc.name, namespace, v, doc.pos);
+        if (draft === 'hostNetwork') diagnostics.push(hostNetworkNote(doc, object));
+        else if (draft) drafts.push(draft);
+        break;
+      }
+      case 'AdminNetworkPolicy':
+      case 'BaselineAdminNetworkPolicy':
+      case 'ClusterNetworkPolicy': {
+        if (!isTierObject(v)) {
+          diagnostics.push({ severity: 'error', message: 'spec is missing or not a mapping; the policy is ignored', pos: doc.pos, object });
+          break;
+        }
+        const { policy, problems } = normalizeTierPolicy(v, doc.pos);
+        for (const p of problems) {
+          diagnostics.push({
+            severity: p.severity ?? 'error',
+            message: policy ? p.message : `${p.message}; the policy is ignored`,
+            pos: doc.position(p.path),
+            object,
+            path: formatPath(p.path),
+          });
+        }
+        if (policy) tierPolicies.push(policy);
+        break;
+      }
+      default: {
+        const draft = workloadEndpoint(kind, doc.name, namespace, v, doc.pos);
+        if (draft === 'hostNetwork') diagnostics.push(hostNetworkNote(doc, object));
+        else if (draft === 'noTemplate') {
+          diagnostics.push({ severity: 'warning', message: 'has no pod template; it is not an endpoint', pos: doc.pos, object });
+        } else drafts.push(draft);
+      }
+    }
+  }
+
+  for (const [key, { count, first }] of ignored) {
+    diagnostics.push({
+      severity: 'note',
+      message: `ignored ${count} ${key} object${count === 1 ? '' : 's'}: Palisade does not read this kind`,
+      pos: first.pos,
+    });
+  }
+
+  const namespaces = new Map<string, NamespaceInfo>();
+  for (const name of [...new Set([...declared.keys(), ...referenced])].sort(compareText)) {
+    namespaces.set(name, declared.get(name) ?? { name, labels: namespaceLabels(name, {}), implicit: true });
+  }
+
+  const cluster: Cluster = {
+    namespaces,
+    endpoints: assignIds(drafts),
+    policies,
+    tierPolicies,
+    nodes,
+    services,
+  };
+  return { cluster, diagnostics };
+}
+
+/** Canonical text of an IP address (IPv6 compressed and lower case, IPv4-mapped IPv6 as IPv4, as Go prints it). */
+export function canonicalIP(text: string): string | undefined {
+  const s = text.trim();
+  const family = isIP(s);
+  if (family === 4) return s;
+  if (family !== 6 || s.includes('%')) return undefined;
+  const groups = ipv6Groups(s.toLowerCase());
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return [groups[6] >> 8, groups[6] & 0xff, groups[7] >> 8, groups[7] & 0xff].join('.');
+  }
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j === i ? i + 1 : j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
+
+/** The eight 16-bit groups of an IPv6 address already known to be valid. */
+function ipv6Groups(s: string): number[] {
+  const parse = (part: string): number[] => {
+    if (part === '') return [];
+    return part.split(':').flatMap((g) => {
+      if (!g.includes('.')) return [parseInt(g, 16)];
+      const [a, b, c, d] = g.split('.').map(Number);
+      return [(a << 8) | b, (c << 8) | d];
+    });
+  };
+  const [head, tail] = s.split('::');
+  if (tail === undefined) return parse(head);
+  const left = parse(head);
+  const right = parse(tail);
+  return [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+}
+
+// ---------------------------------------------------------------- kinds
+
+type ReadKind = 'Namespace' | 'Pod' | 'Node' | 'Service' | 'NetworkPolicy' | WorkloadKind | TierKindName;
+type TierKindName = 'AdminNetworkPolicy' | 'BaselineAdminNetworkPolicy' | 'ClusterNetworkPolicy';
+
+function readKind(doc: LoadedDocument): ReadKind | undefined {
+  if (isTierKind(doc.apiVersion, doc.kind)) return doc.kind;
+  const groups = READ_KINDS.get(doc.kind);
+  const slash = doc.apiVersion.indexOf('/');
+  const group = slash < 0 ? '' : doc.apiVersion.slice(0, slash);
+  if (!groups || !groups.includes(group)) return undefined;
+  if (doc.kind === 'NetworkPolicy' && doc.apiVersion !== 'networking.k8s.io/v1') return undefined;
+  return isReadKind(doc.kind) ? doc.kind : undefined;
+}
+
+function isReadKind(kind: string): kind is ReadKind {
+  return READ_KINDS.has(kind);
+}
+
+// ---------------------------------------------------------------- endpoints
+
+function podEndpoint(name: string, namespace: string, v: JsonObject, source: SourcePos): EndpointDraft | 'hostNetwork' | undefined {
+  const spec = field(v, 'spec');
+  const status = field(v, 'status');
+  const phase = status?.phase;
+  if (phase === 'Succeeded' || phase === 'Failed') return undefined;
+  if (spec?.hostNetwork === true) return 'hostNetwork';
+  const metadata = field(v, 'metadata');
+  const owners = metadata?.ownerReferences;
+  const rawIPs = Array.isArray(status?.podIPs)
+    ? status.podIPs.map((p) => (isJsonObject(p) && typeof p.ip === 'string' ? p.ip : undefined))
+    : [typeof status?.podIP === 'string' ? status.podIP : undefined];
+  const ips = unique(rawIPs.map((ip) => (ip === undefined ? undefined : canonicalIP(ip))).filter(isString));
+  const hostIP = typeof status?.hostIP === 'string' ? canonicalIP(status.hostIP) : undefined;
+  return {
+    kind: 'Pod',
+    namespace,
+    name,
+    labels: labelsOf(metadata),
+    ips,
+    ports: containerPorts(spec),
+    ...(typeof spec?.nodeName === 'string' ? { nodeName: spec.nodeName } : {}),
+    ...(hostIP ? { hostIP } : {}),
+    standalone: !Array.isArray(owners) || owners.length === 0,
+    source,
+  };
+}
+
+function workloadEndpoint(
+  kind: WorkloadKind,
+  name: string,
+  namespace: string,
+  v: JsonObject,
+  source: SourcePos,
+): EndpointDraft | 'hostNetwork' | 'noTemplate' {
+  const spec = field(v, 'spec');
+  const template = kind === 'CronJob' ? field(field(field(spec, 'jobTemplate'), 'spec'), 'template') : field(spec, 'template');
+  if (!template) return 'noTemplate';
+  const podSpec = field(template, 'spec');
+  if (podSpec?.hostNetwork === true) return 'hostNetwork';
+  return {
+    kind,
+    namespace,
+    name,
+    labels: labelsOf(field(template, 'metadata')),
+    ips: [],
+    ports: containerPorts(podSpec),
+    source,
+  };
+}
+
+/** Every container's ports (not init containers'), protocol defaulted to TCP, identical entries once. */
+function containerPorts(podSpec: JsonObject | undefined): EndpointPort[] {
+  const out: EndpointPort[] = [];
+  const seen = new Set<string>();
+  const containers = podSpec?.containers;
+  if (!Array.isArray(containers)) return out;
+  for (const c of containers) {
+    if (!isJsonObject(c) || !Array.isArray(c.ports)) continue;
+    for (const p of c.ports) {
+      if (!isJsonObject(p) || !isPortNumber(p.containerPort)) continue;
+      const protocol = protocolOf(p.protocol);
+      if (!protocol) continue;
+      const name = typeof p.name === 'string' && p.name !== '' ? p.name : undefined;
+      const key = `${name ?? ''}/${p.containerPort}/${protocol}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push({ ...(name ? { name } : {}), port: p.containerPort, protocol });
+    }
+  }
+  return out;
+}
+
+/** Ids `namespace/name`; every endpoint of a shared id gets `[Kind]`. Sorted by namespace, name, kind. */
+function assignIds(drafts: readonly EndpointDraft[]): Endpoint[] {
+  const count = new Map<string, number>();
+  for (const d of drafts) {
+    const base = `${d.namespace}/${d.name}`;
+    count.set(base, (count.get(base) ?? 0) + 1);
+  }
+  return drafts
+    .map((d): Endpoint => {
+      const base = `${d.namespace}/${d.name}`;
+      return { id: (count.get(base) ?? 0) > 1 ? `${base}[${d.kind}]` : base, ...d };
+    })
+    .sort((a, b) => compareText(a.namespace, b.namespace) || compareText(a.name, b.name) || compareText(a.kind, b.kind));
+}
+
+function hostNetworkNote(doc: LoadedDocument, object: string): Diagnostic {
+  return {
+    severity: 'note',
+    message: 'uses hostNetwork: it is not a pod-network endpoint, and no policy selects it',
+    pos: doc.position(doc.kind === 'Pod' ? ['spec', 'hostNetwork'] : templatePath(doc.kind)),
+    object,
+  };
+}
+
+function templatePath(kind: string): string[] {
+  const base = kind === 'CronJob' ? ['spec', 'jobTemplate', 'spec', 'template'] : ['spec', 'template'];
+  return [...base, 'spec', 'hostNetwork'];
+}
+
+// ---------------------------------------------------------------- other objects
+
+function namespaceLabels(name: string, labels: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  return { ...labels, [NAMESPACE_NAME_LABEL]: name };
+}
+
+function networkPolicyOf(v: JsonObject, namespace: string): NetworkPolicy | undefined {
+  const spec = field(v, 'spec');
+  if (!spec) return undefined;
+  const podSelector = field(spec, 'podSelector') ?? {};
+  const metadata = field(v, 'metadata') ?? {};
+  const policy: unknown = { ...v, metadata: { ...metadata, namespace }, spec: { ...spec, podSelector } };
+  return isNetworkPolicy(policy) ? policy : undefined;
+}
+
+/** The shape checks the model relies on; the fields below `spec` are checked by validation, not here. */
+function isNetworkPolicy(v: unknown): v is NetworkPolicy {
+  return (
+    isJsonObject(v) &&
+    v.apiVersion === 'networking.k8s.io/v1' &&
+    v.kind === 'NetworkPolicy' &&
+    isJsonObject(v.metadata) &&
+    isJsonObject(v.spec) &&
+    isJsonObject(v.spec.podSelector)
+  );
+}
+
+function serviceInfo(name: string, namespace: string, v: JsonObject, source: SourcePos): ServiceInfo {
+  const spec = field(v, 'spec');
+  const rawIPs = Array.isArray(spec?.clusterIPs) ? spec.clusterIPs : [spec?.clusterIP];
+  const clusterIPs = unique(rawIPs.map((ip) => (typeof ip === 'string' ? canonicalIP(ip) : undefined)).filter(isString));
+  const ports: ServiceInfo['ports'][number][] = [];
+  if (Array.isArray(spec?.ports)) {
+    for (const p of spec.ports) {
+      if (!isJsonObject(p) || !isPortNumber(p.port)) continue;
+      const protocol = protocolOf(p.protocol);
+      if (!protocol) continue;
+      const target = p.targetPort;
+      ports.push({
+        ...(typeof p.name === 'string' && p.name !== '' ? { name: p.name } : {}),
+        port: p.port,
+        protocol,
+        ...(typeof target === 'number' || typeof target === 'string' ? { targetPort: target } : {}),
+      });
+    }
+  }
+  const selector = field(spec, 'selector');
+  return {
+    namespace,
+    name,
+    ...(selector ? { selector: stringValues(selector) } : {}),
+    clusterIPs,
+    ports,
+    source,
+  };
+}
+
+function nodeInfo(name: string, v: JsonObject): NodeInfo {
+  const addresses = field(v, 'status')?.addresses;
+  const ips = Array.isArray(addresses)
+    ? addresses.map((a) => (isJsonObject(a) && typeof a.address === 'string' ? canonicalIP(a.address) : undefined))
+    : [];
+  return { name, labels: labelsOf(field(v, 'metadata')), addresses: unique(ips.filter(isString)) };
+}
+
+// ---------------------------------------------------------------- narrowing
+
+function field(v: JsonObject | undefined, key: string): JsonObject | undefined {
+  const f = v?.[key];
+  return isJsonObject(f) ? f : undefined;
+}
+
+function labelsOf(metadata: JsonObject | undefined): Readonly<Record<string, string>> {
+  const labels = field(metadata, 'labels');
+  return labels ? stringValues(labels) : {};
+}
+
+/** The string-valued entries of a mapping (validation rejects the others). */
+function stringValues(m: JsonObject): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(m)) if (typeof val === 'string') out[k] = val;
+  return out;
+}
+
+function protocolOf(raw: JsonValue | undefined): Protocol | undefined {
+  if (raw === undefined || raw === null) return 'TCP';
+  return PROTOCOLS.find((p) => p === raw);
+}
+
+function isPortNumber(v: JsonValue | undefined): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
+}
+
+function isString(v: string | undefined): v is string {
+  return v !== undefined;
+}
+
+function unique<T>(xs: readonly T[]): T[] {
+  return [...new Set(xs)];
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function formatPos(p: SourcePos): string {
+  return `${p.file}:${p.line}:${p.column}`;
+}
+
