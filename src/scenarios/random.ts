@@ -1,0 +1,204 @@
+/**
+ * Random small clusters for property tests and lab verification: namespaces, pods with labels, IPs and named ports,
+ * NetworkPolicies using every peer and port form, and admin/baseline tier policies with every action and peer kind.
+ * Values are drawn from small pools so that selectors, blocks and names often collide, which is where bugs live.
+ */
+import fc from 'fast-check';
+import type { LabelSelector, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort, Protocol } from '../api/types.js';
+import { parseCIDR } from '../engine/ip.js';
+import type { Cluster, Endpoint, EndpointPort, NamespaceInfo, NodeInfo, TierPeer, TierPolicy, TierPort, TierRule } from '../model/types.js';
+
+const NAMESPACES = ['x', 'y', 'z'] as const;
+const PROTOCOLS: Protocol[] = ['TCP', 'UDP', 'SCTP'];
+const LABEL_KEYS = ['app', 'role'] as const;
+const LABEL_VALUES = ['a', 'b'] as const;
+/** Pod addresses: IPv4 in 10.0.0.0/29 and 10.0.1.0/30, IPv6 in fd00::/125. */
+const POD_V4 = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6', '10.0.1.1', '10.0.1.2'];
+const POD_V6 = ['fd00::1', 'fd00::2', 'fd00::3', 'fd00::4'];
+const NODE_ADDRESSES = ['192.168.0.1', '192.168.0.2'];
+/** Blocks around the pod and node addresses, and the usual suspects. */
+const CIDRS = ['10.0.0.0/24', '10.0.0.0/30', '10.0.0.4/31', '10.0.0.2/32', '10.0.1.0/24', '0.0.0.0/0', '192.168.0.0/16', '169.254.169.254/32', 'fd00::/64', 'fd00::2/127', '::/0'];
+const NAMED = [
+  { name: 'http', port: 80, protocol: 'TCP' as Protocol },
+  { name: 'http', port: 8080, protocol: 'TCP' as Protocol },
+  { name: 'dns', port: 53, protocol: 'UDP' as Protocol },
+  { name: 'dns', port: 53, protocol: 'TCP' as Protocol },
+  { name: 'metrics', port: 9090, protocol: 'TCP' as Protocol },
+  { name: 'sctp-a', port: 81, protocol: 'SCTP' as Protocol },
+];
+/** Ports probed by the tests: the named ones, range edges and strangers. */
+export const PROBE_PORTS = [1, 53, 80, 81, 443, 8080, 9090, 65535];
+/** External addresses probed by the tests, next to every block edge used above. */
+export const PROBE_ADDRESSES = ['10.0.0.7', '10.0.0.200', '10.0.1.9', '10.0.2.1', '8.8.8.8', '169.254.169.254', '192.168.0.1', '192.168.0.2', '192.168.5.5', 'fd00::9', 'fd00::3:1', '2001:db8::1'];
+
+const labelsArb = fc.record({ app: fc.constantFrom(...LABEL_VALUES), role: fc.constantFrom(...LABEL_VALUES) }, { requiredKeys: [] });
+
+const selectorArb: fc.Arbitrary<LabelSelector> = fc.oneof(
+  fc.constant({}),
+  fc.record({ matchLabels: labelsArb }),
+  fc.record({
+    matchExpressions: fc.array(
+      fc.oneof(
+        fc.record({ key: fc.constantFrom<string>(...LABEL_KEYS, 'ns', 'team'), operator: fc.constantFrom('In' as const, 'NotIn' as const), values: fc.subarray([...LABEL_VALUES, 'x', 'y'], { minLength: 1 }) }),
+        fc.record({ key: fc.constantFrom<string>(...LABEL_KEYS, 'team'), operator: fc.constantFrom('Exists' as const, 'DoesNotExist' as const) }),
+      ),
+      { minLength: 1, maxLength: 2 },
+    ),
+  }),
+);
+
+const nsSelectorArb: fc.Arbitrary<LabelSelector> = fc.oneof(
+  fc.constant({}),
+  fc.record({ matchLabels: fc.record({ team: fc.constantFrom('red', 'blue') }) }),
+  fc.record({ matchLabels: fc.record({ 'kubernetes.io/metadata.name': fc.constantFrom(...NAMESPACES) }) }),
+  fc.record({ matchExpressions: fc.constant([{ key: 'team', operator: 'NotIn' as const, values: ['red'] }]) }),
+);
+
+const cidrArb = fc.constantFrom(...CIDRS);
+
+const ipBlockArb = cidrArb.chain((cidr) => {
+  const inside = CIDRS.filter((c) => c !== cidr && isStrictlyInside(c, cidr));
+  return inside.length === 0 ? fc.constant({ cidr }) : fc.record({ cidr: fc.constant(cidr), except: fc.subarray(inside, { minLength: 1 }) }, { requiredKeys: ['cidr'] });
+});
+
+const npPeerArb: fc.Arbitrary<NetworkPolicyPeer> = fc.oneof(
+  fc.record({ podSelector: selectorArb }),
+  fc.record({ namespaceSelector: nsSelectorArb }),
+  fc.record({ podSelector: selectorArb, namespaceSelector: nsSelectorArb }),
+  fc.record({ ipBlock: ipBlockArb }),
+);
+
+const npPortArb: fc.Arbitrary<NetworkPolicyPort> = fc.oneof(
+  fc.record({ protocol: fc.constantFrom(...PROTOCOLS) }, { requiredKeys: [] }),
+  fc.record({ protocol: fc.constantFrom(...PROTOCOLS), port: fc.constantFrom(53, 80, 81, 8080) }, { requiredKeys: ['port'] }),
+  fc.record({ protocol: fc.constantFrom(...PROTOCOLS), port: fc.constantFrom(53, 80), endPort: fc.constantFrom(81, 443, 9090) }, { requiredKeys: ['port', 'endPort'] }),
+  fc.record({ protocol: fc.constantFrom(...PROTOCOLS), port: fc.constantFrom('http', 'dns', 'metrics', 'sctp-a', 'none') }, { requiredKeys: ['port'] }),
+);
+
+const npRuleArb = fc.record(
+  { peers: fc.array(npPeerArb, { maxLength: 2 }), ports: fc.array(npPortArb, { maxLength: 2 }) },
+  { requiredKeys: [] },
+);
+
+const networkPolicyArb = (name: string): fc.Arbitrary<NetworkPolicy> =>
+  fc
+    .record(
+      {
+        namespace: fc.constantFrom(...NAMESPACES),
+        podSelector: selectorArb,
+        policyTypes: fc.subarray(['Ingress', 'Egress'] as const, { minLength: 1 }),
+        ingress: fc.array(npRuleArb, { maxLength: 2 }),
+        egress: fc.array(npRuleArb, { maxLength: 2 }),
+      },
+      { requiredKeys: ['namespace', 'podSelector'] },
+    )
+    .map((r) => ({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name, namespace: r.namespace },
+      spec: {
+        podSelector: r.podSelector,
+        ...(r.policyTypes ? { policyTypes: r.policyTypes } : {}),
+        ...(r.ingress ? { ingress: r.ingress.map((x) => ({ ...(x.peers ? { from: x.peers } : {}), ...(x.ports ? { ports: x.ports } : {}) })) } : {}),
+        ...(r.egress ? { egress: r.egress.map((x) => ({ ...(x.peers ? { to: x.peers } : {}), ...(x.ports ? { ports: x.ports } : {}) })) } : {}),
+      },
+    }));
+
+const tierPeerArb: fc.Arbitrary<TierPeer> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ namespaceSelector: nsSelectorArb, podSelector: selectorArb }, { requiredKeys: ['namespaceSelector'] }).map((selector) => ({ kind: 'pods' as const, selector })) },
+  { weight: 2, arbitrary: fc.subarray(CIDRS, { minLength: 1, maxLength: 2 }).map((cidrs) => ({ kind: 'networks' as const, cidrs })) },
+  { weight: 1, arbitrary: fc.constantFrom<LabelSelector>({}, { matchLabels: { zone: 'one' } }).map((nodeSelector) => ({ kind: 'nodes' as const, nodeSelector })) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'unsupported' as const, what: 'domainNames' }) },
+);
+
+const tierPortArb: fc.Arbitrary<TierPort> = fc.oneof(
+  fc.record({ protocol: fc.constantFrom(...PROTOCOLS), port: fc.constantFrom(53, 80, 81) }).map((p) => ({ kind: 'range' as const, protocol: p.protocol, from: p.port, to: p.port })),
+  fc.record({ protocol: fc.constantFrom(...PROTOCOLS), from: fc.constantFrom(1, 80), to: fc.constantFrom(81, 8080) }).map((p) => ({ kind: 'range' as const, ...p })),
+  fc.constantFrom('http', 'dns', 'none').map((name) => ({ kind: 'named' as const, name })),
+);
+
+const tierRuleArb = (tier: 'Admin' | 'Baseline'): fc.Arbitrary<TierRule> =>
+  fc.record(
+    {
+      action: tier === 'Admin' ? fc.constantFrom('Allow' as const, 'Deny' as const, 'Pass' as const) : fc.constantFrom('Allow' as const, 'Deny' as const, 'Pass' as const),
+      peers: fc.array(tierPeerArb, { minLength: 1, maxLength: 2 }),
+      ports: fc.array(tierPortArb, { minLength: 1, maxLength: 2 }),
+    },
+    { requiredKeys: ['action', 'peers'] },
+  );
+
+const tierPolicyArb = (name: string): fc.Arbitrary<TierPolicy> =>
+  fc.constantFrom('Admin' as const, 'Baseline' as const).chain((tier) =>
+    fc.record({
+      tier: fc.constant(tier),
+      name: fc.constant(name),
+      priority: fc.integer({ min: 0, max: 3 }),
+      kind: fc.constant('ClusterNetworkPolicy'),
+      subject: fc.record({ namespaceSelector: nsSelectorArb, podSelector: selectorArb }, { requiredKeys: ['namespaceSelector'] }),
+      ingress: fc.array(tierRuleArb(tier), { maxLength: 3 }),
+      egress: fc.array(tierRuleArb(tier), { maxLength: 3 }),
+    }),
+  );
+
+const endpointArb = fc.record({
+  namespace: fc.constantFrom(...NAMESPACES),
+  labels: labelsArb,
+  ports: fc.subarray(NAMED, { maxLength: 3 }),
+  v6: fc.boolean(),
+  workload: fc.boolean(),
+});
+
+export interface RandomScenarioOptions {
+  readonly tiers?: boolean;
+  readonly maxPods?: number;
+  readonly maxPolicies?: number;
+}
+
+/** A random cluster. */
+export function clusterArb(opts: RandomScenarioOptions = {}): fc.Arbitrary<Cluster> {
+  const maxPods = opts.maxPods ?? 6;
+  const maxPolicies = opts.maxPolicies ?? 4;
+  return fc
+    .record({
+      teams: fc.tuple(fc.constantFrom('red', 'blue'), fc.constantFrom('red', 'blue'), fc.constantFrom('red', 'blue')),
+      endpoints: fc.array(endpointArb, { minLength: 1, maxLength: maxPods }),
+      policyCount: fc.integer({ min: 0, max: maxPolicies }),
+      tierCount: fc.integer({ min: 0, max: opts.tiers ? 3 : 0 }),
+      nodeZone: fc.boolean(),
+    })
+    .chain((r) =>
+      fc.record({
+        base: fc.constant(r),
+        policies: fc.tuple(...Array.from({ length: r.policyCount }, (_, i) => networkPolicyArb(`np${i}`))),
+        tiers: fc.tuple(...Array.from({ length: r.tierCount }, (_, i) => tierPolicyArb(`tp${i}`))),
+      }),
+    )
+    .map(({ base, policies, tiers }) => {
+      const namespaces = new Map<string, NamespaceInfo>();
+      NAMESPACES.forEach((name, i) => {
+        namespaces.set(name, { name, implicit: false, labels: { 'kubernetes.io/metadata.name': name, ns: name, team: base.teams[i] } });
+      });
+      const endpoints: Endpoint[] = base.endpoints.map((e, i) => {
+        const ports: EndpointPort[] = e.ports.filter((p, j, all) => all.findIndex((q) => q.name === p.name) === j);
+        const ips = e.workload ? [] : [POD_V4[i % POD_V4.length], ...(e.v6 ? [POD_V6[i % POD_V6.length]] : [])];
+        return {
+          id: `${e.namespace}/p${i}`,
+          kind: e.workload ? 'Deployment' : 'Pod',
+          namespace: e.namespace,
+          name: `p${i}`,
+          labels: e.labels,
+          ips,
+          ports,
+        };
+      });
+      const nodes: NodeInfo[] = NODE_ADDRESSES.map((address, i) => ({ name: `node${i}`, labels: (i === 0 && base.nodeZone ? { zone: 'one' } : {}) as Record<string, string>, addresses: [address] }));
+      return { namespaces, endpoints, policies: policies.map((policy) => ({ policy })), tierPolicies: tiers, nodes, services: [] };
+    });
+}
+
+function isStrictlyInside(inner: string, outer: string): boolean {
+  const a = parseCIDR(inner);
+  const b = parseCIDR(outer);
+  if (!a || !b || a.family !== b.family) return false;
+  return a.first >= b.first && a.last <= b.last && (a.first !== b.first || a.last !== b.last);
+}
