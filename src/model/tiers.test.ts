@@ -146,9 +146,28 @@ describe('peers', () => {
         ? anp({ ingress: [{ action: 'Deny', from: [peer] }] })
         : anp({ egress: [{ action: 'Deny', to: [peer] }] });
     const { policy, problems } = normalize(raw);
-    expect(problems).toEqual([]);
     const rule = direction === 'ingress' ? policy?.ingress[0] : policy?.egress[0];
     expect(rule?.peers).toEqual([want]);
+    if (want.kind === 'unsupported') {
+      const peerField = direction === 'ingress' ? 'from' : 'to';
+      expect(problems).toEqual([
+        {
+          path: ['spec', direction ?? 'egress', 0, peerField, 0],
+          message: `peer not evaluated by Palisade (${want.what}): it fails closed, so for Deny it matches all traffic`,
+          severity: 'warning',
+        },
+      ]);
+    } else {
+      expect(problems).toEqual([]);
+    }
+  });
+
+  it('says an unsupported peer of an Allow rule matches nothing', () => {
+    const { policy, problems } = normalize(anp({ egress: [{ action: 'Allow', to: [{ domainNames: ['example.com'] }] }] }));
+    expect(policy).toBeDefined();
+    expect(problems.map((p) => p.message)).toEqual([
+      'peer not evaluated by Palisade (domainNames): it fails closed, so for Allow it matches no traffic',
+    ]);
   });
 
   it('keeps several peers in order', () => {

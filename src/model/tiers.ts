@@ -108,7 +108,18 @@ export function normalizeTierPolicy(obj: TierObject, source?: SourcePos): { poli
       const rawPeers = Array.isArray(raw[peerField]) ? (raw[peerField] as readonly unknown[]) : [];
       if (rawPeers.length === 0) error([...at, peerField], 'Required value: at least one peer');
       const known = direction === 'ingress' ? INGRESS_PEER_FIELDS : EGRESS_PEER_FIELDS;
-      const peers = rawPeers.map((p) => peerOf(p, known));
+      const peers = rawPeers.map((p, j) => {
+        const peer = peerOf(p, known);
+        if (peer.kind === 'unsupported') {
+          const effect = action === 'Allow' ? 'it matches no traffic' : 'it matches all traffic';
+          problems.push({
+            path: [...at, peerField, j],
+            message: `peer not evaluated by Palisade (${peer.what}): it fails closed, so for ${action} ${effect}`,
+            severity: 'warning',
+          });
+        }
+        return peer;
+      });
       const ports = v2
         ? protocolsOf(raw.protocols, [...at, 'protocols'], problems)
         : portsOf(raw.ports, [...at, 'ports'], problems);
