@@ -1,0 +1,220 @@
+/**
+ * The node agent: keeps the node's `inet palisade` table equal to what its PolicyEndpoints, local pods and addresses
+ * ask for. Start (and every periodic resync) rebuilds the table in one transaction; every other change is one delta
+ * transaction computed against the state the agent last programmed — the kernel table is never read back to sync.
+ */
+import { appendFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { pino, type Logger } from 'pino';
+import type { PolicyEndpoint } from '../api/policyendpoint.js';
+import { applyScript, deleteTable, readCounters } from '../nft/apply.js';
+import { compileNode, countState, TABLE, type DesiredState, type EnforcingMode, type LocalPod, type LogTag } from '../nft/compile.js';
+import { renderDelta, renderFull } from '../nft/script.js';
+import { discoverNodeAddresses, discoverPods } from './discover.js';
+import { flowRecord, NflogReader, type FlowRecord } from './flowlog.js';
+import { createMetrics, serveMetrics, serverPort, type AgentMetrics } from './metrics.js';
+import type { PolicyEndpointSource } from './source.js';
+
+export interface FlowLogOptions {
+  /** NFLOG group. @default 7 */
+  readonly group?: number;
+  /** Log accepted new connections too. @default false */
+  readonly accept?: boolean;
+  /** Append JSON lines to this file. @default undefined (stdout unless `sink` is given) */
+  readonly file?: string;
+  /** Receives every record (tests, the lab). */
+  readonly sink?: (r: FlowRecord) => void;
+}
+
+export interface AgentOptions {
+  /** Node name, a label on metrics and flow logs. */
+  readonly node: string;
+  readonly input: PolicyEndpointSource;
+  readonly enforcingMode: EnforcingMode;
+  /** `true` = defaults. @default undefined (no flow logs) */
+  readonly flowLogs?: FlowLogOptions | boolean;
+  /** Port for `/metrics` and `/healthz` on 127.0.0.1; 0 = any free port. @default undefined (no HTTP server) */
+  readonly metricsPort?: number;
+  /** Run nft, ip and tcpdump in this network namespace (the lab). @default undefined (the agent's own) */
+  readonly netns?: string;
+  /** nft wildcard of host-side pod interfaces. @default "eni*" (the VPC CNI's) */
+  readonly podInterfaces?: string;
+  /** Poll interval for local pod routes. @default 1000 */
+  readonly pollIntervalMs?: number;
+  /** Full rebuild interval. @default 300000 */
+  readonly resyncIntervalMs?: number;
+  /** @default a pino JSON logger on stderr */
+  readonly logger?: Logger;
+  /** Called before each nft transaction is applied (tests use it to kill the agent mid-sync). */
+  readonly beforeApply?: (kind: 'full' | 'delta', script: string) => void | Promise<void>;
+}
+
+export interface SyncResult {
+  readonly kind: 'full' | 'delta' | 'none';
+  readonly ms: number;
+  readonly elements: number;
+  readonly rules: number;
+  /** Lines of the applied script. */
+  readonly scriptLines: number;
+}
+
+export interface Agent {
+  /** Sync now (delta; a full rebuild when nothing was programmed yet or the last transaction failed). */
+  sync(): Promise<SyncResult>;
+  /** Rebuild the whole table now. */
+  resync(): Promise<SyncResult>;
+  /** What the agent last programmed. */
+  state(): DesiredState | undefined;
+  /** The metrics server's port, when serving. */
+  readonly metricsPort: number | undefined;
+  readonly metrics: AgentMetrics;
+  /** Stops watching, logging and serving. `removeTable` also deletes the nft table. */
+  stop(opts?: { removeTable?: boolean }): Promise<void>;
+}
+
+/**
+ * Starts the agent; resolves after the first full sync. Later changes of the source or of the local pods are synced
+ * automatically, one at a time, coalescing bursts.
+ *
+ * @example
+ * const agent = await runAgent({ node: 'n1', input: new FilePolicyEndpointSource('/etc/palisade/pe'), enforcingMode: 'standard', metricsPort: 9180 });
+ */
+export async function runAgent(opts: AgentOptions): Promise<Agent> {
+  const where = { netns: opts.netns };
+  const log = opts.logger ?? pino({ base: { node: opts.node }, messageKey: 'msg', timestamp: pino.stdTimeFunctions.isoTime });
+  const podInterfaces = opts.podInterfaces ?? 'eni*';
+  const flow: FlowLogOptions | undefined = opts.flowLogs === true ? {} : opts.flowLogs === false ? undefined : opts.flowLogs;
+  const compileOpts = { logGroup: flow ? flow.group ?? 7 : undefined, logAccept: flow?.accept ?? false, podInterfaces };
+  const metrics = createMetrics(opts.node, () => readCounters(TABLE, where));
+
+  let programmed: DesiredState | undefined;
+  let previousTags = new Map<string, LogTag>();
+  let lastPods = '';
+  let healthy = false;
+  let stopped = false;
+
+  const compileNow = async (): Promise<{ state: DesiredState; pods: LocalPod[] }> => {
+    const [pes, pods, nodeAddresses] = await Promise.all([
+      opts.input.list(),
+      discoverPods(podInterfaces, where),
+      discoverNodeAddresses(where),
+    ]);
+    lastPods = JSON.stringify(pods);
+    const named = pods.map((p) => nameFromPolicyEndpoints(p, pes));
+    return { state: compileNode({ policyEndpoints: pes, pods: named, nodeAddresses, mode: opts.enforcingMode }, compileOpts), pods };
+  };
+
+  const doSync = async (full: boolean): Promise<SyncResult> => {
+    const t0 = performance.now();
+    const kind = full || !programmed ? 'full' : 'delta';
+    try {
+      const { state, pods } = await compileNow();
+      const script = kind === 'full' ? renderFull(state) : renderDelta(programmed!, state);
+      if (script !== '') {
+        await opts.beforeApply?.(kind, script);
+        await applyScript(script, where);
+      }
+      if (programmed) previousTags = new Map(programmed.logTags);
+      programmed = state;
+      healthy = true;
+      const c = countState(state);
+      metrics.elements.set(c.elements);
+      metrics.rules.set(c.rules);
+      metrics.chains.set(c.chains);
+      metrics.pods.set(pods.length);
+      const ms = performance.now() - t0;
+      if (script !== '') {
+        metrics.syncDuration.observe({ kind }, ms / 1000);
+        log.info({ kind, ms: Math.round(ms * 10) / 10, elements: c.elements, rules: c.rules, pods: pods.length }, 'synced');
+      }
+      return { kind: script === '' ? 'none' : kind, ms, elements: c.elements, rules: c.rules, scriptLines: script === '' ? 0 : script.split('\n').length - 1 };
+    } catch (e) {
+      metrics.syncErrors.inc({ kind });
+      // The transaction failed as a whole: the kernel still holds the previous state, but rebuild next time to be sure.
+      programmed = undefined;
+      log.error({ err: (e as Error).message, kind }, 'sync failed');
+      throw e;
+    }
+  };
+
+  // One sync at a time; requests during a sync coalesce into one more.
+  let chain: Promise<unknown> = Promise.resolve();
+  const enqueue = (full: boolean): Promise<SyncResult> => {
+    const next = chain.then(() => doSync(full));
+    chain = next.catch(() => undefined);
+    return next;
+  };
+  let queued = false;
+  const trigger = () => {
+    if (queued || stopped) return;
+    queued = true;
+    void chain.then(() => {
+      queued = false;
+      if (!stopped) enqueue(false).catch(() => undefined);
+    });
+  };
+
+  await enqueue(true);
+
+  let reader: NflogReader | undefined;
+  if (flow) {
+    const write = async (r: FlowRecord) => {
+      metrics.flowLogs.inc({ verdict: r.verdict, direction: r.direction });
+      if (flow.sink) flow.sink(r);
+      const line = JSON.stringify(r) + '\n';
+      if (flow.file) await appendFile(flow.file, line);
+      else if (!flow.sink) process.stdout.write(line);
+    };
+    reader = await NflogReader.start({
+      group: compileOpts.logGroup!,
+      netns: opts.netns,
+      onPacket: (p) => {
+        const tag = programmed?.logTags.get(p.prefix) ?? previousTags.get(p.prefix);
+        const r = flowRecord(p, tag, opts.node);
+        if (r) write(r).catch((e: Error) => log.warn({ err: e.message }, 'flow log write failed'));
+      },
+      onError: (e) => log.warn({ err: e.message }, 'nflog parse error'),
+    });
+  }
+
+  const unwatch = opts.input.watch(trigger);
+  const poll = setInterval(() => {
+    discoverPods(podInterfaces, where).then(
+      (pods) => { if (JSON.stringify(pods) !== lastPods) trigger(); },
+      () => undefined,
+    );
+  }, opts.pollIntervalMs ?? 1000);
+  const resync = setInterval(() => { if (!stopped) enqueue(true).catch(() => undefined); }, opts.resyncIntervalMs ?? 300_000);
+
+  let server: Server | undefined;
+  if (opts.metricsPort !== undefined) server = await serveMetrics(metrics, opts.metricsPort, () => healthy);
+
+  return {
+    sync: () => enqueue(false),
+    resync: () => enqueue(true),
+    state: () => programmed,
+    metricsPort: server ? serverPort(server) : undefined,
+    metrics,
+    async stop(o = {}) {
+      stopped = true;
+      unwatch();
+      clearInterval(poll);
+      clearInterval(resync);
+      await chain;
+      await reader?.stop();
+      if (server) await new Promise<void>((r) => server!.close(() => r()));
+      if (o.removeTable) await deleteTable(TABLE, where);
+    },
+  };
+}
+
+/** Names a route-discovered pod from the PolicyEndpoints that list its IP. */
+function nameFromPolicyEndpoints(pod: LocalPod, pes: readonly PolicyEndpoint[]): LocalPod {
+  const ips = new Set(pod.ips);
+  for (const pe of pes) {
+    for (const ep of pe.spec.podSelectorEndpoints ?? []) {
+      if (ips.has(ep.podIP)) return { ...pod, name: ep.name, namespace: ep.namespace };
+    }
+  }
+  return pod;
+}

@@ -1,0 +1,94 @@
+/**
+ * The agent's Prometheus metrics and its HTTP endpoint (`/metrics`, `/healthz`). One registry per agent, so several
+ * agents (the lab runs one per node) can live in one process.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface AgentMetrics {
+  readonly registry: Registry;
+  readonly verdicts: Counter<'verdict' | 'direction'>;
+  readonly flowLogs: Counter<'verdict' | 'direction'>;
+  readonly syncDuration: Histogram<'kind'>;
+  readonly syncErrors: Counter<'kind'>;
+  readonly elements: Gauge;
+  readonly rules: Gauge;
+  readonly chains: Gauge;
+  readonly pods: Gauge;
+}
+
+/**
+ * Creates the metrics. `readKernelCounters` is called at scrape time (never on the sync path) and returns the nft
+ * named counters (`accept_ingress`, `drop_egress`, …); a table rebuild resets them, which is folded into a monotonic
+ * Prometheus counter here.
+ */
+export function createMetrics(node: string, readKernelCounters: () => Promise<Map<string, number>>): AgentMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ node });
+  const last = new Map<string, number>();
+  const verdicts = new Counter({
+    name: 'palisade_agent_new_connection_verdicts_total',
+    help: 'First packets of new connections accepted or dropped by a policy decision, from the nft counters',
+    labelNames: ['verdict', 'direction'] as const,
+    registers: [registry],
+    async collect() {
+      let now: Map<string, number>;
+      try { now = await readKernelCounters(); } catch { return; }
+      for (const [name, value] of now) {
+        const [verdict, direction] = name.split('_');
+        const prev = last.get(name) ?? 0;
+        // After a rebuild the kernel counter restarts from zero: count what it has seen since.
+        const delta = value >= prev ? value - prev : value;
+        last.set(name, value);
+        if (delta > 0) this.inc({ verdict, direction }, delta);
+        else this.inc({ verdict, direction }, 0);
+      }
+    },
+  });
+  return {
+    registry,
+    verdicts,
+    flowLogs: new Counter({ name: 'palisade_agent_flow_logs_total', help: 'Flow-log records written', labelNames: ['verdict', 'direction'] as const, registers: [registry] }),
+    syncDuration: new Histogram({
+      name: 'palisade_agent_sync_duration_seconds',
+      help: 'Time to compute and apply one nft transaction',
+      labelNames: ['kind'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    syncErrors: new Counter({ name: 'palisade_agent_sync_errors_total', help: 'Failed syncs', labelNames: ['kind'] as const, registers: [registry] }),
+    elements: new Gauge({ name: 'palisade_agent_nft_elements', help: 'Set and map elements in the programmed table', registers: [registry] }),
+    rules: new Gauge({ name: 'palisade_agent_nft_rules', help: 'Rules in the programmed table', registers: [registry] }),
+    chains: new Gauge({ name: 'palisade_agent_nft_chains', help: 'Chains in the programmed table', registers: [registry] }),
+    pods: new Gauge({ name: 'palisade_agent_local_pods', help: 'Local pods with a dispatch entry', registers: [registry] }),
+  };
+}
+
+/** Serves `/metrics` and `/healthz` (200 while `healthy()` is true). Port 0 picks a free port. */
+export async function serveMetrics(metrics: AgentMetrics, port: number, healthy: () => boolean): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => { res.writeHead(200, { 'content-type': metrics.registry.contentType }); res.end(text); },
+        (e: Error) => { res.writeHead(500); res.end(e.message); },
+      );
+    } else if (req.url === '/healthz') {
+      const ok = healthy();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
+      res.end(ok ? 'ok\n' : 'not synced\n');
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  return server;
+}
+
+export function serverPort(server: Server): number {
+  return (server.address() as AddressInfo).port;
+}
