@@ -9,9 +9,9 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-slim
-# nft and ip are what the agent drives on the node; the controller does not use them.
+# nft and ip are what the agent drives on the node, tcpdump reads its NFLOG flow logs; the controller uses none.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends nftables iproute2 \
+    && apt-get install -y --no-install-recommends nftables iproute2 tcpdump \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV NODE_ENV=production

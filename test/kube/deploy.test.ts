@@ -205,9 +205,13 @@ describe('deploy/ manifests', () => {
       expect(pod.serviceAccountName).toBe('palisade-agent');
     });
 
-    it('probes /healthz and /readyz and shares the node xtables lock', () => {
-      expect(container.livenessProbe?.httpGet?.path).toBe('/healthz');
-      expect(container.readinessProbe?.httpGet?.path).toBe('/readyz');
+    it('is probed on /healthz at the node loopback it listens on, and shares the node xtables lock', () => {
+      const metricsPort = Number(/--metrics-port=(\d+)/.exec(container.args!.join(' '))?.[1]);
+      expect(container.command).toEqual(['node', '/app/dist/agent/main.js']);
+      expect(container.args).toContain('--node=$(NODE_NAME)');
+      for (const probe of [container.livenessProbe, container.readinessProbe]) {
+        expect(probe?.httpGet).toEqual({ host: '127.0.0.1', path: '/healthz', port: metricsPort });
+      }
       const mount = container.volumeMounts?.find((m) => m.mountPath === '/run/xtables.lock');
       const volume = pod.volumes?.find((v) => v.name === mount?.name);
       expect(volume?.hostPath).toEqual({ path: '/run/xtables.lock', type: 'FileOrCreate' });
@@ -291,7 +295,6 @@ describe('deploy/ manifests', () => {
         },
         agent: {
           metricsPort: 9253,
-          healthPort: 9254,
           privileged: false,
           resources: agent.spec!.template.spec!.containers[0].resources,
         },
