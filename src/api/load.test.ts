@@ -164,6 +164,14 @@ describe('loadManifests: inputs', () => {
     ]);
   });
 
+  it('skips the comment-only documents helm template emits, and ignores a byte-order mark', () => {
+    const helm = '\uFEFF---\n# Source: shop/templates/empty.yaml\n---\n# Source: shop/templates/ns.yaml\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: helm\n';
+    const { documents, diagnostics } = loadManifests(['-'], { readStdin: () => helm });
+    expect(diagnostics).toEqual([]);
+    expect(documents.map((d) => [d.name, d.pos])).toEqual([['helm', at(STDIN_NAME, 5, 1)]]);
+    expect(parseManifests('\uFEFFapiVersion: v1\r\nkind: Namespace\r\n', 'crlf.yaml').documents[0].pos).toEqual(at('crlf.yaml', 1, 1));
+  });
+
   it('names a missing path in an error and goes on with the others', () => {
     const { documents, diagnostics } = loadManifests([`${F}missing.yaml`, `${F}tree/a.yaml`]);
     expect(diagnostics.map(formatDiagnostic)).toEqual([`error: no such file or directory: ${F}missing.yaml`]);
@@ -198,8 +206,8 @@ describe('loadManifests: bad input', () => {
   it('reports malformed YAML and duplicate keys with file:line:column, keeping the good documents', () => {
     const { documents, diagnostics } = loadManifests([`${F}malformed.yaml`]);
     expect(diagnostics.map(formatDiagnostic)).toEqual([
-      `${F}malformed.yaml:10:3: error: duplicate key "name": keys must be unique`,
-      `${F}malformed.yaml:15:1: error: invalid YAML: Flow map in block collection must be sufficiently indented and end with a }`,
+      `${F}malformed.yaml:11:3: error: duplicate key "name": keys must be unique`,
+      `${F}malformed.yaml:16:1: error: invalid YAML: Flow map in block collection must be sufficiently indented and end with a }`,
     ]);
     expect(summary(documents)).toEqual(['Pod ok-before', 'Pod ok-after']);
   });
@@ -304,8 +312,8 @@ describe('readCluster', () => {
       `no such file or directory: ${F}missing.yaml`,
       'duplicate.yaml:12',
       'lifecycle.yaml:7',
-      'malformed.yaml:10',
-      'malformed.yaml:15',
+      'malformed.yaml:11',
+      'malformed.yaml:16',
     ]);
   });
 });

@@ -222,12 +222,14 @@ function parseSource(text: string, file: string, documents: LoadedDocument[], di
     const { line, col } = lineCounter.linePos(offset);
     return { file, line, column: col };
   };
+  // A byte-order mark is not a column an editor would count.
+  const source = text.startsWith('\uFEFF') ? text.slice(1) : text;
   const syntax = file.toLowerCase().endsWith('.json') ? 'JSON' : 'YAML';
   const message = (code: string, msg: string, at: readonly [number, number]): string => {
-    if (code === 'DUPLICATE_KEY') return `duplicate key ${keyAt(text, at[0])}: keys must be unique`;
+    if (code === 'DUPLICATE_KEY') return `duplicate key ${keyAt(source, at[0])}: keys must be unique`;
     return `invalid ${syntax}: ${msg}`;
   };
-  const parsed = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
+  const parsed = parseAllDocuments(source, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
   for (const doc of parsed) {
     if (doc.errors.length > 0) {
       for (const err of doc.errors) {

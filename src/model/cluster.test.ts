@@ -266,11 +266,12 @@ describe('canonicalIP', () => {
     ['1:0:1:0:1:0:1:0', '1:0:1:0:1:0:1:0'],
     ['::ffff:192.0.2.1', '192.0.2.1'],
     ['64:ff9b::192.0.2.1', '64:ff9b::c000:201'],
+    ['010.0.0.1', '10.0.0.1'],
   ])('%s → %s', (input, want) => {
     expect(canonicalIP(input)).toBe(want);
   });
 
-  it.each(['010.0.0.1', 'fe80::1%eth0', 'node-1', '1.2.3', ''])('rejects %j', (input) => {
+  it.each(['fe80::1%eth0', '10.0.0.0/8', 'node-1', '1.2.3', ''])('rejects %j', (input) => {
     expect(canonicalIP(input)).toBeUndefined();
   });
 });

@@ -2,12 +2,12 @@
  * Building the cluster model from loaded objects: namespaces (declared or implied), endpoints (every Pod, and one
  * representative per workload), NetworkPolicies, admin-tier policies, Services and Nodes.
  */
-import { isIP } from 'node:net';
 import { formatPath } from '../api/diagnostics.js';
 import type { Diagnostic, SourcePos } from '../api/diagnostics.js';
 import { describeObject, isClusterScoped, isJsonObject } from '../api/load.js';
 import type { JsonObject, JsonValue, LoadedDocument } from '../api/load.js';
 import { PROTOCOLS } from '../api/types.js';
+import { formatAddress, parseAddress } from '../api/validate-ip.js';
 import type { NetworkPolicy, Protocol, WorkloadKind } from '../api/types.js';
 import { isTierKind, isTierObject, normalizeTierPolicy } from './tiers.js';
 import type {
@@ -185,47 +185,14 @@ export function buildCluster(
   return { cluster, diagnostics };
 }
 
-/** Canonical text of an IP address (IPv6 compressed and lower case, IPv4-mapped IPv6 as IPv4, as Go prints it). */
+/**
+ * Canonical text of an IP address, as Go prints a parsed one: IPv6 compressed (RFC 5952) and lower case, IPv4-mapped
+ * IPv6 as IPv4, leading zeros of IPv4 octets dropped (read as decimal, as the legacy parser the apiserver uses does).
+ * @returns undefined for text that is not an IP address (hostnames, zones, CIDRs).
+ */
 export function canonicalIP(text: string): string | undefined {
-  const s = text.trim();
-  const family = isIP(s);
-  if (family === 4) return s;
-  if (family !== 6 || s.includes('%')) return undefined;
-  const groups = ipv6Groups(s.toLowerCase());
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    return [groups[6] >> 8, groups[6] & 0xff, groups[7] >> 8, groups[7] & 0xff].join('.');
-  }
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j === i ? i + 1 : j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
-}
-
-/** The eight 16-bit groups of an IPv6 address already known to be valid. */
-function ipv6Groups(s: string): number[] {
-  const parse = (part: string): number[] => {
-    if (part === '') return [];
-    return part.split(':').flatMap((g) => {
-      if (!g.includes('.')) return [parseInt(g, 16)];
-      const [a, b, c, d] = g.split('.').map(Number);
-      return [(a << 8) | b, (c << 8) | d];
-    });
-  };
-  const [head, tail] = s.split('::');
-  if (tail === undefined) return parse(head);
-  const left = parse(head);
-  const right = parse(tail);
-  return [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+  const address = parseAddress(text.trim());
+  return address && formatAddress(address.family, address.bits);
 }
 
 // ---------------------------------------------------------------- kinds
