@@ -1,0 +1,78 @@
+/**
+ * Probes a running lab with real connections: every pod to every pod's ports (and to the internet and metadata hosts),
+ * all in parallel from the pods' helpers, bounded by one timeout. Works from the state file alone, so it can run in
+ * another process than `labUp`.
+ */
+import { DEFAULT_PREFIX, DEFAULT_STATE_DIR, readState, type LabEndpoint } from './state.js';
+import { HelperClient } from './helper-client.js';
+
+export interface ProbeOptions {
+  readonly prefix?: string;
+  readonly stateDir?: string;
+  /** Per-connection timeout; a dropped SYN or datagram counts as denied after it. @default 1000 */
+  readonly timeoutMs?: number;
+  /** Also probe the internet and metadata hosts. @default true */
+  readonly external?: boolean;
+  /** Only these sources (endpoint ids). @default every pod */
+  readonly from?: readonly string[];
+}
+
+export interface ProbeCell {
+  readonly from: string;
+  readonly to: string;
+  readonly protocol: 'TCP' | 'UDP' | 'SCTP';
+  readonly port: number;
+  readonly allowed: boolean;
+}
+
+export interface ProbeReport {
+  readonly cells: readonly ProbeCell[];
+  /** Rows = sources; one column per target, one character per target port (`Y` allowed, `.` denied, `-` self). */
+  readonly table: string;
+  readonly ms: number;
+  /** Look-up: `allowed('default/a', 'default/b', 'TCP', 80)`. */
+  allowed(from: string, to: string, protocol: string, port: number): boolean | undefined;
+}
+
+/** Probes the lab recorded under `prefix`. */
+export async function labProbe(opts: ProbeOptions = {}): Promise<ProbeReport> {
+  const t0 = performance.now();
+  const state = await readState(opts.stateDir ?? DEFAULT_STATE_DIR, opts.prefix ?? DEFAULT_PREFIX);
+  if (!state) throw new Error(`no lab with prefix ${opts.prefix ?? DEFAULT_PREFIX}`);
+  const pods = state.endpoints.filter((e) => e.kind === 'pod');
+  const targets: LabEndpoint[] = [...pods, ...(opts.external ?? true ? state.endpoints.filter((e) => e.kind === 'external') : [])];
+  const sources = opts.from ? pods.filter((p) => opts.from!.includes(p.id)) : pods;
+  const timeoutMs = opts.timeoutMs ?? 1000;
+  const cells: ProbeCell[] = [];
+  await Promise.all(
+    sources.map(async (src) => {
+      const list = targets.filter((t) => t !== src).flatMap((t) => t.ports.filter((p) => p.protocol !== 'SCTP').map((p) => ({ t, p })));
+      const client = await HelperClient.connect(src.sock);
+      try {
+        const results = await client.probe(list.map(({ t, p }) => ({ host: t.ip, port: p.port, protocol: p.protocol })), timeoutMs);
+        list.forEach(({ t, p }, i) => cells.push({ from: src.id, to: t.id, protocol: p.protocol, port: p.port, allowed: results[i] }));
+      } finally {
+        client.close();
+      }
+    }),
+  );
+  const key = (f: string, t: string, proto: string, port: number) => `${f}|${t}|${proto}|${port}`;
+  const index = new Map(cells.map((c) => [key(c.from, c.to, c.protocol, c.port), c.allowed]));
+  const header = ['', ...targets.map((t) => t.id)];
+  const rows = sources.map((s) => [
+    s.id,
+    ...targets.map((t) =>
+      t.ports.filter((p) => p.protocol !== 'SCTP').map((p) => (t === s ? '-' : index.get(key(s.id, t.id, p.protocol, p.port)) ? 'Y' : '.')).join(''),
+    ),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const legend = targets.map((t) => `${t.id}: ${t.ports.filter((p) => p.protocol !== 'SCTP').map((p) => `${p.protocol}/${p.port}`).join(' ')}`);
+  const table = [line(header), ...rows.map(line), '', 'columns (one character per port, Y = allowed, . = denied):', ...legend.map((l) => `  ${l}`)].join('\n');
+  return {
+    cells,
+    table,
+    ms: performance.now() - t0,
+    allowed: (f, t, proto, port) => index.get(key(f, t, proto, port)),
+  };
+}
