@@ -2,6 +2,7 @@
  * core/v1 and workload kinds, checked only in the fields Palisade reads (metadata, containers' ports, selectors,
  * hostNetwork, pod IPs and phase, service ports); every other field is left to the apiserver.
  */
+import { formatPath } from './diagnostics.js';
 import { PROTOCOLS, type WorkloadKind } from './types.js';
 import {
   duplicate,
@@ -31,6 +32,11 @@ import {
 const POD_PHASES = ['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown'] as const;
 const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'] as const;
 
+/** Absent, null or an empty list: what a required list must not be. */
+function isAbsentOrEmpty(value: unknown): boolean {
+  return value === undefined || value === null || (Array.isArray(value) && value.length === 0);
+}
+
 function requireSpec(obj: JsonObject, out: FieldError[]): JsonObject | undefined {
   const spec = readObject(obj.spec, ['spec'], out);
   if (!spec && (obj.spec === undefined || obj.spec === null)) out.push(required(['spec']));
@@ -58,9 +64,7 @@ function validatePodSpec(spec: JsonObject, path: Path, out: FieldError[]): void 
   const portNames = new Map<string, string>();
   for (const field of ['containers', 'initContainers'] as const) {
     const list = readList(spec[field], [...path, field], out);
-    if (field === 'containers' && (!list || list.length === 0) && !(spec[field] !== undefined && !Array.isArray(spec[field]))) {
-      out.push(required([...path, field]));
-    }
+    if (field === 'containers' && isAbsentOrEmpty(spec[field])) out.push(required([...path, field]));
     list?.forEach((c, i) => validateContainer(c, [...path, field, i], containerNames, portNames, out));
   }
 }
@@ -103,7 +107,7 @@ function validateContainerPort(
     const msgs = isValidPortName(name);
     for (const msg of msgs) out.push(invalid([...path, 'name'], name, msg));
     if (msgs.length === 0) {
-      const where = formatPathText(path);
+      const where = formatPath(path);
       if (ownNames.has(name)) out.push(duplicate([...path, 'name'], name));
       else if (podPortNames.has(name)) {
         out.push(warning([...path, 'name'], `port name ${JSON.stringify(name)} is also used by ${podPortNames.get(name)}; a named port of the pod then means both`));
@@ -136,9 +140,6 @@ function validateContainerPort(
   }
 }
 
-function formatPathText(path: Path): string {
-  return path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
-}
 
 /** podIP/podIPs: valid IPs, at most one per family, no repeats, podIP the first of podIPs; phase one of the five. */
 function validatePodStatus(status: JsonObject, path: Path, out: FieldError[]): void {
@@ -272,9 +273,7 @@ export function validateService(obj: JsonObject): FieldError[] {
     if (text && text !== 'None') out.push(...validateClusterIP(text, ['spec', 'clusterIPs', i]));
   });
   const ports = readList(spec.ports, ['spec', 'ports'], out);
-  if ((!ports || ports.length === 0) && clusterIP !== 'None' && type !== 'ExternalName' && !(spec.ports !== undefined && spec.ports !== null && !Array.isArray(spec.ports))) {
-    out.push(required(['spec', 'ports']));
-  }
+  if (isAbsentOrEmpty(spec.ports) && clusterIP !== 'None' && type !== 'ExternalName') out.push(required(['spec', 'ports']));
   const names = new Set<string>();
   const keys = new Set<string>();
   ports?.forEach((p, i) => validateServicePort(p, ['spec', 'ports', i], ports.length > 1, names, keys, out));

@@ -325,6 +325,7 @@ describe('Pod', () => {
     },
     { name: 'hostNetwork must be a boolean', manifest: pod({ hostNetwork: 'true' }), expect: [['spec.hostNetwork', 'must be a boolean']] },
     { name: 'containers required', manifest: pod({ containers: [] }), expect: [['spec.containers', 'Required value']] },
+    { name: 'containers null is absent', manifest: pod({ containers: null }), expect: [['spec.containers', 'Required value']] },
     { name: 'containers must be a list', manifest: pod({ containers: { name: 'a' } }), expect: [['spec.containers', 'must be a list']] },
     {
       name: 'containerPort out of range and zero',
