@@ -25,4 +25,4 @@ describe('conformance in engine mode', () => {
 });
 
 /** The cases under conformance/tiers/. */
-const TIER_CASES = 2;
+const TIER_CASES = 8;
