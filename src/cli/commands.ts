@@ -1,4 +1,8 @@
 /** Every command of the program, in the order `--help` lists them. */
+import { registerCheck } from './check.js';
+import { registerExplain } from './explain.js';
+import { registerMatrix } from './matrix.js';
 import type { Register } from './program.js';
+import { registerWhy } from './why.js';
 
-export const commands: readonly Register[] = [];
+export const commands: readonly Register[] = [registerCheck, registerMatrix, registerWhy, registerExplain];
