@@ -65,6 +65,8 @@ export interface Agent {
   resync(): Promise<SyncResult>;
   /** What the agent last programmed. */
   state(): DesiredState | undefined;
+  /** The last sync that changed the kernel (kind `full` or `delta`). */
+  lastApplied(): SyncResult | undefined;
   /** The metrics server's port, when serving. */
   readonly metricsPort: number | undefined;
   readonly metrics: AgentMetrics;
@@ -91,6 +93,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
   let previousTags = new Map<string, LogTag>();
   let lastPods = '';
   let healthy = false;
+  let applied: SyncResult | undefined;
   let stopped = false;
 
   const compileNow = async (): Promise<{ state: DesiredState; pods: LocalPod[] }> => {
@@ -127,7 +130,9 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
         metrics.syncDuration.observe({ kind }, ms / 1000);
         log.info({ kind, ms: Math.round(ms * 10) / 10, elements: c.elements, rules: c.rules, pods: pods.length }, 'synced');
       }
-      return { kind: script === '' ? 'none' : kind, ms, elements: c.elements, rules: c.rules, scriptLines: script === '' ? 0 : script.split('\n').length - 1 };
+      const result: SyncResult = { kind: script === '' ? 'none' : kind, ms, elements: c.elements, rules: c.rules, scriptLines: script === '' ? 0 : script.split('\n').length - 1 };
+      if (script !== '') applied = result;
+      return result;
     } catch (e) {
       metrics.syncErrors.inc({ kind });
       // The transaction failed as a whole: the kernel still holds the previous state, but rebuild next time to be sure.
@@ -193,6 +198,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     sync: () => enqueue(false),
     resync: () => enqueue(true),
     state: () => programmed,
+    lastApplied: () => applied,
     metricsPort: server ? serverPort(server) : undefined,
     metrics,
     async stop(o = {}) {

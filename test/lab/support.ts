@@ -1,0 +1,58 @@
+/** Shared by the root-only tests: the skip condition and PolicyEndpoint builders. */
+import { execFileSync } from 'node:child_process';
+import type { EndpointInfo, PolicyEndpoint, TrafficDirection } from '../../src/api/policyendpoint.js';
+import type { LabPod } from '../../src/lab/lab.js';
+
+function has(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why the netns tests cannot run here, or undefined when they can. */
+export function skipReason(): string | undefined {
+  if (process.platform !== 'linux') return 'not Linux';
+  if (process.getuid?.() !== 0) return 'not root (network namespaces and nftables need root)';
+  const missing = ['ip', 'nft', 'tcpdump'].filter((c) => !has(c));
+  if (missing.length > 0) return `missing ${missing.join(', ')} (apt-get install -y nftables iproute2 tcpdump)`;
+  return undefined;
+}
+
+/** Skip condition for `describe.skipIf`, printing the reason so a skip is never silent. */
+export function skipNetns(suite: string): boolean {
+  const reason = skipReason();
+  if (reason) console.warn(`[${suite}] SKIPPED: ${reason}`);
+  return reason !== undefined;
+}
+
+/** A PolicyEndpoint selecting `pods`, as the AWS controller would write it. */
+export function policyEndpoint(
+  name: string,
+  pods: readonly LabPod[],
+  spec: { isolation: TrafficDirection[]; ingress?: EndpointInfo[]; egress?: EndpointInfo[] },
+): PolicyEndpoint {
+  return {
+    apiVersion: 'networking.k8s.aws/v1alpha1',
+    kind: 'PolicyEndpoint',
+    metadata: { name: `${name}-x7k2p`, namespace: 'default' },
+    spec: {
+      policyRef: { name, namespace: 'default' },
+      podSelector: {},
+      podIsolation: spec.isolation,
+      podSelectorEndpoints: pods.map((p) => ({ podIP: p.ip, hostIP: p.hostIP, name: p.name, namespace: p.namespace })),
+      ingress: spec.ingress,
+      egress: spec.egress,
+    },
+  };
+}
+
+export function podByName(pods: readonly LabPod[], name: string): LabPod {
+  const p = pods.find((x) => x.name === name);
+  if (!p) throw new Error(`no pod ${name}`);
+  return p;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
