@@ -1,8 +1,9 @@
 /** Every command of the program, in the order `--help` lists them. */
 import { registerCheck } from './check.js';
+import { registerConformance } from './conformance.js';
 import { registerExplain } from './explain.js';
 import { registerMatrix } from './matrix.js';
 import type { Register } from './program.js';
 import { registerWhy } from './why.js';
 
-export const commands: readonly Register[] = [registerCheck, registerMatrix, registerWhy, registerExplain];
+export const commands: readonly Register[] = [registerCheck, registerMatrix, registerWhy, registerExplain, registerConformance];
