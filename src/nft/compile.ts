@@ -173,9 +173,13 @@ export function resolvePeers(entries: readonly EndpointInfo[]): PeerSets {
     for (const proto of ['TCP', 'UDP', 'SCTP'] as const) {
       const rs = rects.filter((x) => x.range.family === family && x.pp.proto === proto);
       if (rs.length === 0) continue;
-      const cuts = new Set<bigint>();
-      for (const x of rs) { cuts.add(x.range.first); cuts.add(x.range.last + 1n); }
-      const points = [...cuts].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      // Sweep over the address axis: at each boundary, rectangles start or end; between two boundaries the active
+      // rectangles are exactly those covering the segment (O(n log n + n·k), k = overlap depth).
+      const events = new Map<bigint, { add: number[]; remove: number[] }>();
+      const at = (x: bigint) => events.get(x) ?? (events.set(x, { add: [], remove: [] }), events.get(x)!);
+      rs.forEach((x, i) => { at(x.range.first).add.push(i); at(x.range.last + 1n).remove.push(i); });
+      const points = [...events.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const active = new Set<number>();
       let pending: { first: bigint; last: bigint; ports: { from: number; to: number }[]; sig: string } | undefined;
       const flush = () => {
         if (!pending) return;
@@ -185,11 +189,13 @@ export function resolvePeers(entries: readonly EndpointInfo[]): PeerSets {
         pending = undefined;
       };
       for (let i = 0; i + 1 < points.length; i++) {
+        const ev = events.get(points[i])!;
+        for (const r of ev.remove) active.delete(r);
+        for (const a of ev.add) active.add(a);
         const first = points[i];
         const last = points[i + 1] - 1n;
-        const covering = rs.filter((x) => x.range.first <= first && x.range.last >= last).map((x) => x.pp);
-        if (covering.length === 0) { flush(); continue; }
-        const ports = mergePorts(covering);
+        if (active.size === 0) { flush(); continue; }
+        const ports = mergePorts([...active].map((k) => rs[k].pp));
         const sig = ports.map((p) => `${p.from}-${p.to}`).join(',');
         if (pending && pending.sig === sig && pending.last + 1n === first) pending.last = last;
         else { flush(); pending = { first, last, ports, sig }; }
