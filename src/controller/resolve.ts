@@ -461,7 +461,8 @@ function resolveTierRule(engine: Engine, compiled: CompiledTierPolicy, dir: Dire
         break;
     }
   });
-  return { ...base, entries };
+  // Rule order decides; within a rule, address order reads best.
+  return { ...base, entries: entries.sort((a, b) => compareCidr(a.cidr, b.cidr)) };
 }
 
 /** Merges identical cidr+action entries (ports unioned, all-ports wins), keeping the order of first appearance. */
