@@ -183,6 +183,19 @@ ready() { # url token
 cmd_start() {
   local dir="${1:-}"
   [[ -n "$dir" ]] || die "usage: start DIR"
+  [[ -x "$APISERVER_BIN" ]] || die "no kube-apiserver at $APISERVER_BIN; run: $0 build"
+  local etcd
+  if ! etcd=$(etcd_bin); then
+    [[ $(id -u) -eq 0 ]] || die "etcd is not installed (apt-get install etcd-server) and we are not root"
+    say "installing etcd-server"
+    local log
+    log=$(mktemp)
+    run_logged "$log" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends etcd-server \
+      || { run_logged "$log" apt-get update && run_logged "$log" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y --no-install-recommends etcd-server; }
+    rm -f "$log"
+    etcd=$(etcd_bin) || die "etcd still missing after installing etcd-server"
+  fi
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
 
@@ -200,17 +213,6 @@ cmd_start() {
   fi
   find "$dir" -mindepth 1 -delete
   touch "$dir/$MARKER"
-
-  [[ -x "$APISERVER_BIN" ]] || die "no kube-apiserver at $APISERVER_BIN; run: $0 build"
-  local etcd
-  if ! etcd=$(etcd_bin); then
-    [[ $(id -u) -eq 0 ]] || die "etcd is not installed (apt-get install etcd-server) and we are not root"
-    say "installing etcd-server"
-    run_logged "$dir/apt.log" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends etcd-server \
-      || { run_logged "$dir/apt.log" apt-get update && run_logged "$dir/apt.log" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y --no-install-recommends etcd-server; }
-    etcd=$(etcd_bin) || die "etcd still missing after installing etcd-server"
-  fi
 
   local etcd_port peer_port api_port
   read -r etcd_port peer_port api_port < <(free_ports 3)

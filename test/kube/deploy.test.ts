@@ -333,6 +333,13 @@ describe.skipIf(!kubeApiServer.available)(kubeApiServer.title('deploy/ on kube-a
       ['clusterpolicyendpoints.networking.k8s.aws', 'Cluster'],
       ['policyendpoints.networking.k8s.aws', 'Namespaced'],
     ]);
+    // The typed client renames enum to _enum (but leaves `items`, typed any, with wire names): check both reached the server.
+    const cpe = stored.find((c) => c.spec.names.kind === 'ClusterPolicyEndpoint')!;
+    const spec = cpe.spec.versions[0].schema!.openAPIV3Schema!.properties!.spec;
+    expect(spec.properties!.tier._enum).toEqual(['Admin', 'Baseline']);
+    expect(spec.properties!.egress.items).toMatchObject({
+      properties: { ports: { items: { properties: { protocol: { type: 'string', default: 'TCP' } } } } },
+    });
   });
 
   it('accepts the namespace, service accounts and RBAC', async () => {
