@@ -6,11 +6,11 @@
 import { InputError } from '../api/diagnostics.js';
 import { PROTOCOLS, type Protocol } from '../api/types.js';
 import type { Cluster, Endpoint } from '../model/types.js';
-import { compileCluster, type Compiled, type Direction, type PeerClass } from './compile.js';
-import { evaluateDirection, traceDirection } from './evaluate.js';
+import { compileCluster, type CompiledRule, type Compiled, type Direction, type PeerClass } from './compile.js';
+import { evaluateDirection, resolvePorts, traceDirection } from './evaluate.js';
 import { parseIP, type Address } from './ip.js';
 import { EVERYTHING, NOTHING, containsPort, formatPorts, intersect, intersectAll, isNothing, range } from './ports.js';
-import type { ExternalRange, Flow, MatrixConnection, MatrixEndpoint, MatrixJson, PortsByProtocol, Verdict } from './types.js';
+import type { DirectionVerdict, ExternalRange, Flow, MatrixConnection, MatrixEndpoint, MatrixJson, PortsByProtocol, Verdict } from './types.js';
 
 /** A resolved end of a flow. */
 export type ResolvedEnd =
@@ -24,10 +24,23 @@ interface Partition {
   readonly defaultGroup: number;
 }
 
+/** One direction's decision over a protocol's ports: `starts[i]..starts[i+1]-1` all get `verdicts[i]`. */
+interface Segments {
+  readonly starts: Int32Array;
+  readonly verdicts: readonly DirectionVerdict[];
+}
+
 interface DirectionState {
   readonly partition: Partition;
   readonly results: (PortsByProtocol | undefined)[];
+  /** Per group, per protocol: the decision with its reasons, computed on first use. */
+  readonly decisions: (Record<Protocol, Segments> | undefined)[];
 }
+
+const EXTERNAL_SIDE: Record<Direction, DirectionVerdict> = {
+  ingress: { direction: 'ingress', allowed: true, tier: 'Default', isolated: false, rules: [], summary: 'external address: no policy applies on this side' },
+  egress: { direction: 'egress', allowed: true, tier: 'Default', isolated: false, rules: [], summary: 'external address: no policy applies on this side' },
+};
 
 export interface MatrixOptions {
   /** Only endpoints of this namespace (and external ranges). */
@@ -162,7 +175,7 @@ export class Engine {
     let s = this.states[dir][subject.id];
     if (!s) {
       const partition = this.partitionFor(subject, dir);
-      s = { partition, results: new Array<PortsByProtocol | undefined>(partition.reps.length) };
+      s = { partition, results: new Array<PortsByProtocol | undefined>(partition.reps.length), decisions: new Array<Record<Protocol, Segments> | undefined>(partition.reps.length) };
       this.states[dir][subject.id] = s;
     }
     return s;
@@ -182,6 +195,64 @@ export class Engine {
     if (subject.external) return EVERYTHING;
     const s = this.state(subject, dir);
     return this.groupResult(subject, dir, s.partition.groupOf.get(peer.id) ?? s.partition.defaultGroup);
+  }
+
+  /**
+   * The decision of one direction for a subject and a peer group, per protocol, as port segments: the ports where any
+   * rule starts or stops cut the port space, and each piece gets one traced verdict.
+   */
+  private decisionsFor(subject: PeerClass, dir: Direction, group: number): Record<Protocol, Segments> {
+    const s = this.state(subject, dir);
+    const cached = s.decisions[group];
+    if (cached) return cached;
+    const peer = s.partition.reps[group];
+    const dst = dir === 'egress' ? peer : subject;
+    const cuts: Record<Protocol, Set<number>> = { TCP: new Set([1]), UDP: new Set([1]), SCTP: new Set([1]) };
+    const addRules = (rules: readonly CompiledRule[]) => {
+      for (const rule of rules) {
+        const ports = resolvePorts(rule.ports, dst);
+        for (const proto of PROTOCOLS) {
+          for (const r of ports[proto]) {
+            cuts[proto].add(r.from);
+            if (r.to < 65535) cuts[proto].add(r.to + 1);
+          }
+        }
+      }
+    };
+    for (const p of subject.admin) addRules(p.rules[dir]);
+    for (const p of subject.networkPolicies[dir]) addRules(p.rules[dir]);
+    for (const p of subject.baseline) addRules(p.rules[dir]);
+    const out = {} as Record<Protocol, Segments>;
+    for (const proto of PROTOCOLS) {
+      const starts: number[] = [];
+      const verdicts: DirectionVerdict[] = [];
+      for (const start of [...cuts[proto]].sort((a, b) => a - b)) {
+        const v = traceDirection(subject, peer, dir, proto, start);
+        const prev = verdicts[verdicts.length - 1];
+        if (prev && prev.allowed === v.allowed && prev.summary === v.summary) continue;
+        starts.push(start);
+        verdicts.push(v);
+      }
+      out[proto] = { starts: Int32Array.from(starts), verdicts };
+    }
+    s.decisions[group] = out;
+    return out;
+  }
+
+  private directionVerdict(subject: PeerClass | undefined, peer: PeerClass, dir: Direction, protocol: Protocol, port: number): DirectionVerdict {
+    if (!subject || subject.external) return EXTERNAL_SIDE[dir];
+    const s = this.states[dir][subject.id] ?? this.state(subject, dir);
+    const group = s.partition.groupOf.get(peer.id) ?? s.partition.defaultGroup;
+    const decisions = s.decisions[group] ?? this.decisionsFor(subject, dir, group);
+    const { starts, verdicts } = protocol === 'TCP' ? decisions.TCP : protocol === 'UDP' ? decisions.UDP : decisions.SCTP;
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid] <= port) lo = mid;
+      else hi = mid - 1;
+    }
+    return verdicts[lo];
   }
 
   /** Allowed ports from class `src` to class `dst` (different endpoints). */
@@ -211,14 +282,25 @@ export class Engine {
 
   /** A flow's verdict with the tier, policy and rule that decided each direction. */
   verdict(flow: Flow): Verdict {
+    const ai = this.byId.get(flow.from);
+    const bi = this.byId.get(flow.to);
+    if (ai !== undefined && bi !== undefined && ai !== bi) {
+      // The common case, without allocating resolved ends: two endpoints by id.
+      const { classes, endpointClass } = this.compiled;
+      const src = classes[endpointClass[ai]];
+      const dst = classes[endpointClass[bi]];
+      const egress = this.directionVerdict(src, dst, 'egress', flow.protocol, flow.port);
+      const ingress = this.directionVerdict(dst, src, 'ingress', flow.protocol, flow.port);
+      return { flow, allowed: egress.allowed && ingress.allowed, egress, ingress };
+    }
     const a = this.resolve(flow.from);
     const b = this.resolve(flow.to);
     if (a.kind === 'endpoint' && b.kind === 'endpoint' && a.index === b.index) {
       const self = { allowed: true, tier: 'Default', isolated: false, rules: [], summary: 'a pod always reaches itself' } as const;
       return { flow, allowed: true, egress: { ...self, direction: 'egress' }, ingress: { ...self, direction: 'ingress' } };
     }
-    const egress = traceDirection(a.kind === 'endpoint' ? a.cls : undefined, b.cls, 'egress', flow.protocol, flow.port);
-    const ingress = traceDirection(b.kind === 'endpoint' ? b.cls : undefined, a.cls, 'ingress', flow.protocol, flow.port);
+    const egress = this.directionVerdict(a.kind === 'endpoint' ? a.cls : undefined, b.cls, 'egress', flow.protocol, flow.port);
+    const ingress = this.directionVerdict(b.kind === 'endpoint' ? b.cls : undefined, a.cls, 'ingress', flow.protocol, flow.port);
     return { flow, allowed: egress.allowed && ingress.allowed, egress, ingress };
   }
 

@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: the performance targets as numbers and ratios. Each engine size runs in its own process so its
+ * peak memory is its own. Progress goes to a terminal only; the table goes to stdout.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { compile } from '../engine/engine.js';
+import { referenceAllowed } from '../engine/reference.js';
+import { benchCluster } from './cluster.js';
+
+export interface BenchRow {
+  readonly name: string;
+  readonly value: number;
+  readonly unit: string;
+  /** The target, e.g. `≤ 500 ms`; `met` says whether the value meets it. */
+  readonly target?: string;
+  readonly met?: boolean;
+}
+
+const interactive = Boolean(process.stderr.isTTY);
+function progress(text: string): void {
+  if (interactive) process.stderr.write(`\r\x1b[K${text}`);
+}
+
+function ms(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+/** One engine size, measured in this process: compile + full matrix, peak memory, and optionally `why` throughput. */
+function measureEngine(pods: number, policies: number, tiers: number, why: boolean): BenchRow[] {
+  const cluster = benchCluster({ pods, policies, tierPolicies: tiers });
+  const t0 = process.hrtime.bigint();
+  const engine = compile(cluster);
+  const compileMs = ms(t0);
+  let pairs = 0;
+  engine.forEachClassPair(() => {
+    pairs++;
+  });
+  const totalMs = ms(t0);
+  const label = `${pods / 1000}k pods / ${policies} policies${tiers ? ` + ${tiers} tier` : ''}`;
+  const rows: BenchRow[] = [
+    { name: `matrix ${label}: compile`, value: compileMs, unit: 'ms' },
+    { name: `matrix ${label}: compile + full matrix`, value: totalMs, unit: 'ms', ...target(pods, totalMs) },
+    { name: `matrix ${label}: classes / allowed class pairs`, value: engine.compiled.classes.length, unit: `classes / ${pairs} pairs` },
+  ];
+  if (why) {
+    // A million random flows over random endpoint pairs and ports: the first pass also computes each class pair's
+    // decision segments; the second pass is what a long-running consumer (the agent's flow logs, the UI) sees.
+    const n = 1_000_000;
+    const ids = engine.endpoints.map((e) => e.id);
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+    const ports = [53, 443, 8080, 8081, 9050, 9090, 5432];
+    const protocols = ['TCP', 'UDP'] as const;
+    const flows = Array.from({ length: n }, () => ({ from: ids[next() % ids.length], to: ids[next() % ids.length], protocol: protocols[next() % 2], port: ports[next() % ports.length] }));
+    for (const pass of ['first pass', 'warm'] as const) {
+      const t1 = process.hrtime.bigint();
+      let allowed = 0;
+      for (let i = 0; i < n; i++) if (engine.verdict(flows[i]).allowed) allowed++;
+      const perSecond = n / (ms(t1) / 1000);
+      rows.push({
+        name: `why ${label}: 1 M random flows with reasons, ${pass} (${allowed} allowed)`,
+        value: perSecond / 1e6,
+        unit: 'M/s',
+        ...(pass === 'warm' ? { target: '≥ 2 M/s', met: perSecond >= 2e6 } : {}),
+      });
+    }
+  }
+  rows.push({ name: `matrix ${label}: peak memory (RSS)`, value: process.resourceUsage().maxRSS / 1024, unit: 'MB', ...(pods >= 100_000 ? { target: '≤ 2048 MB', met: process.resourceUsage().maxRSS / 1024 <= 2048 } : {}) });
+  return rows;
+}
+
+function target(pods: number, totalMs: number): Pick<BenchRow, 'target' | 'met'> {
+  if (pods === 10_000) return { target: '≤ 500 ms', met: totalMs <= 500 };
+  if (pods === 100_000) return { target: '≤ 5000 ms', met: totalMs <= 5000 };
+  return {};
+}
+
+/** Engine vs reference on the same size: the reference decides one (protocol, port) for every ordered pair. */
+function measureSpeedup(pods: number, policies: number): BenchRow[] {
+  const cluster = benchCluster({ pods, policies, tierPolicies: 4 });
+  const t0 = process.hrtime.bigint();
+  const engine = compile(cluster);
+  engine.forEachClassPair(() => undefined);
+  const engineMs = ms(t0);
+  const eps = cluster.endpoints;
+  const t1 = process.hrtime.bigint();
+  let refAllowed = 0;
+  for (let i = 0; i < eps.length; i++) {
+    if (i % 50 === 0) progress(`reference evaluator: ${i}/${eps.length} sources`);
+    for (let j = 0; j < eps.length; j++) {
+      if (i !== j && referenceAllowed(cluster, { endpoint: eps[i] }, { endpoint: eps[j] }, 'TCP', 8080)) refAllowed++;
+    }
+  }
+  progress('');
+  const refMs = ms(t1);
+  // Cross-check on that port, so the speed-up compares equal answers.
+  let engineAllowed = 0;
+  for (let i = 0; i < eps.length; i++) for (let j = 0; j < eps.length; j++) if (i !== j && engine.allows({ from: eps[i].id, to: eps[j].id, protocol: 'TCP', port: 8080 })) engineAllowed++;
+  const label = `${pods / 1000}k pods / ${policies} policies + 4 tier`;
+  return [
+    { name: `reference ${label}: one port (TCP/8080), all ${eps.length * (eps.length - 1)} pairs`, value: refMs, unit: 'ms' },
+    { name: `engine ${label}: every port of every protocol, all pairs`, value: engineMs, unit: 'ms' },
+    { name: `speed-up over the reference (engine all ports vs reference one port; answers agree: ${refAllowed === engineAllowed})`, value: refMs / engineMs, unit: '×', target: '≥ 100×', met: refMs / engineMs >= 100 && refAllowed === engineAllowed },
+  ];
+}
+
+function runChild(args: string[]): BenchRow[] {
+  const self = fileURLToPath(import.meta.url);
+  const out = execFileSync(process.execPath, ['--max-old-space-size=4096', self, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  return JSON.parse(out) as BenchRow[];
+}
+
+export function formatRows(rows: readonly BenchRow[]): string {
+  const w = Math.max(...rows.map((r) => r.name.length));
+  return rows
+    .map((r) => {
+      const v = r.value >= 100 ? r.value.toFixed(0) : r.value >= 10 ? r.value.toFixed(1) : r.value.toFixed(2);
+      const t = r.target ? `  target ${r.target}: ${r.met ? 'met' : 'NOT met'}` : '';
+      return `${r.name.padEnd(w)}  ${v.padStart(9)} ${r.unit}${t}`;
+    })
+    .join('\n');
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args[0] === '--engine') {
+    const [pods, policies, tiers, why] = args.slice(1).map(Number);
+    process.stdout.write(JSON.stringify(measureEngine(pods, policies, tiers, why === 1)));
+    return;
+  }
+  if (args[0] === '--speedup') {
+    process.stdout.write(JSON.stringify(measureSpeedup(Number(args[1]), Number(args[2]))));
+    return;
+  }
+  if (args.includes('--help')) {
+    process.stdout.write('Usage: npm run bench [-- --quick]\n\nPrints the engine performance targets as numbers and ratios.\nExample:\n  npm run bench\n');
+    return;
+  }
+  const quick = args.includes('--quick');
+  const sizes: [number, number, number, number][] = quick
+    ? [[1000, 100, 0, 0], [10_000, 1000, 0, 1]]
+    : [[1000, 100, 0, 0], [10_000, 1000, 0, 1], [10_000, 1000, 20, 0], [100_000, 10_000, 0, 0], [100_000, 10_000, 40, 0]];
+  const rows: BenchRow[] = [];
+  process.stdout.write(`Palisade benchmark — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n\n`);
+  for (const [pods, policies, tiers, why] of sizes) {
+    progress(`engine: ${pods} pods, ${policies} policies, ${tiers} tier policies…`);
+    rows.push(...runChild(['--engine', String(pods), String(policies), String(tiers), String(why)]));
+  }
+  progress('engine vs reference…');
+  rows.push(...runChild(['--speedup', '1000', '100']));
+  progress('');
+  process.stdout.write(`${formatRows(rows)}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exitCode = 1;
+});
+
