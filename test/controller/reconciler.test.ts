@@ -1,0 +1,104 @@
+/** The reconciler against an in-memory API: only affected policies, only differences written, bursts batched. */
+import { describe, expect, it } from 'vitest';
+
+import { MemoryWriter } from '../../src/controller/fake-writer.js';
+import { Reconciler } from '../../src/controller/reconciler.js';
+import type { WatchedKind } from '../../src/controller/state.js';
+import type { JsonObject } from '../../src/api/load.js';
+import { np, ns, pod, svc, type Obj } from './fixtures.js';
+
+function add(r: Reconciler, kind: WatchedKind, o: Obj): void {
+  const m = o.metadata as { name: string; namespace?: string };
+  r.observe(kind, m.namespace ? `${m.namespace}/${m.name}` : m.name, o as unknown as JsonObject);
+}
+
+function setup(): { r: Reconciler; w: MemoryWriter } {
+  const w = new MemoryWriter();
+  const r = new Reconciler(w, { batchWindowMs: 5 });
+  add(r, 'Namespace', ns('a'));
+  add(r, 'Namespace', ns('b'));
+  for (let i = 0; i < 5; i++) add(r, 'Pod', pod('a', `p${i}`, { labels: { app: i < 3 ? 'web' : 'db' }, ip: `10.0.0.${i + 1}` }));
+  add(r, 'NetworkPolicy', np('a', 'web', { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ from: [{ podSelector: { matchLabels: { app: 'db' } } }] }] }, 'u1'));
+  add(r, 'NetworkPolicy', np('b', 'other', { podSelector: {} }, 'u2'));
+  return { r, w };
+}
+
+describe('Reconciler', () => {
+  it('writes one object per policy on the first pass, then nothing when nothing changed', async () => {
+    const { r, w } = setup();
+    r.setActive(true);
+    await r.idle();
+    expect(w.creates).toBe(2);
+    r.markAll();
+    await r.flush();
+    expect(w.writes).toBe(2);
+  });
+
+  it('a pod label change rewrites only the policy it affects', async () => {
+    const { r, w } = setup();
+    r.setActive(true);
+    await r.idle();
+    const before = w.writes;
+    add(r, 'Pod', pod('a', 'p4', { labels: { app: 'web' }, ip: '10.0.0.5' }));
+    const pass = await r.flush();
+    expect(pass?.policies).toBe(1);
+    expect(w.writes - before).toBe(1);
+    const pe = [...w.objects.values()].find((o) => o.metadata.namespace === 'a')!;
+    expect(pe.spec.podSelectorEndpoints?.map((p) => p.name)).toEqual(['p0', 'p1', 'p2', 'p4']);
+  });
+
+  it('ignores pod status churn that does not change an endpoint', async () => {
+    const { r, w } = setup();
+    r.setActive(true);
+    await r.idle();
+    const p = pod('a', 'p0', { labels: { app: 'web' }, ip: '10.0.0.1' });
+    add(r, 'Pod', { ...p, status: { ...(p.status as object), conditions: [{ type: 'Ready', status: 'True' }] } });
+    expect(await r.flush()).toBeUndefined();
+    expect(w.writes).toBe(2);
+  });
+
+  it('batches a burst of events into one pass', async () => {
+    const { r, w } = setup();
+    r.setActive(true);
+    await r.idle();
+    let passes = 0;
+    r.onPass = () => passes++;
+    for (let i = 10; i < 60; i++) add(r, 'Pod', pod('a', `n${i}`, { labels: { app: 'web' }, ip: `10.0.1.${i}` }));
+    await r.idle();
+    expect(passes).toBe(1);
+    expect(w.updates).toBe(1);
+  });
+
+  it('deletes the objects of a deleted policy, and restores an object deleted behind its back', async () => {
+    const { r, w } = setup();
+    r.setActive(true);
+    await r.idle();
+    const other = [...w.objects.values()].find((o) => o.metadata.namespace === 'b')!;
+    // Someone deletes it: the informer reports it, the reconciler writes it again.
+    await w.delete(other);
+    r.observeEndpoint(other, true);
+    await r.idle();
+    expect([...w.objects.values()].some((o) => o.metadata.name === other.metadata.name)).toBe(true);
+    r.observe('NetworkPolicy', 'b/other', undefined);
+    await r.idle();
+    expect([...w.objects.values()].some((o) => o.metadata.namespace === 'b')).toBe(false);
+  });
+
+  it('a Service change re-resolves egress policies of its namespace', async () => {
+    const { r, w } = setup();
+    add(r, 'NetworkPolicy', np('a', 'out', { podSelector: {}, policyTypes: ['Egress'], egress: [{ to: [{ podSelector: { matchLabels: { app: 'db' } } }] }] }));
+    r.setActive(true);
+    await r.idle();
+    const before = w.writes;
+    add(r, 'Service', svc('a', 'db', { selector: { app: 'db' }, clusterIP: '10.96.0.9', ports: [{ port: 5432 }] }));
+    const pass = await r.flush();
+    expect(pass?.policies).toBe(1);
+    expect(w.writes - before).toBe(1);
+  });
+
+  it('writes nothing while not the leader', async () => {
+    const { r, w } = setup();
+    await r.idle();
+    expect(w.writes).toBe(0);
+  });
+});
