@@ -201,7 +201,12 @@ cmd_start() {
 
   if [[ -f "$dir/$MARKER" ]]; then
     read_pids "$dir"
-    if alive "$ETCD_PID" && alive "$APISERVER_PID"; then
+    local url="" token=""
+    if [[ -f "$dir/kubeconfig" ]]; then
+      url=$(awk '$1 == "server:" {print $2}' "$dir/kubeconfig")
+      token=$(awk '$1 == "token:" {print $2}' "$dir/kubeconfig")
+    fi
+    if alive "$ETCD_PID" && alive "$APISERVER_PID" && [[ -n "$url" ]] && ready "$url" "$token"; then
       say "already running in $dir (KUBECONFIG=$dir/kubeconfig)"
       return 0
     fi
