@@ -1,0 +1,334 @@
+/**
+ * What the web UI works on: the loaded cluster, split into the policies (the text the editor holds) and everything
+ * else, and any edited policy text evaluated against the same everything-else. Every answer comes from the engine;
+ * this module only picks what to ask it and shapes the replies.
+ */
+import { formatDiagnostic, formatPath, InputError, type Diagnostic } from '../api/diagnostics.js';
+import { describeObject, parseManifests, type LoadedDocument } from '../api/load.js';
+import { sortDiagnostics, type ReadResult } from '../api/read.js';
+import type { PolicyEndpoint } from '../api/policyendpoint.js';
+import { PROTOCOLS, type Protocol } from '../api/types.js';
+import { validateObject, type FieldError } from '../api/validate.js';
+import { explain } from '../cli/explain.js';
+import { resolvePolicyEndpoints } from '../controller/resolve.js';
+import { compile, type Engine } from '../engine/engine.js';
+import { containsPort, formatPorts } from '../engine/ports.js';
+import type { PortsByProtocol } from '../engine/types.js';
+import { buildCluster } from '../model/cluster.js';
+import { denseGrid, diffGrids, encodeGrid, type DenseGrid } from './grid.js';
+import type {
+  DiagnosticView,
+  DirectionDetail,
+  EndDetail,
+  EvaluateRequest,
+  EvaluateResponse,
+  ExplainLine,
+  FlowExplanation,
+  Grid,
+  PoliciesResponse,
+  PolicySource,
+  PolicyView,
+  PortText,
+  SourceResponse,
+  WhyResponse,
+} from './protocol.js';
+import { locatePolicies, policyKey, splitPolicies, type PolicyLocation } from './sources.js';
+
+/** The file name the edited policy text has in diagnostics and explanations. */
+export const EDITED_FILE = 'policies.yaml';
+
+/** One evaluated policy text. */
+interface State {
+  readonly engine: Engine;
+  readonly dense: DenseGrid;
+  grid?: Grid;
+  readonly lines: readonly string[];
+  readonly locations: ReadonlyMap<string, PolicyLocation>;
+  readonly diagnostics: readonly DiagnosticView[];
+}
+
+interface Failure {
+  readonly diagnostics: readonly DiagnosticView[];
+}
+
+/** How many edited texts stay compiled. */
+const CACHE_SIZE = 4;
+
+/** A question about a flow. */
+export interface WhyQuery {
+  readonly from: string;
+  readonly to: string;
+  /** Absent: a port is chosen (a container port of the destination, else the first allowed port). */
+  readonly port?: number;
+  readonly protocol?: Protocol;
+  /** Edited policies; absent: the loaded ones. */
+  readonly yaml?: string;
+}
+
+function portText(p: PortsByProtocol): PortText {
+  return { tcp: formatPorts(p.TCP), udp: formatPorts(p.UDP), sctp: formatPorts(p.SCTP) };
+}
+
+function view(d: Diagnostic): DiagnosticView {
+  const at = d.pos?.file === EDITED_FILE ? { line: d.pos.line, column: d.pos.column } : {};
+  return { severity: d.severity, message: d.message, text: formatDiagnostic(d), ...at };
+}
+
+/** Validates documents as `readCluster` does: errors leave an object out, warnings keep it. */
+function validateDocuments(docs: readonly LoadedDocument[], defaultNamespace: string): { valid: LoadedDocument[]; diagnostics: Diagnostic[] } {
+  const valid: LoadedDocument[] = [];
+  const diagnostics: Diagnostic[] = [];
+  for (const doc of docs) {
+    const object = describeObject(doc, defaultNamespace);
+    let errors: readonly FieldError[];
+    try {
+      errors = validateObject(doc.value);
+    } catch (e) {
+      errors = [{ path: [], message: `internal error while validating: ${e instanceof Error ? e.message : String(e)}` }];
+    }
+    let rejected = false;
+    for (const err of errors) {
+      const severity = err.severity ?? 'error';
+      if (severity === 'error') rejected = true;
+      diagnostics.push({ severity, message: err.message, pos: doc.position(err.path), object, path: formatPath(err.path) });
+    }
+    if (!rejected) valid.push(doc);
+  }
+  return { valid, diagnostics };
+}
+
+/** Classifies the lines of one `palisade explain` block so peers can be drawn as units. */
+function explainLines(lines: readonly string[]): ExplainLine[] {
+  return lines.map((raw): ExplainLine => {
+    const text = raw.trim();
+    if (text.startsWith('applies to:')) return { kind: 'applies', text };
+    if (text.startsWith('isolates:')) return { kind: 'isolates', text };
+    if (/^(ingress|egress)( rule \d+|:)/.test(text)) return { kind: 'rule', text };
+    if (/^(peer \d+:|everyone |every peer )/.test(text)) return { kind: 'peer', text };
+    return { kind: 'note', text };
+  });
+}
+
+/** The loaded cluster and the policy texts evaluated against it. */
+export class Workspace {
+  /** The policies as loaded, the editor's starting text. */
+  readonly yaml: string;
+  private readonly base: readonly LoadedDocument[];
+  private readonly loaded: State;
+  private readonly cache = new Map<string, State | Failure>();
+
+  /**
+   * @param read the result of `readCluster` over `inputs` (without errors)
+   * @param texts the text of each file read, by the name positions use (for cutting the policies out with comments)
+   */
+  constructor(
+    readonly inputs: readonly string[],
+    read: ReadResult,
+    texts: ReadonlyMap<string, string>,
+    readonly defaultNamespace = 'default',
+  ) {
+    const split = splitPolicies(read.documents, texts);
+    this.yaml = split.yaml;
+    this.base = split.base;
+    const engine = compile(read.cluster);
+    this.loaded = {
+      engine,
+      dense: denseGrid(engine),
+      lines: this.yaml.split('\n'),
+      locations: locatePolicies(this.yaml, defaultNamespace),
+      diagnostics: [],
+    };
+  }
+
+  /** The engine of the loaded policies, or of an edited text (an InputError when the text has errors). */
+  engine(yaml?: string): Engine {
+    return this.ok(yaml).engine;
+  }
+
+  private state(yaml?: string): State | Failure {
+    if (yaml === undefined) return this.loaded;
+    const hit = this.cache.get(yaml);
+    if (hit) {
+      this.cache.delete(yaml);
+      this.cache.set(yaml, hit);
+      return hit;
+    }
+    const made = this.evaluateText(yaml);
+    this.cache.set(yaml, made);
+    if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string);
+    return made;
+  }
+
+  private evaluateText(yaml: string): State | Failure {
+    const parsed = parseManifests(yaml, EDITED_FILE);
+    const checked = validateDocuments(parsed.documents, this.defaultNamespace);
+    const built = buildCluster([...this.base, ...checked.valid], { defaultNamespace: this.defaultNamespace });
+    const mine = built.diagnostics.filter((d) => d.pos?.file === EDITED_FILE || (d.severity === 'error' && !d.pos));
+    const diagnostics = sortDiagnostics([...parsed.diagnostics, ...checked.diagnostics, ...mine]).map(view);
+    if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
+    const engine = compile(built.cluster);
+    return { engine, dense: denseGrid(engine), lines: yaml.split('\n'), locations: locatePolicies(yaml, this.defaultNamespace), diagnostics };
+  }
+
+  private ok(yaml?: string): State {
+    const s = this.state(yaml);
+    if (!('engine' in s)) throw new InputError(`the edited policies have errors: ${s.diagnostics.filter((d) => d.severity === 'error').map((d) => d.text).join('; ')}`);
+    return s;
+  }
+
+  /** `GET /api/source`. */
+  source(): SourceResponse {
+    return { file: EDITED_FILE, yaml: this.yaml, inputs: this.inputs };
+  }
+
+  /** The compact matrix of the loaded (or edited) policies. */
+  grid(yaml?: string): Grid {
+    const s = this.ok(yaml);
+    s.grid ??= encodeGrid(s.dense);
+    return s.grid;
+  }
+
+  /** `POST /api/evaluate`: the edited policies' matrix, diagnostics with lines, and the cells that changed. */
+  evaluate(req: EvaluateRequest): EvaluateResponse {
+    const s = this.state(req.yaml);
+    if (!('engine' in s)) return { ok: false, diagnostics: s.diagnostics };
+    const { changed, count } = diffGrids(this.loaded.dense, this.loaded.engine, s.dense);
+    s.grid ??= encodeGrid(s.dense);
+    return {
+      ok: true,
+      diagnostics: s.diagnostics,
+      grid: s.grid,
+      ...(req.matrix ? { matrix: s.engine.matrixJson() } : {}),
+      changed,
+      changedCount: count,
+    };
+  }
+
+  private policySource(s: State, key: string, highlight?: { dir: 'ingress' | 'egress'; index: number }): PolicySource | null {
+    const loc = s.locations.get(key);
+    if (!loc) return null;
+    const text = s.lines.slice(loc.lines.start - 1, loc.lines.end).join('\n');
+    const rule = highlight ? loc.rules[highlight.dir][highlight.index] : undefined;
+    return { key, text, firstLine: loc.lines.start, ...(rule ? { highlight: rule } : {}) };
+  }
+
+  private describeEnd(engine: Engine, id: string): EndDetail {
+    const end = engine.resolve(id);
+    if (end.kind === 'external') return { id: end.range.id, kind: 'External' };
+    const ep = end.endpoint;
+    return { id: ep.id, kind: ep.kind, labels: ep.labels, ips: ep.ips, ports: ep.ports };
+  }
+
+  /** A port worth asking about: a container port of the destination (an allowed one first), else the first allowed. */
+  private choosePort(engine: Engine, from: string, to: string, protocol?: Protocol): { port: number; protocol: Protocol; reason: string } {
+    const allowed = engine.allowedPorts(from, to);
+    const end = engine.resolve(to);
+    const declared = end.kind === 'endpoint' ? end.endpoint.ports.filter((p) => protocol === undefined || p.protocol === protocol) : [];
+    const pick = declared.find((p) => containsPort(allowed, p.protocol, p.port)) ?? declared[0];
+    if (pick) return { port: pick.port, protocol: pick.protocol, reason: `a container port of ${end.kind === 'endpoint' ? end.endpoint.id : to}${pick.name ? ` (${pick.name})` : ''}` };
+    for (const proto of protocol ? [protocol] : PROTOCOLS) {
+      const first = allowed[proto][0];
+      if (first) return { port: first.from, protocol: proto, reason: 'the first allowed port' };
+    }
+    return { port: 80, protocol: protocol ?? 'TCP', reason: 'nothing is allowed and no container port is declared: port 80 as an example' };
+  }
+
+  private explainFlow(s: State, from: string, to: string, port: number | undefined, protocol: Protocol | undefined): FlowExplanation {
+    const { engine } = s;
+    const chosen = port === undefined ? this.choosePort(engine, from, to, protocol) : undefined;
+    const flow = { from, to, port: chosen?.port ?? port ?? 80, protocol: chosen?.protocol ?? protocol ?? 'TCP' };
+    const verdict = engine.verdict(flow);
+    const detail = (dir: 'ingress' | 'egress'): DirectionDetail => {
+      const d = verdict[dir];
+      const ruleSources = d.rules.map((r) => this.policySource(s, `${r.kind} ${r.policy}`, { dir, index: r.index }));
+      let isolatedBy: PolicySource[] = [];
+      if (!d.allowed && d.tier === 'NetworkPolicy' && !d.rules.some((r) => r.tier === 'NetworkPolicy')) {
+        const subject = engine.resolve(dir === 'egress' ? from : to);
+        isolatedBy = subject.cls.networkPolicies[dir]
+          .map((p) => this.policySource(s, policyKey('NetworkPolicy', p.name, p.namespace)))
+          .filter((x): x is PolicySource => x !== null);
+      }
+      return { ruleSources, isolatedBy };
+    };
+    return {
+      verdict,
+      egress: detail('egress'),
+      ingress: detail('ingress'),
+      allowed: portText(engine.allowedPorts(from, to)),
+      ...(chosen ? { portReason: chosen.reason } : {}),
+    };
+  }
+
+  /** `GET /api/why`: the flow in both directions, each with who decided, the policy YAML and the deciding rule. */
+  why(q: WhyQuery): WhyResponse {
+    const s = this.ok(q.yaml);
+    const from = this.describeEnd(s.engine, q.from);
+    const to = this.describeEnd(s.engine, q.to);
+    return {
+      from,
+      to,
+      forward: this.explainFlow(s, q.from, q.to, q.port, q.protocol),
+      reverse: this.explainFlow(s, q.to, q.from, q.port, q.protocol),
+    };
+  }
+
+  /** `GET /api/policies`: each policy in plain words, what it selects, its YAML and its PolicyEndpoints. */
+  policies(yaml?: string): PoliciesResponse {
+    const s = this.ok(yaml);
+    const { engine } = s;
+    const { compiled } = engine;
+    const ids = (atom: number) => compiled.atoms[atom].endpoints.map((i) => engine.endpoints[i].id);
+    let policyEndpointsError: string | undefined;
+    const endpointsOf = new Map<string, PolicyEndpoint[]>();
+    try {
+      for (const pe of resolvePolicyEndpoints(engine)) {
+        const key = policyKey('NetworkPolicy', pe.spec.policyRef.name, pe.spec.policyRef.namespace);
+        const list = endpointsOf.get(key);
+        if (list) list.push(pe);
+        else endpointsOf.set(key, [pe]);
+      }
+    } catch (e) {
+      policyEndpointsError = e instanceof Error ? e.message : String(e);
+    }
+    const policies: PolicyView[] = [];
+    for (const block of explain(engine).split(/\n\n+/)) {
+      const [header, ...rest] = block.split('\n');
+      const np = /^NetworkPolicy ([^/\s]+)\/(\S+)/.exec(header);
+      const tier = /^(\w+) (\S+) — (Admin|Baseline) tier/.exec(header);
+      if (np) {
+        const [, namespace, name] = np;
+        const key = policyKey('NetworkPolicy', name, namespace);
+        const compiledPolicy = compiled.networkPolicies.find((p) => p.namespace === namespace && p.name === name);
+        const source = this.policySource(s, key);
+        policies.push({
+          key,
+          kind: 'NetworkPolicy',
+          name,
+          namespace,
+          tier: 'NetworkPolicy',
+          header,
+          lines: explainLines(rest),
+          selects: compiledPolicy ? ids(compiledPolicy.subject) : [],
+          ...(source ? { source } : {}),
+          ...(endpointsOf.has(key) ? { policyEndpoints: endpointsOf.get(key) } : {}),
+        });
+      } else if (tier) {
+        const [, kind, name, tierName] = tier;
+        const key = policyKey(kind, name);
+        const compiledPolicy = compiled.tierPolicies.find((p) => p.source.kind === kind && p.source.name === name);
+        const source = this.policySource(s, key);
+        policies.push({
+          key,
+          kind,
+          name,
+          tier: tierName as 'Admin' | 'Baseline',
+          header,
+          lines: explainLines(rest),
+          selects: compiledPolicy ? ids(compiledPolicy.subject) : [],
+          ...(source ? { source } : {}),
+        });
+      }
+    }
+    return { policies, ...(policyEndpointsError ? { policyEndpointsError } : {}) };
+  }
+}
