@@ -5,3 +5,6 @@ export { labProbe } from './probe.js';
 export type { ProbeCell, ProbeOptions, ProbeReport } from './probe.js';
 export { HelperClient } from './helper-client.js';
 export type { LabEndpoint, LabPort } from './state.js';
+export { clusterPorts, formatMismatches, labPlan, labUpCluster, policyEndpointsOf, verifyLab } from './verify.js';
+export type { LabPlan, Mismatch, PlanOptions, Verification, VerifyOptions } from './verify.js';
+export { INSTALL_HINT, labRequirements } from './requirements.js';

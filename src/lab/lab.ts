@@ -82,6 +82,8 @@ export interface LabOptions {
   readonly flowLogs?: boolean | { readonly accept?: boolean };
   /** Ports of the internet host. @default TCP 80 and UDP 53 */
   readonly internetPorts?: readonly LabPort[];
+  /** Ports of the metadata host. @default TCP 80 */
+  readonly metadataPorts?: readonly LabPort[];
 }
 
 export interface Lab {
@@ -327,7 +329,7 @@ export async function labUp(cluster: string | LabClusterSpec, opts: LabOptions =
     };
     const metadata: LabEndpoint = {
       id: 'metadata', kind: 'external', netns: `${prefix}meta`, ip: METADATA_IP, sock: join(stateDir, `${prefix}meta.sock`),
-      ports: [{ port: 80, protocol: 'TCP' }],
+      ports: opts.metadataPorts ?? [{ port: 80, protocol: 'TCP' }],
     };
     await addNetns(internet.netns);
     await underlayPort(internet.netns, `${prefix}bi`, [`${UNDERLAY}.2/24`, `${INTERNET_IP}/32`]);

@@ -3,7 +3,7 @@
  * all in parallel from the pods' helpers, bounded by one timeout. Works from the state file alone, so it can run in
  * another process than `labUp`.
  */
-import { DEFAULT_PREFIX, DEFAULT_STATE_DIR, readState, type LabEndpoint } from './state.js';
+import { DEFAULT_PREFIX, DEFAULT_STATE_DIR, readState, type LabEndpoint, type LabPort } from './state.js';
 import { HelperClient } from './helper-client.js';
 
 export interface ProbeOptions {
@@ -13,8 +13,14 @@ export interface ProbeOptions {
   readonly timeoutMs?: number;
   /** Also probe the internet and metadata hosts. @default true */
   readonly external?: boolean;
-  /** Only these sources (endpoint ids). @default every pod */
+  /** Only these sources (endpoint ids; the external hosts may be sources too). @default every pod */
   readonly from?: readonly string[];
+  /** Only these targets (endpoint ids). @default every pod, and the external hosts unless `external` is false */
+  readonly to?: readonly string[];
+  /** Only this port. @default every port a target serves */
+  readonly port?: number;
+  /** Only this protocol. @default TCP and UDP (SCTP is never probed: Node.js has no SCTP sockets) */
+  readonly protocol?: 'TCP' | 'UDP' | 'SCTP';
 }
 
 export interface ProbeCell {
@@ -40,13 +46,22 @@ export async function labProbe(opts: ProbeOptions = {}): Promise<ProbeReport> {
   const state = await readState(opts.stateDir ?? DEFAULT_STATE_DIR, opts.prefix ?? DEFAULT_PREFIX);
   if (!state) throw new Error(`no lab with prefix ${opts.prefix ?? DEFAULT_PREFIX}`);
   const pods = state.endpoints.filter((e) => e.kind === 'pod');
-  const targets: LabEndpoint[] = [...pods, ...(opts.external ?? true ? state.endpoints.filter((e) => e.kind === 'external') : [])];
-  const sources = opts.from ? pods.filter((p) => opts.from!.includes(p.id)) : pods;
+  const externals = state.endpoints.filter((e) => e.kind === 'external');
+  const targets: LabEndpoint[] = opts.to
+    ? state.endpoints.filter((e) => opts.to!.includes(e.id))
+    : [...pods, ...(opts.external ?? true ? externals : [])];
+  const sources = opts.from ? state.endpoints.filter((p) => opts.from!.includes(p.id)) : pods;
   const timeoutMs = opts.timeoutMs ?? 1000;
+  const shown = (p: LabPort) =>
+    p.protocol !== 'SCTP' && (opts.port === undefined || p.port === opts.port) && (opts.protocol === undefined || p.protocol === opts.protocol);
   const cells: ProbeCell[] = [];
   await Promise.all(
     sources.map(async (src) => {
-      const list = targets.filter((t) => t !== src).flatMap((t) => t.ports.filter((p) => p.protocol !== 'SCTP').map((p) => ({ t, p })));
+      // External hosts do not probe each other: only pods are on both sides of a policy.
+      const list = targets
+        .filter((t) => t !== src && (src.kind === 'pod' || t.kind === 'pod'))
+        .flatMap((t) => t.ports.filter(shown).map((p) => ({ t, p })));
+      if (list.length === 0) return;
       const client = await HelperClient.connect(src.sock);
       try {
         const results = await client.probe(list.map(({ t, p }) => ({ host: t.ip, port: p.port, protocol: p.protocol })), timeoutMs);
@@ -62,13 +77,16 @@ export async function labProbe(opts: ProbeOptions = {}): Promise<ProbeReport> {
   const rows = sources.map((s) => [
     s.id,
     ...targets.map((t) =>
-      t.ports.filter((p) => p.protocol !== 'SCTP').map((p) => (t === s ? '-' : index.get(key(s.id, t.id, p.protocol, p.port)) ? 'Y' : '.')).join(''),
+      t.ports.filter(shown).map((p) => {
+        const v = t === s ? undefined : index.get(key(s.id, t.id, p.protocol, p.port));
+        return v === undefined ? '-' : v ? 'Y' : '.';
+      }).join(''),
     ),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  const legend = targets.map((t) => `${t.id}: ${t.ports.filter((p) => p.protocol !== 'SCTP').map((p) => `${p.protocol}/${p.port}`).join(' ')}`);
-  const table = [line(header), ...rows.map(line), '', 'columns (one character per port, Y = allowed, . = denied):', ...legend.map((l) => `  ${l}`)].join('\n');
+  const legend = targets.map((t) => `${t.id}: ${t.ports.filter(shown).map((p) => `${p.protocol}/${p.port}`).join(' ')}`);
+  const table = [line(header), ...rows.map(line), '', 'rows: from, columns: to; one character per port: Y allowed, . denied, - not probed', ...legend.map((l) => `  ${l}`)].join('\n');
   return {
     cells,
     table,

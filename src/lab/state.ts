@@ -45,12 +45,24 @@ export async function readState(stateDir: string, prefix: string): Promise<LabSt
   }
 }
 
-/** Writes atomically (temp file + rename) so a crash never leaves a torn state file. */
-export async function writeState(stateDir: string, s: LabState): Promise<void> {
-  await mkdir(stateDir, { recursive: true });
+const writing = new Map<string, Promise<void>>();
+let tmpCounter = 0;
+
+/**
+ * Writes atomically (temp file + rename) so a crash never leaves a torn state file. Writes of one file are serialised
+ * and each uses its own temp name: two helpers starting in parallel once raced on one temp file.
+ */
+export function writeState(stateDir: string, s: LabState): Promise<void> {
   const p = statePath(stateDir, s.prefix);
-  await writeFile(`${p}.tmp`, JSON.stringify(s, null, 1));
-  await rename(`${p}.tmp`, p);
+  const text = JSON.stringify(s, null, 1);
+  const next = (writing.get(p) ?? Promise.resolve()).then(async () => {
+    await mkdir(stateDir, { recursive: true });
+    const tmp = `${p}.${process.pid}.${++tmpCounter}.tmp`;
+    await writeFile(tmp, text);
+    await rename(tmp, p);
+  });
+  writing.set(p, next.catch(() => undefined));
+  return next;
 }
 
 export async function removeState(stateDir: string, prefix: string): Promise<void> {

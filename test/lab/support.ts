@@ -1,24 +1,11 @@
 /** Shared by the root-only tests: the skip condition and PolicyEndpoint builders. */
-import { execFileSync } from 'node:child_process';
 import type { EndpointInfo, PolicyEndpoint, TrafficDirection } from '../../src/api/policyendpoint.js';
 import type { LabPod } from '../../src/lab/lab.js';
-
-function has(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { labRequirements } from '../../src/lab/requirements.js';
 
 /** Why the netns tests cannot run here, or undefined when they can. */
 export function skipReason(): string | undefined {
-  if (process.platform !== 'linux') return 'not Linux';
-  if (process.getuid?.() !== 0) return 'not root (network namespaces and nftables need root)';
-  const missing = ['ip', 'nft', 'tcpdump'].filter((c) => !has(c));
-  if (missing.length > 0) return `missing ${missing.join(', ')} (apt-get install -y nftables iproute2 tcpdump)`;
-  return undefined;
+  return labRequirements();
 }
 
 /** Skip condition for `describe.skipIf`, printing the reason so a skip is never silent. */
