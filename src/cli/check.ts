@@ -33,12 +33,12 @@ export const registerCheck: Register = (program, io, setExit) => {
     .command('check')
     .description('validate manifests as the Kubernetes API server would (NetworkPolicy, admin tiers, pods, workloads, ...)')
     .argument('<paths...>', 'files, directories (recursive .yaml/.yml/.json) or - for stdin')
-    .option('--default-namespace <ns>', 'namespace of objects written without one', 'default')
+    .option('-n, --namespace <ns>', 'namespace of objects written without one (as kubectl -n)', 'default')
     .option('-o, --output <format>', 'text or json', 'text')
     .addHelpText('after', '\nExample:\n  palisade check examples/eks-multi-team/\n  helm template ./chart | palisade check -\n\nExit status: 0 valid, 1 invalid, 2 usage error.')
     .action(
-      action(io, setExit, (paths: string[], opts: { defaultNamespace: string; output: string }) => {
-        const result = readCluster(paths, { defaultNamespace: opts.defaultNamespace, readStdin: io.readStdin });
+      action(io, setExit, (paths: string[], opts: { namespace: string; output: string }) => {
+        const result = readCluster(paths, { defaultNamespace: opts.namespace, readStdin: io.readStdin });
         const diagnostics = [...result.diagnostics, ...clusterWarnings(result.cluster)];
         const errors = diagnostics.filter((d) => d.severity === 'error').length;
         const warnings = diagnostics.filter((d) => d.severity === 'warning').length;

@@ -16,8 +16,13 @@ export interface InputOptions {
 /** Adds the options every analysis command shares. */
 export function inputOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--default-namespace <ns>', 'namespace of objects written without one').default('default'))
-    .option('-q, --quiet', 'do not print notes and warnings about the input');
+    .addOption(new Option('-n, --namespace <ns>', 'namespace of objects written without one (as kubectl -n)'))
+    .addOption(new Option('--default-namespace <ns>', 'same as --namespace').default('default').hideHelp())
+    .option('-q, --quiet', 'do not print notes and warnings about the input')
+    .hook('preAction', (command) => {
+      const ns = command.opts<{ namespace?: string }>().namespace;
+      if (ns !== undefined) command.setOptionValue('defaultNamespace', ns);
+    });
 }
 
 /** Reads manifests into a cluster; prints notes and warnings to stderr; throws InputError on any error. */

@@ -85,10 +85,9 @@ export const registerMatrix: Register = (program, io, setExit) => {
       .argument('<paths...>', 'files, directories or - for stdin')
       .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'csv', 'md']).default('table'))
       .option('--port <port>', 'only this port', parsePort)
-      .option('--protocol <protocol>', 'only this protocol (TCP, UDP or SCTP)', parseProtocol)
-      .option('-n, --namespace <ns>', 'only endpoints of this namespace (and external ranges)'),
+      .option('--protocol <protocol>', 'only this protocol (TCP, UDP or SCTP)', parseProtocol),
   )
-    .addHelpText('after', '\nExamples:\n  palisade matrix examples/eks-multi-team/\n  palisade matrix examples/eks-multi-team/ --port 80 --protocol TCP\n  helm template ./chart | palisade matrix - -o json')
+    .addHelpText('after', '\nWith -n/--namespace N, objects written without a namespace go to N (as with kubectl) and the matrix shows only\nN\'s endpoints and the external ranges.\n\nExamples:\n  palisade matrix examples/eks-multi-team/\n  palisade matrix examples/eks-multi-team/ -n a\n  palisade matrix examples/eks-multi-team/ --port 80 --protocol TCP\n  helm template ./chart | palisade matrix - -o json')
     .action(
       action(io, setExit, (paths: string[], opts: { output: string; port?: number; protocol?: Protocol; namespace?: string; defaultNamespace: string; quiet?: boolean }) => {
         const { cluster } = readInput(paths, io, opts);
