@@ -264,14 +264,16 @@ function namespaceWithoutDefaultDeny(ctx: LintContext): Finding[] {
 
 function ruleAllowsEverything(ctx: LintContext): Finding[] {
   const out: Finding[] = [];
-  const { classes } = ctx.engine.compiled;
+  const { classes, externals, ipv6Shown } = ctx.engine.compiled;
+  // IPv6 addresses count only where some policy names an IPv6 block, as the matrix shows them.
+  const everyClass = classes.filter((c) => !c.external || ipv6Shown || c.members.some((m) => externals[m].family === 4));
   for (const p of ctx.engine.compiled.networkPolicies) {
     for (const dir of ['ingress', 'egress'] as const) {
       if (!p.isolates[dir]) continue;
       p.rules[dir].forEach((rule, i) => {
         if (!isEverything(rule.ports.fixed)) return;
         const matched = ruleClasses(ctx, rule);
-        if (matched !== 'all' && classes.some((c) => !matched.has(c.id))) return;
+        if (matched !== 'all' && everyClass.some((c) => !matched.has(c.id))) return;
         const how = rule.peers === null ? `it has no ${PEERS[dir]} and no ports` : 'its peers cover every pod and every address, on every port';
         out.push(
           ctx.finding(

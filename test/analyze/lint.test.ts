@@ -1,0 +1,324 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readCluster } from '../../src/api/read.js';
+import { RULES, activeRules, type LintProfile } from '../../src/analyze/findings.js';
+import { generate } from '../../src/analyze/generate.js';
+import { lint, type LintOptions } from '../../src/analyze/lint.js';
+import { toSarif } from '../../src/analyze/report.js';
+import { readTenants } from '../../src/analyze/tenants.js';
+import { cli, np, ns, pod, readObjects, svc, writeTree, type Obj } from './support.js';
+
+const DNS_PEER = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } };
+const DNS_PORTS = [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }];
+
+/** A small cluster: DNS, a shop namespace (web, db) and an ops namespace (prom), with a sound baseline in shop. */
+function base(o: { coredns?: boolean; webOwned?: boolean } = {}): Obj[] {
+  return [
+    ns('kube-system'),
+    ...(o.coredns ?? true ? [pod('kube-system', 'coredns', { labels: { 'k8s-app': 'kube-dns' }, ip: '10.0.0.10', ports: [{ name: 'dns', containerPort: 53, protocol: 'UDP' }, { name: 'dns-tcp', containerPort: 53 }] })] : []),
+    ns('shop', { team: 'shop' }),
+    pod('shop', 'web', { labels: { app: 'web' }, ip: '10.0.1.1', ports: [{ name: 'http', containerPort: 8080 }], owned: o.webOwned ?? true }),
+    pod('shop', 'db', { labels: { app: 'db' }, ip: '10.0.1.2', ports: [{ name: 'postgres', containerPort: 5432 }] }),
+    ns('ops', { team: 'ops' }),
+    pod('ops', 'prom', { labels: { app: 'prom' }, ip: '10.0.2.1' }),
+    np('shop', 'default-deny', { podSelector: {}, policyTypes: ['Ingress', 'Egress'] }),
+    np('shop', 'allow-dns', { podSelector: {}, policyTypes: ['Egress'], egress: [{ to: [DNS_PEER], ports: DNS_PORTS }] }),
+  ];
+}
+
+const web = { matchLabels: { app: 'web' } };
+const ingressTo = (name: string, ingress: unknown[]) => np('shop', name, { podSelector: web, policyTypes: ['Ingress'], ingress });
+const egressFrom = (name: string, egress: unknown[]) => np('shop', name, { podSelector: web, policyTypes: ['Egress'], egress });
+const ports = (n: number) => Array.from({ length: n }, (_, i) => ({ port: 1000 + i }));
+const manyPods = (n: number) => Array.from({ length: n }, (_, i) => pod('bulk', `p${i}`, { labels: { app: 'bulk' }, ip: `10.1.${Math.floor(i / 250)}.${(i % 250) + 1}` }));
+const bulkPolicy = np('bulk', 'deny', { podSelector: { matchLabels: { app: 'bulk' } }, policyTypes: ['Ingress'] });
+
+interface Case {
+  readonly rule: string;
+  readonly bad: Obj[];
+  readonly good: Obj[];
+  readonly options?: LintOptions;
+  /** The field path the finding points at. */
+  readonly path: string;
+}
+
+const cases: Case[] = [
+  {
+    rule: 'dns-egress-blocked',
+    bad: base().filter((o) => (o.metadata as { name: string }).name !== 'allow-dns'),
+    good: base(),
+    path: 'spec.policyTypes',
+  },
+  {
+    rule: 'dns-egress-blocked',
+    // No DNS pod loaded: the rules are inspected instead, and TCP/53 is missing.
+    bad: [...base({ coredns: false }).slice(0, -1), np('shop', 'allow-dns', { podSelector: {}, policyTypes: ['Egress'], egress: [{ ports: [{ protocol: 'UDP', port: 53 }] }] })],
+    good: base({ coredns: false }),
+    path: 'spec.policyTypes',
+  },
+  {
+    rule: 'policy-selects-nothing',
+    bad: [...base(), np('shop', 'typo', { podSelector: { matchLabels: { app: 'wbe' } }, policyTypes: ['Ingress'] })],
+    good: [...base(), np('shop', 'typo', { podSelector: web, policyTypes: ['Ingress'] })],
+    path: 'spec.podSelector',
+  },
+  {
+    rule: 'peer-matches-nothing',
+    bad: [...base(), ingressTo('from-nothing', [{ from: [{ podSelector: { matchLabels: { app: 'nope' } } }] }])],
+    good: [...base(), ingressTo('from-nothing', [{ from: [{ podSelector: { matchLabels: { app: 'db' } } }] }])],
+    path: 'spec.ingress[0].from[0].podSelector',
+  },
+  {
+    rule: 'peer-matches-nothing',
+    bad: [...base(), ingressTo('from-nowhere', [{ from: [{ namespaceSelector: { matchLabels: { team: 'nope' } } }] }])],
+    good: [...base(), ingressTo('from-nowhere', [{ from: [{ namespaceSelector: { matchLabels: { team: 'ops' } } }] }])],
+    path: 'spec.ingress[0].from[0].namespaceSelector',
+  },
+  {
+    rule: 'named-port-unknown',
+    bad: [...base(), ingressTo('named', [{ from: [{ podSelector: {} }], ports: [{ port: 'htp' }] }])],
+    good: [...base(), ingressTo('named', [{ from: [{ podSelector: {} }], ports: [{ port: 'http' }] }])],
+    path: 'spec.ingress[0].ports[0].port',
+  },
+  {
+    rule: 'peer-or-meant-and',
+    bad: [...base(), ingressTo('prom', [{ from: [{ namespaceSelector: { matchLabels: { team: 'ops' } } }, { podSelector: { matchLabels: { app: 'prom' } } }] }])],
+    good: [...base(), ingressTo('prom', [{ from: [{ namespaceSelector: { matchLabels: { team: 'ops' } }, podSelector: { matchLabels: { app: 'prom' } } }] }])],
+    path: 'spec.ingress[0].from[1]',
+  },
+  {
+    rule: 'peer-and-meant-or',
+    bad: [...base(), ingressTo('db-or-ops', [{ from: [{ namespaceSelector: { matchLabels: { team: 'ops' } }, podSelector: { matchLabels: { app: 'db' } } }] }])],
+    good: [...base(), ingressTo('db-or-ops', [{ from: [{ namespaceSelector: { matchLabels: { team: 'ops' } } }, { podSelector: { matchLabels: { app: 'db' } } }] }])],
+    path: 'spec.ingress[0].from[0]',
+  },
+  {
+    rule: 'rule-split-by-dash',
+    bad: [...base(), ingressTo('split', [{ from: [{ podSelector: { matchLabels: { app: 'db' } } }] }, { ports: [{ port: 8080 }] }])],
+    good: [...base(), ingressTo('split', [{ from: [{ podSelector: { matchLabels: { app: 'db' } } }], ports: [{ port: 8080 }] }])],
+    path: 'spec.ingress[1].ports',
+  },
+  {
+    rule: 'namespace-without-default-deny',
+    bad: [...base(), np('kube-system', 'default-deny', { podSelector: {}, policyTypes: ['Ingress', 'Egress'] })],
+    good: [...base(), ...['kube-system', 'ops'].map((n) => np(n, 'default-deny', { podSelector: {}, policyTypes: ['Ingress', 'Egress'] }))],
+    options: { enable: ['namespace-without-default-deny'] },
+    path: 'metadata.name',
+  },
+  {
+    rule: 'rule-allows-everything',
+    bad: [...base(), ingressTo('open', [{}])],
+    good: [...base(), ingressTo('open', [{ from: [{ podSelector: {} }] }])],
+    path: 'spec.ingress[0]',
+  },
+  {
+    rule: 'rule-allows-everything',
+    bad: [...base(), egressFrom('open', [{ to: [{ namespaceSelector: {} }, { ipBlock: { cidr: '0.0.0.0/0' } }] }])],
+    good: [...base(), egressFrom('open', [{ to: [{ namespaceSelector: {} }, { ipBlock: { cidr: '0.0.0.0/0', except: ['169.254.169.254/32'] } }] }])],
+    path: 'spec.egress[0]',
+  },
+  {
+    rule: 'rule-shadowed',
+    bad: [...base(), ingressTo('prom', [{ from: [{ namespaceSelector: { matchLabels: { team: 'ops' } } }], ports: [{ port: 8080 }] }, { from: [{ namespaceSelector: { matchLabels: { team: 'ops' } }, podSelector: { matchLabels: { app: 'prom' } } }], ports: [{ port: 8080 }] }])],
+    good: [...base(), ingressTo('prom', [{ from: [{ namespaceSelector: { matchLabels: { team: 'ops' } } }], ports: [{ port: 8080 }] }, { from: [{ namespaceSelector: { matchLabels: { team: 'ops' } }, podSelector: { matchLabels: { app: 'prom' } } }], ports: [{ port: 9090 }] }])],
+    path: 'spec.ingress[1]',
+  },
+  {
+    rule: 'rule-shadowed',
+    // Across policies selecting the same pods.
+    bad: [...base(), egressFrom('dns-again', [{ to: [DNS_PEER], ports: [{ protocol: 'UDP', port: 53 }] }])],
+    good: [...base(), egressFrom('dns-again', [{ to: [DNS_PEER], ports: [{ protocol: 'UDP', port: 5353 }] }])],
+    path: 'spec.egress[0]',
+  },
+  {
+    rule: 'ipblock-covers-pods',
+    bad: [...base(), egressFrom('by-ip', [{ to: [{ ipBlock: { cidr: '10.0.1.0/24' } }] }])],
+    good: [...base(), egressFrom('by-ip', [{ to: [{ ipBlock: { cidr: '203.0.113.0/24' } }] }])],
+    path: 'spec.egress[0].to[0].ipBlock.cidr',
+  },
+  {
+    rule: 'ipblock-covers-pods',
+    // With --pod-cidr: a block inside the pod network, though no loaded pod has an address in it.
+    bad: [...base(), egressFrom('by-ip', [{ to: [{ ipBlock: { cidr: '10.0.200.0/24' } }] }])],
+    good: [...base(), egressFrom('by-ip', [{ to: [{ ipBlock: { cidr: '10.1.200.0/24' } }] }])],
+    options: { podCIDRs: ['10.0.0.0/16'] },
+    path: 'spec.egress[0].to[0].ipBlock.cidr',
+  },
+  {
+    rule: 'aws-except-on-default-route',
+    bad: [...base(), egressFrom('internet', [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['169.254.169.254/32'] } }] }])],
+    good: [...base(), egressFrom('internet', [{ to: [{ ipBlock: { cidr: '0.0.0.0/1' } }, { ipBlock: { cidr: '128.0.0.0/1' } }] }])],
+    options: { profile: 'aws-vpc-cni' },
+    path: 'spec.egress[0].to[0].ipBlock.except',
+  },
+  {
+    rule: 'aws-too-many-ports',
+    bad: [...base(), egressFrom('ports', [{ to: [{ ipBlock: { cidr: '203.0.113.0/24' } }], ports: ports(25) }])],
+    good: [...base(), egressFrom('ports', [{ to: [{ ipBlock: { cidr: '203.0.113.0/24' } }], ports: ports(24) }])],
+    options: { profile: 'aws-vpc-cni' },
+    path: 'spec.egress',
+  },
+  {
+    rule: 'aws-standalone-pod',
+    bad: base({ webOwned: false }),
+    good: base(),
+    options: { profile: 'aws-vpc-cni' },
+    path: 'metadata',
+  },
+  {
+    rule: 'aws-service-port-mismatch',
+    bad: [...base(), svc('shop', 'db', { clusterIP: '172.20.0.20', selector: { app: 'db' }, ports: [{ port: 80, targetPort: 5432 }] }), egressFrom('to-db', [{ to: [{ podSelector: { matchLabels: { app: 'db' } } }], ports: [{ port: 5432 }] }])],
+    good: [...base(), svc('shop', 'db', { clusterIP: '172.20.0.20', selector: { app: 'db' }, ports: [{ port: 80, targetPort: 5432 }] }), egressFrom('to-db', [{ to: [{ podSelector: { matchLabels: { app: 'db' } } }], ports: [{ port: 5432 }, { port: 80 }] }])],
+    options: { profile: 'aws-vpc-cni' },
+    path: 'spec.egress[0].ports',
+  },
+  {
+    rule: 'aws-ipv6-in-ipv4-cluster',
+    bad: [...base(), egressFrom('v6', [{ to: [{ ipBlock: { cidr: '2001:db8::/32' } }] }])],
+    good: [...base(), egressFrom('v6', [{ to: [{ ipBlock: { cidr: '203.0.113.0/24' } }] }])],
+    options: { profile: 'aws-vpc-cni' },
+    path: 'spec.egress[0].to[0].ipBlock.cidr',
+  },
+  {
+    rule: 'aws-policyendpoint-chunks',
+    bad: [...base(), ns('bulk'), ...manyPods(201), bulkPolicy],
+    good: [...base(), ns('bulk'), ...manyPods(200), bulkPolicy],
+    options: { profile: 'aws-vpc-cni' },
+    path: 'spec.podSelector',
+  },
+];
+
+describe('lint rules: each fires on a minimal bad input and not on the good one', () => {
+  for (const c of cases) {
+    it(`${c.rule} (${c.path})`, () => {
+      const bad = lint(readObjects(c.bad), c.options).filter((f) => f.ruleId === c.rule);
+      const good = lint(readObjects(c.good), c.options).filter((f) => f.ruleId === c.rule);
+      expect(bad.length, JSON.stringify(bad)).toBeGreaterThan(0);
+      expect(good, JSON.stringify(good)).toEqual([]);
+      const f = bad[0];
+      expect(f.path).toBe(c.path);
+      expect(f.pos?.file).toMatch(/input\.yaml$/);
+      expect(f.pos?.line).toBeGreaterThan(0);
+      expect(f.message.length).toBeGreaterThan(20);
+      expect(f.fix.length).toBeGreaterThan(10);
+      expect(f.severity).toBe(RULES.find((r) => r.id === c.rule)!.severity);
+    });
+  }
+
+  it('every rule has a case', () => {
+    expect(new Set(cases.map((c) => c.rule))).toEqual(new Set(RULES.map((r) => r.id)));
+  });
+
+  it('aws-vpc-cni rules stay off in the generic profile, and off-by-default rules need --enable', () => {
+    for (const c of cases) {
+      const rule = RULES.find((r) => r.id === c.rule)!;
+      if (rule.profile === 'generic' && rule.enabledByDefault) continue;
+      expect(lint(readObjects(c.bad)).filter((f) => f.ruleId === c.rule)).toEqual([]);
+    }
+  });
+
+  it('--disable turns a rule off', () => {
+    const c = cases[0];
+    expect(lint(readObjects(c.bad), { disable: [c.rule] }).filter((f) => f.ruleId === c.rule)).toEqual([]);
+  });
+});
+
+describe('lint on realistic input', () => {
+  it('the eks-multi-team example: one OR-vs-AND warning, on the item as written', () => {
+    const findings = lint(readCluster(['examples/eks-multi-team/']));
+    expect(findings.map((f) => [f.ruleId, f.object, f.path, `${f.pos?.file}:${f.pos?.line}:${f.pos?.column}`])).toEqual([
+      ['peer-or-meant-and', 'NetworkPolicy b/allow-team-and-monitoring', 'spec.ingress[0].from[1]', 'examples/eks-multi-team/policies-team-a.yaml:67:7'],
+    ]);
+  });
+
+  it('the eks-multi-team example with the aws-vpc-cni profile: the /0 excepts and the standalone pods', () => {
+    const findings = lint(readCluster(['examples/eks-multi-team/']), { profile: 'aws-vpc-cni' });
+    const byRule = (id: string) => findings.filter((f) => f.ruleId === id).map((f) => f.object);
+    expect(byRule('aws-except-on-default-route')).toEqual(['NetworkPolicy a/allow-egress', 'NetworkPolicy b/allow-egress', 'NetworkPolicy c/allow-egress', 'NetworkPolicy d/allow-team', 'NetworkPolicy e/allow-team', 'NetworkPolicy f/allow-team']);
+    // Every pod of the example is standalone; kube-system/coredns is selected by no policy.
+    expect(byRule('aws-standalone-pod')).toHaveLength(9);
+    expect(findings.some((f) => f.severity === 'error')).toBe(false);
+  });
+
+  for (const tier of ['namespace', 'admin'] as const) {
+    it(`the generated tenants policies (${tier} tier) with pods in every namespace: no findings`, () => {
+      const { tenants } = readTenants('examples/tenants/tenants.yaml');
+      const objects: Obj[] = [ns('kube-system'), pod('kube-system', 'coredns', { labels: { 'k8s-app': 'kube-dns' }, ip: '10.0.0.10' })];
+      let n = 1;
+      for (const t of tenants.teams) for (const name of t.namespaces) objects.push(ns(name), pod(name, 'app', { ip: `10.0.3.${n++}`, ports: [{ name: 'metrics', containerPort: 9090 }] }));
+      for (const s of tenants.sharedServices) objects.push(ns(s.namespace), pod(s.namespace, s.name, { labels: { ...(s.podLabels ?? {}) }, ip: `10.0.4.${n++}` }));
+      objects.push(...(generate(tenants, tier).flatMap((f) => f.objects) as unknown as Obj[]));
+      expect(lint(readObjects(objects), { profile: 'generic' })).toEqual([]);
+    });
+  }
+});
+
+describe('lint output', () => {
+  const bad = writeTree({ 'bad.yaml': [...base().filter((o) => (o.metadata as { name: string }).name !== 'allow-dns'), ingressTo('prom', [{ from: [{ namespaceSelector: { matchLabels: { team: 'ops' } } }, { podSelector: { matchLabels: { app: 'db' } } }] }])] });
+
+  it('text: file:line:column, severity and rule id, object, field path, message, then the fix; exit 1 on an error finding', async () => {
+    const r = await cli(['lint', bad, '-q']);
+    expect(r.code).toBe(1);
+    const lines = r.out.split('\n');
+    expect(lines[0]).toMatch(/bad\.yaml:\d+:\d+: error\[dns-egress-blocked\]: NetworkPolicy shop\/default-deny: spec\.policyTypes: isolates egress of shop\/db, shop\/web but no policy lets them reach kube-dns \(kube-system\/coredns\) on UDP\/53 and TCP\/53/);
+    expect(lines[1]).toMatch(/^ {4}fix: add an egress rule/);
+    expect(lines.at(-1)).toBe('1 error, 1 warning, 0 notes');
+  });
+
+  it('exit 0 when only warnings', async () => {
+    const r = await cli(['lint', 'examples/eks-multi-team/', '-q']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('warning[peer-or-meant-and]');
+  });
+
+  it('json: a summary and the findings', async () => {
+    const r = await cli(['lint', bad, '-q', '-o', 'json']);
+    const json = JSON.parse(r.out) as { summary: { error: number; warning: number }; findings: { ruleId: string; pos: { line: number } }[] };
+    expect(json.summary).toEqual({ error: 1, warning: 1, note: 0 });
+    expect(json.findings.map((f) => f.ruleId)).toEqual(['dns-egress-blocked', 'peer-or-meant-and']);
+  });
+
+  it('sarif: the 2.1.0 shape GitHub code scanning loads', async () => {
+    const r = await cli(['lint', bad, '-q', '-o', 'sarif', '--profile', 'aws-vpc-cni']);
+    expect(r.code).toBe(1);
+    const log = JSON.parse(r.out);
+    expect(log.version).toBe('2.1.0');
+    expect(log.$schema).toMatch(/sarif-2\.1\.0/);
+    expect(log.runs).toHaveLength(1);
+    const driver = log.runs[0].tool.driver;
+    expect(driver.name).toBe('palisade');
+    const ids = driver.rules.map((x: { id: string }) => x.id);
+    expect(ids).toEqual(activeRules('aws-vpc-cni' as LintProfile).map((x) => x.id));
+    for (const rule of driver.rules) expect(typeof rule.shortDescription.text).toBe('string');
+    expect(log.runs[0].results.length).toBe(2);
+    for (const res of log.runs[0].results) {
+      expect(ids).toContain(res.ruleId);
+      expect(driver.rules[res.ruleIndex].id).toBe(res.ruleId);
+      expect(['error', 'warning', 'note']).toContain(res.level);
+      expect(typeof res.message.text).toBe('string');
+      const loc = res.locations[0].physicalLocation;
+      expect(loc.artifactLocation.uri).toMatch(/bad\.yaml$/);
+      expect(loc.artifactLocation.uri).not.toContain('\\');
+      expect(Number.isInteger(loc.region.startLine) && loc.region.startLine >= 1).toBe(true);
+    }
+  });
+
+  it('toSarif: relative URIs from the working directory', () => {
+    const log = toSarif([{ ruleId: 'rule-shadowed', severity: 'warning', message: 'm', fix: 'f', pos: { file: join(process.cwd(), 'a', 'b.yaml'), line: 3, column: 5 } }], RULES, '0.1.0');
+    const res = log.runs[0].results[0] as { locations: { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }[] };
+    expect(res.locations[0].physicalLocation.artifactLocation.uri).toBe('a/b.yaml');
+    expect(res.locations[0].physicalLocation.region.startLine).toBe(3);
+  });
+
+  it('rejects an unknown rule id and a bad --pod-cidr as usage errors', async () => {
+    expect((await cli(['lint', bad, '--enable', 'no-such-rule'])).code).toBe(2);
+    expect((await cli(['lint', bad, '--pod-cidr', '10.0.0.0/99'])).code).toBe(2);
+  });
+
+  it('has --help with an example and the rule list', async () => {
+    const r = await cli(['lint', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('palisade lint examples/eks-multi-team/');
+    for (const rule of RULES) expect(r.out).toContain(rule.id);
+  });
+});
