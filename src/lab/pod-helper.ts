@@ -51,15 +51,31 @@ function probeTcp(t, timeoutMs) {
   });
 }
 
-function probeUdp(t, timeoutMs) {
+// UDP probes bind source ports from a rolling counter instead of an ephemeral port: a reused source port would match
+// a conntrack entry left by an earlier probe (UDP entries live 30-120 s) and pass as established after the policy
+// changed, which is what conntrack should do, but not what a probe of the current policy wants to see.
+let nextUdpPort = 20000 + Math.floor(Math.random() * 20000);
+function udpSourcePort() {
+  nextUdpPort = nextUdpPort >= 60999 ? 20000 : nextUdpPort + 1;
+  return nextUdpPort;
+}
+
+function probeUdp(t, timeoutMs, attempt = 0) {
   return new Promise((resolve) => {
     const s = dgram.createSocket(t.host.includes(':') ? 'udp6' : 'udp4');
     let timer;
+    let bound = false;
     const done = (ok) => { clearTimeout(timer); try { s.close(); } catch {} resolve(ok); };
     timer = setTimeout(() => done(false), timeoutMs);
     s.once('message', () => done(true));
-    s.once('error', () => done(false));
-    s.send('probe', t.port, t.host);
+    s.once('error', () => {
+      if (bound || attempt >= 5) { done(false); return; }
+      // The port was taken (a server port, or still in use): try the next one.
+      clearTimeout(timer);
+      try { s.close(); } catch {}
+      probeUdp(t, timeoutMs, attempt + 1).then(resolve);
+    });
+    s.bind(udpSourcePort(), () => { bound = true; s.send('probe', t.port, t.host); });
   });
 }
 

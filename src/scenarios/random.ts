@@ -152,6 +152,10 @@ export interface RandomScenarioOptions {
   readonly tiers?: boolean;
   readonly maxPods?: number;
   readonly maxPolicies?: number;
+  /** Pods get IPv4 addresses only (the netns lab probes IPv4). @default false */
+  readonly ipv4Only?: boolean;
+  /** Every endpoint is a Pod with an IP, never a workload without one. @default false */
+  readonly podsOnly?: boolean;
 }
 
 /** A random cluster. */
@@ -161,7 +165,12 @@ export function clusterArb(opts: RandomScenarioOptions = {}): fc.Arbitrary<Clust
   return fc
     .record({
       teams: fc.tuple(fc.constantFrom('red', 'blue'), fc.constantFrom('red', 'blue'), fc.constantFrom('red', 'blue')),
-      endpoints: fc.array(endpointArb, { minLength: 1, maxLength: maxPods }),
+      endpoints: fc.array(
+        opts.ipv4Only || opts.podsOnly
+          ? endpointArb.map((e) => ({ ...e, v6: opts.ipv4Only ? false : e.v6, workload: opts.podsOnly ? false : e.workload }))
+          : endpointArb,
+        { minLength: 1, maxLength: maxPods },
+      ),
       policyCount: fc.integer({ min: 0, max: maxPolicies }),
       tierCount: fc.integer({ min: 0, max: opts.tiers ? 3 : 0 }),
       nodeZone: fc.boolean(),
