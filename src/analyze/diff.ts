@@ -75,10 +75,20 @@ function refineExternals(a: Engine, b: Engine): RefinedRange[] {
 interface End {
   /** The id the report shows. */
   readonly id: string;
-  /** What each engine resolves: an endpoint id, or one address of the range. */
-  readonly query: string;
+  /** What each engine resolves: an endpoint id, or the id of that engine's external range holding the refined one. */
+  readonly before: string;
+  readonly after: string;
   readonly namespace: string;
   readonly range?: RefinedRange;
+}
+
+/**
+ * The id of the engine's external range holding `r` (refined ranges never straddle one). By id, not by address: an
+ * address would resolve to a pod that has it.
+ */
+function externalId(engine: Engine, r: RefinedRange): string {
+  const i = engine.compiled.externalRanges.findIndex((x) => x.family === r.family && x.first <= r.first && r.last <= x.last);
+  return engine.compiled.externals[i].id;
 }
 
 function rangeId(r: RefinedRange): string {
@@ -90,10 +100,9 @@ function firstPort(p: PortsByProtocol): { protocol: Protocol; port: number } {
   return { protocol: 'TCP', port: 1 };
 }
 
-function causesOf(before: Engine, after: Engine, from: string, to: string, probe: { protocol: Protocol; port: number }): Cause[] {
-  const flow = { from, to, ...probe };
-  const v0 = before.verdict(flow);
-  const v1 = after.verdict(flow);
+function causesOf(before: Engine, after: Engine, from: End, to: End, probe: { protocol: Protocol; port: number }): Cause[] {
+  const v0 = before.verdict({ from: from.before, to: to.before, ...probe });
+  const v1 = after.verdict({ from: from.after, to: to.after, ...probe });
   // The directions whose verdict flipped explain the change; the probe port changed, so at least one did.
   const flipped = (['egress', 'ingress'] as const).filter((dir) => v0[dir].allowed !== v1[dir].allowed);
   return (flipped.length > 0 ? flipped : (['egress', 'ingress'] as const)).map((dir) => {
@@ -118,8 +127,8 @@ export function diffClusters(oldCluster: Cluster, newCluster: Cluster): Reachabi
   const common = newCluster.endpoints.filter((e) => oldIds.has(e.id)).sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
   const ranges = refineExternals(before, after);
   const ends: End[] = [
-    ...common.map((e) => ({ id: e.id, query: e.id, namespace: e.namespace })),
-    ...ranges.map((r) => ({ id: rangeId(r), query: formatIP(r.family, r.first), namespace: EXTERNAL, range: r })),
+    ...common.map((e) => ({ id: e.id, before: e.id, after: e.id, namespace: e.namespace })),
+    ...ranges.map((r) => ({ id: rangeId(r), before: externalId(before, r), after: externalId(after, r), namespace: EXTERNAL, range: r })),
   ];
 
   const opened: ConnectionChange[] = [];
@@ -135,14 +144,14 @@ export function diffClusters(oldCluster: Cluster, newCluster: Cluster): Reachabi
       udp: formatPorts(ports.UDP),
       sctp: formatPorts(ports.SCTP),
       probe,
-      causes: causesOf(before, after, a.query, b.query, probe),
+      causes: causesOf(before, after, a, b, probe),
     });
   };
   for (const a of ends) {
     for (const b of ends) {
       if (a === b || (a.range && b.range)) continue;
-      const p0 = before.allowedPorts(a.query, b.query);
-      const p1 = after.allowedPorts(a.query, b.query);
+      const p0 = before.allowedPorts(a.before, b.before);
+      const p1 = after.allowedPorts(a.after, b.after);
       const more = subtractAll(p1, p0);
       const less = subtractAll(p0, p1);
       if (!isNothing(more)) record(opened, a, b, more);
