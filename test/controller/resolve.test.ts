@@ -28,7 +28,7 @@ interface Case {
 }
 
 const web = { matchLabels: { app: 'web' } };
-const tcp = (port?: number, endPort?: number) => ({ protocol: 'TCP', ...(port !== undefined ? { port } : {}), ...(endPort !== undefined ? { endPort } : {}) });
+const tcp = (port?: number, endPort?: number) => ({ protocol: 'TCP' as const, ...(port !== undefined ? { port } : {}), ...(endPort !== undefined ? { endPort } : {}) });
 
 const cases: Case[] = [
   {
