@@ -2,6 +2,7 @@
  * Lint findings as text (one finding per location line, with its fix), JSON, and SARIF 2.1.0 for GitHub code scanning.
  */
 import { relative, isAbsolute, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Finding, FindingSeverity, LintRule } from './findings.js';
 
 export interface FindingCounts {
@@ -41,9 +42,10 @@ export function renderJson(findings: readonly Finding[]): string {
 /** SARIF's level for a severity (the same three words). */
 const LEVEL: Record<FindingSeverity, 'error' | 'warning' | 'note'> = { error: 'error', warning: 'warning', note: 'note' };
 
-/** A file path as SARIF wants it: relative to the working directory, forward slashes. */
+/** A file path as SARIF wants it: relative to the working directory with forward slashes, or a file URI outside it. */
 function artifactUri(file: string, cwd: string): string {
   const rel = isAbsolute(file) ? relative(cwd, file) : file;
+  if (rel.startsWith('..') || isAbsolute(rel)) return pathToFileURL(isAbsolute(file) ? file : `${cwd}${sep}${file}`).href;
   return rel.split(sep).join('/');
 }
 

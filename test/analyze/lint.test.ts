@@ -308,6 +308,8 @@ describe('lint output', () => {
     const res = log.runs[0].results[0] as { locations: { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }[] };
     expect(res.locations[0].physicalLocation.artifactLocation.uri).toBe('a/b.yaml');
     expect(res.locations[0].physicalLocation.region.startLine).toBe(3);
+    const outside = toSarif([{ ruleId: 'rule-shadowed', severity: 'warning', message: 'm', fix: 'f', pos: { file: '/elsewhere/b.yaml', line: 1, column: 1 } }], RULES, '0.1.0', '/work/repo');
+    expect((outside.runs[0].results[0] as typeof res).locations[0].physicalLocation.artifactLocation.uri).toBe('file:///elsewhere/b.yaml');
   });
 
   it('rejects an unknown rule id and a bad --pod-cidr as usage errors', async () => {
