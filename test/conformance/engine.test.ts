@@ -25,4 +25,4 @@ describe('conformance in engine mode', () => {
 });
 
 /** The cases under conformance/tiers/. */
-const TIER_CASES = 28;
+const TIER_CASES = 44;
