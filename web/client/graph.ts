@@ -7,7 +7,7 @@ import { describePorts } from './cells.js';
 import { fill, h, s } from './dom.js';
 import type { Line, MatrixModel } from './model.js';
 
-const NODE_W = 132;
+const NODE_W = 112;
 const NODE_H = 58;
 const PAD = 18;
 const TITLE = 24;

@@ -201,6 +201,7 @@ class App {
     const seq = ++this.evaluation;
     if (yaml === this.source.yaml) {
       this.yaml = undefined;
+      delete document.body.dataset.stale;
       this.model = this.base;
       this.base.setChanged([]);
       this.editor.showDiagnostics([]);
