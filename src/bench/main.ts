@@ -12,15 +12,10 @@ import { containsPort } from '../engine/ports.js';
 import { PROTOCOLS, type Protocol } from '../api/types.js';
 import type { Cluster } from '../model/types.js';
 import { benchCluster } from './cluster.js';
+import type { BenchRow } from './row.js';
+import { benchController } from '../controller/bench.js';
 
-export interface BenchRow {
-  readonly name: string;
-  readonly value: number;
-  readonly unit: string;
-  /** The target, e.g. `≤ 500 ms`; `met` says whether the value meets it. */
-  readonly target?: string;
-  readonly met?: boolean;
-}
+export type { BenchRow } from './row.js';
 
 const interactive = Boolean(process.stderr.isTTY);
 function progress(text: string): void {
@@ -183,6 +178,10 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify(measureSpeedup(Number(args[1]), Number(args[2]))));
     return;
   }
+  if (args[0] === '--controller') {
+    process.stdout.write(JSON.stringify(await benchController()));
+    return;
+  }
   if (args.includes('--help')) {
     process.stdout.write('Usage: npm run bench [-- --quick]\n\nPrints the engine performance targets as numbers and ratios.\nExample:\n  npm run bench\n');
     return;
@@ -199,6 +198,8 @@ async function main(): Promise<void> {
   }
   progress('engine vs reference…');
   rows.push(...runChild(['--speedup', '300', '30']));
+  progress('controller: event to PolicyEndpoint written…');
+  rows.push(...runChild(['--controller']));
   progress('');
   process.stdout.write(`${formatRows(rows)}\n`);
 }

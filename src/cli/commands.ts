@@ -1,9 +1,11 @@
 /** Every command of the program, in the order `--help` lists them. */
 import { registerCheck } from './check.js';
 import { registerConformance } from './conformance.js';
+import { registerController } from './controller.js';
+import { registerEndpoints } from './endpoints.js';
 import { registerExplain } from './explain.js';
 import { registerMatrix } from './matrix.js';
 import type { Register } from './program.js';
 import { registerWhy } from './why.js';
 
-export const commands: readonly Register[] = [registerCheck, registerMatrix, registerWhy, registerExplain, registerConformance];
+export const commands: readonly Register[] = [registerCheck, registerMatrix, registerWhy, registerExplain, registerEndpoints, registerController, registerConformance];
