@@ -2,10 +2,13 @@
 import { registerCheck } from './check.js';
 import { registerConformance } from './conformance.js';
 import { registerController } from './controller.js';
+import { registerDiff } from './diff.js';
 import { registerEndpoints } from './endpoints.js';
+import { registerGenerate } from './generate.js';
+import { registerLint } from './lint.js';
 import { registerExplain } from './explain.js';
 import { registerMatrix } from './matrix.js';
 import type { Register } from './program.js';
 import { registerWhy } from './why.js';
 
-export const commands: readonly Register[] = [registerCheck, registerMatrix, registerWhy, registerExplain, registerEndpoints, registerController, registerConformance];
+export const commands: readonly Register[] = [registerCheck, registerMatrix, registerWhy, registerExplain, registerLint, registerDiff, registerGenerate, registerEndpoints, registerController, registerConformance];
