@@ -63,6 +63,8 @@ export interface EvaluateResponse {
   /** Cells whose ports differ from the loaded policies, at most {@link CHANGED_LIMIT}. */
   readonly changed?: readonly ChangedCell[];
   readonly changedCount?: number;
+  /** Lint findings of the edited set (absent when lint failed). */
+  readonly findings?: readonly FindingView[];
 }
 
 /** At most this many changed cells are listed in one response. */
@@ -127,6 +129,22 @@ export interface ExplainLine {
   readonly text: string;
 }
 
+/** A `palisade lint` finding, placed in the policy text when it points there. */
+export interface FindingView {
+  readonly ruleId: string;
+  readonly severity: Severity;
+  readonly message: string;
+  readonly fix: string;
+  /** `Kind namespace/name`. */
+  readonly object?: string;
+  readonly path?: string;
+  /** Line and column in the edited text, when the finding points into it. */
+  readonly line?: number;
+  readonly column?: number;
+  /** `file:line:column`, wherever it points. */
+  readonly where?: string;
+}
+
 /** `GET /api/policies` item. */
 export interface PolicyView {
   readonly key: string;
@@ -142,6 +160,8 @@ export interface PolicyView {
   readonly source?: PolicySource;
   /** The PolicyEndpoints the controller would write (NetworkPolicies only). */
   readonly policyEndpoints?: readonly PolicyEndpoint[];
+  /** Lint findings about this policy. */
+  readonly findings: readonly FindingView[];
 }
 
 /** `GET /api/policies` response. */
@@ -149,6 +169,10 @@ export interface PoliciesResponse {
   readonly policies: readonly PolicyView[];
   /** Set when PolicyEndpoints could not be resolved. */
   readonly policyEndpointsError?: string;
+  /** Lint findings about no single policy (e.g. a namespace without default deny). */
+  readonly otherFindings: readonly FindingView[];
+  /** Set when lint failed. */
+  readonly lintError?: string;
 }
 
 /** `GET /api/source` response: the policies the editor starts from. */

@@ -9,6 +9,7 @@ import { sortDiagnostics, type ReadResult } from '../api/read.js';
 import type { PolicyEndpoint } from '../api/policyendpoint.js';
 import { PROTOCOLS, type Protocol } from '../api/types.js';
 import { validateObject, type FieldError } from '../api/validate.js';
+import { lint } from '../analyze/lint.js';
 import { explain } from '../cli/explain.js';
 import { resolvePolicyEndpoints } from '../controller/resolve.js';
 import { compile, type Engine } from '../engine/engine.js';
@@ -23,6 +24,7 @@ import type {
   EvaluateRequest,
   EvaluateResponse,
   ExplainLine,
+  FindingView,
   FlowExplanation,
   Grid,
   PoliciesResponse,
@@ -40,6 +42,9 @@ export const EDITED_FILE = 'policies.yaml';
 /** One evaluated policy text. */
 interface State {
   readonly engine: Engine;
+  /** The documents the cluster was built from, for lint. */
+  readonly documents: readonly LoadedDocument[];
+  findings?: { readonly list: readonly FindingView[] } | { readonly error: string };
   readonly dense: DenseGrid;
   grid?: Grid;
   readonly lines: readonly string[];
@@ -133,6 +138,7 @@ export class Workspace {
     const engine = compile(read.cluster);
     this.loaded = {
       engine,
+      documents: read.documents,
       dense: denseGrid(engine),
       lines: this.yaml.split('\n'),
       locations: locatePolicies(this.yaml, defaultNamespace),
@@ -167,13 +173,35 @@ export class Workspace {
     const diagnostics = sortDiagnostics([...parsed.diagnostics, ...checked.diagnostics, ...mine]).map(view);
     if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
     const engine = compile(built.cluster);
-    return { engine, dense: denseGrid(engine), lines: yaml.split('\n'), locations: locatePolicies(yaml, this.defaultNamespace), diagnostics };
+    return { engine, documents: [...this.base, ...checked.valid], dense: denseGrid(engine), lines: yaml.split('\n'), locations: locatePolicies(yaml, this.defaultNamespace), diagnostics };
   }
 
   private ok(yaml?: string): State {
     const s = this.state(yaml);
     if (!('engine' in s)) throw new InputError(`the edited policies have errors: ${s.diagnostics.filter((d) => d.severity === 'error').map((d) => d.text).join('; ')}`);
     return s;
+  }
+
+  /** Lint findings of a state, computed once; lint failing is reported, not thrown. */
+  private findings(s: State): { readonly list: readonly FindingView[] } | { readonly error: string } {
+    if (!s.findings) {
+      try {
+        const list = lint({ cluster: s.engine.cluster, documents: s.documents }).map((f): FindingView => ({
+          ruleId: f.ruleId,
+          severity: f.severity,
+          message: f.message,
+          fix: f.fix,
+          ...(f.object ? { object: f.object } : {}),
+          ...(f.path ? { path: f.path } : {}),
+          ...(f.pos ? { where: `${f.pos.file}:${f.pos.line}:${f.pos.column}` } : {}),
+          ...(f.pos?.file === EDITED_FILE ? { line: f.pos.line, column: f.pos.column } : {}),
+        }));
+        s.findings = { list };
+      } catch (e) {
+        s.findings = { error: e instanceof Error ? e.message : String(e) };
+      }
+    }
+    return s.findings;
   }
 
   /** `GET /api/source`. */
@@ -194,6 +222,7 @@ export class Workspace {
     if (!('engine' in s)) return { ok: false, diagnostics: s.diagnostics };
     const { changed, count } = diffGrids(this.loaded.dense, this.loaded.engine, s.dense);
     s.grid ??= encodeGrid(s.dense);
+    const lintResult = this.findings(s);
     return {
       ok: true,
       diagnostics: s.diagnostics,
@@ -201,6 +230,7 @@ export class Workspace {
       ...(req.matrix ? { matrix: s.engine.matrixJson() } : {}),
       changed,
       changedCount: count,
+      ...('list' in lintResult ? { findings: lintResult.list } : {}),
     };
   }
 
@@ -290,6 +320,9 @@ export class Workspace {
     } catch (e) {
       policyEndpointsError = e instanceof Error ? e.message : String(e);
     }
+    const lintResult = this.findings(s);
+    const findings = 'list' in lintResult ? lintResult.list : [];
+    const findingsOf = (key: string) => findings.filter((f) => f.object === key);
     const policies: PolicyView[] = [];
     for (const block of explain(engine).split(/\n\n+/)) {
       const [header, ...rest] = block.split('\n');
@@ -311,6 +344,7 @@ export class Workspace {
           selects: compiledPolicy ? ids(compiledPolicy.subject) : [],
           ...(source ? { source } : {}),
           ...(endpointsOf.has(key) ? { policyEndpoints: endpointsOf.get(key) } : {}),
+          findings: findingsOf(key),
         });
       } else if (tier) {
         const [, kind, name, tierName] = tier;
@@ -326,9 +360,16 @@ export class Workspace {
           lines: explainLines(rest),
           selects: compiledPolicy ? ids(compiledPolicy.subject) : [],
           ...(source ? { source } : {}),
+          findings: findingsOf(key),
         });
       }
     }
-    return { policies, ...(policyEndpointsError ? { policyEndpointsError } : {}) };
+    const keys = new Set(policies.map((p) => p.key));
+    return {
+      policies,
+      otherFindings: findings.filter((f) => f.object === undefined || !keys.has(f.object)),
+      ...(policyEndpointsError ? { policyEndpointsError } : {}),
+      ...('error' in lintResult ? { lintError: lintResult.error } : {}),
+    };
   }
 }

@@ -186,6 +186,19 @@ describe('POST /api/evaluate', () => {
   });
 });
 
+describe('lint findings', () => {
+  it('are placed at their line in the edited text and on their policy', async () => {
+    const extra = 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: ghost, namespace: a}\nspec:\n  podSelector: {matchLabels: {app: nobody}}\n';
+    const yaml = `${workspace.yaml}---\n${extra}`;
+    const { body } = await post<EvaluateResponse>('/api/evaluate', { yaml });
+    const finding = body.findings?.find((f) => f.ruleId === 'policy-selects-nothing');
+    expect(finding).toMatchObject({ object: 'NetworkPolicy a/ghost' });
+    expect(finding!.line).toBeGreaterThan(workspace.yaml.split('\n').length);
+    const policies = await post<PoliciesResponse>('/api/policies', { yaml });
+    expect(policies.body.policies.find((p) => p.key === 'NetworkPolicy a/ghost')!.findings.map((f) => f.ruleId)).toContain('policy-selects-nothing');
+  });
+});
+
 describe('the server', () => {
   it('refuses requests addressed to another host name', async () => {
     const status = await new Promise<number>((resolve, reject) => {

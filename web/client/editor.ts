@@ -2,7 +2,7 @@
  * The policy editor: a textarea with line numbers, diagnostics marked at their lines, and Export. Every change is
  * sent (debounced) for evaluation; the caller updates the matrix.
  */
-import type { DiagnosticView } from '../../src/web/protocol.js';
+import type { DiagnosticView, FindingView } from '../../src/web/protocol.js';
 import { fill, h } from './dom.js';
 
 const DEBOUNCE_MS = 350;
@@ -60,8 +60,15 @@ export class Editor {
     return this.textarea.value !== this.initial;
   }
 
-  /** Marks diagnostics at their lines and lists them. */
-  showDiagnostics(diagnostics: readonly DiagnosticView[]): void {
+  /** Marks diagnostics (and lint findings, as warnings) at their lines and lists them. */
+  showDiagnostics(diagnostics: readonly DiagnosticView[], findings: readonly FindingView[] = []): void {
+    const linted = findings.map((f): DiagnosticView => ({
+      severity: 'warning',
+      message: `${f.ruleId}: ${f.message}`,
+      text: `lint ${f.ruleId}${f.object ? ` (${f.object})` : ''}: ${f.message}. Fix: ${f.fix}`,
+      ...(f.line !== undefined ? { line: f.line, column: f.column ?? 1 } : {}),
+    }));
+    diagnostics = [...diagnostics, ...linted];
     this.marks = new Map();
     for (const d of diagnostics) {
       if (d.line === undefined) continue;

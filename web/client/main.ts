@@ -58,6 +58,10 @@ class App {
     this.editor = new Editor(source.yaml, source.file, (yaml) => void this.evaluate(yaml));
     this.build();
     this.refresh();
+    // Lint findings of the loaded text, placed at their lines in the editor.
+    void api.evaluate(source.yaml).then((r) => {
+      if (this.evaluation === 0) this.editor.showDiagnostics(r.diagnostics, r.findings ?? []);
+    }, () => undefined);
   }
 
   private build(): void {
@@ -204,7 +208,7 @@ class App {
       delete document.body.dataset.stale;
       this.model = this.base;
       this.base.setChanged([]);
-      this.editor.showDiagnostics([]);
+      void api.evaluate(yaml).then((r) => seq === this.evaluation && this.editor.showDiagnostics(r.diagnostics, r.findings ?? []), () => undefined);
       this.editor.status.textContent = 'As loaded: no changes.';
       this.refresh();
       this.why.refresh();
@@ -214,7 +218,7 @@ class App {
     try {
       const r = await api.evaluate(yaml);
       if (seq !== this.evaluation) return;
-      this.editor.showDiagnostics(r.diagnostics);
+      this.editor.showDiagnostics(r.diagnostics, r.findings ?? []);
       if (!r.ok || !r.grid) {
         const errors = r.diagnostics.filter((d) => d.severity === 'error').length;
         this.editor.status.textContent = `${errors} error${errors === 1 ? '' : 's'}: the matrix shows the last valid version.`;

@@ -3,7 +3,7 @@
  * by OR, and the AND inside a peer marked, so the API's grouping is what the reader sees. Each card also lists the
  * endpoints the policy selects, its YAML and the PolicyEndpoints the controller would write.
  */
-import type { ExplainLine, PoliciesResponse, PolicyView } from '../../src/web/protocol.js';
+import type { ExplainLine, FindingView, PoliciesResponse, PolicyView } from '../../src/web/protocol.js';
 import { fill, h } from './dom.js';
 import { codeBlock } from './why.js';
 
@@ -33,12 +33,25 @@ function rules(lines: readonly ExplainLine[]): HTMLElement {
   return out;
 }
 
+/** Lint findings, each with its fix. */
+export function findingList(findings: readonly FindingView[]): HTMLElement | null {
+  if (findings.length === 0) return null;
+  return h(
+    'ul',
+    { class: 'findings', 'aria-label': 'Lint findings' },
+    ...findings.map((f) =>
+      h('li', { class: `finding ${f.severity}` }, h('span', { class: `badge sev-${f.severity}` }, f.severity), ' ', h('code', {}, f.ruleId), f.path ? h('span', { class: 'muted' }, ` ${f.path}`) : null, ': ', f.message, h('div', { class: 'fix' }, 'Fix: ', f.fix)),
+    ),
+  );
+}
+
 function card(p: PolicyView): HTMLElement {
   const [title, where] = p.header.split(/ {2}\(/);
   return h(
     'article',
     { class: `policy tier-${p.tier.toLowerCase()}`, 'data-policy': p.key },
     h('h3', {}, title, where ? h('span', { class: 'muted where' }, ` (${where}`) : null),
+    findingList(p.findings),
     rules(p.lines),
     h('details', {}, h('summary', {}, `Selects ${p.selects.length} endpoint${p.selects.length === 1 ? '' : 's'}`), h('ul', { class: 'chips' }, ...p.selects.map((id) => h('li', {}, id)))),
     p.source ? h('details', {}, h('summary', {}, 'YAML'), codeBlock(p.source)) : null,
@@ -76,6 +89,8 @@ export class PoliciesView {
     const shown = this.data.policies.filter((p) => !f || p.header.toLowerCase().includes(f) || p.lines.some((l) => l.text.toLowerCase().includes(f)));
     fill(
       this.list,
+      this.data.lintError ? h('p', { class: 'error' }, `lint failed: ${this.data.lintError}`) : null,
+      this.data.otherFindings.length > 0 ? h('section', { class: 'policy other-findings' }, h('h3', {}, 'Lint findings about the cluster'), findingList(this.data.otherFindings)) : null,
       this.data.policyEndpointsError ? h('p', { class: 'error' }, `PolicyEndpoints could not be resolved: ${this.data.policyEndpointsError}`) : null,
       shown.length === 0 ? h('p', { class: 'muted' }, this.data.policies.length === 0 ? 'No policies: every pod accepts and sends everything.' : 'No policy matches the filter.') : null,
       ...shown.map(card),
