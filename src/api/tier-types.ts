@@ -51,8 +51,8 @@ export interface TierObjectMeta {
 
 /** `NamespacedPod`: pods selected by namespace AND pod selectors (both versions). */
 export interface NamespacedPod {
-  /** Empty: every namespace. */
-  readonly namespaceSelector: LabelSelector;
+  /** Empty: every namespace. Optional in v1alpha2 (absent: every namespace), required in v1alpha1. */
+  readonly namespaceSelector?: LabelSelector;
   /** Empty: every pod of the selected namespaces. */
   readonly podSelector: LabelSelector;
 }

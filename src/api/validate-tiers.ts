@@ -44,6 +44,8 @@ interface TierSchema {
   /** The CEL rule forbidding named ports with peers that have none: the peers it names, and its message. */
   readonly namedPortPeers: readonly string[];
   readonly namedPortMessage: string;
+  /** v1alpha2 made `pods.namespaceSelector` optional (absent: every namespace); v1alpha1 requires it. */
+  readonly namespaceSelectorOptional: boolean;
 }
 
 const V1ALPHA1_RULE_LIMITS = {
@@ -63,6 +65,7 @@ const SCHEMAS: Readonly<Record<TierKind, TierSchema>> = {
     namedPortPeers: ['networks', 'nodes', 'domainNames'],
     namedPortMessage:
       'networks/nodes/domainNames peer cannot be set with namedPorts since there are no namedPorts for networks/nodes/domainNames',
+    namespaceSelectorOptional: false,
   },
   BaselineAdminNetworkPolicy: {
     ...V1ALPHA1_RULE_LIMITS,
@@ -71,6 +74,7 @@ const SCHEMAS: Readonly<Record<TierKind, TierSchema>> = {
     egressPeerFields: ['namespaces', 'pods', 'nodes', 'networks'],
     namedPortPeers: ['networks', 'nodes'],
     namedPortMessage: 'networks/nodes peer cannot be set with namedPorts since there are no namedPorts for networks/nodes',
+    namespaceSelectorOptional: false,
   },
   ClusterNetworkPolicy: {
     specFields: ['tier', 'priority', 'subject', 'ingress', 'egress'],
@@ -84,6 +88,7 @@ const SCHEMAS: Readonly<Record<TierKind, TierSchema>> = {
     namedPortPeers: ['networks', 'nodes', 'domainNames'],
     namedPortMessage:
       'networks/nodes/domainNames peer cannot be set with namedPorts since there are no namedPorts for networks/nodes/domainNames',
+    namespaceSelectorOptional: true,
   },
 };
 
@@ -124,7 +129,7 @@ export function validateTierPolicy(obj: JsonObject, kind: TierKind): FieldError[
       if (spec.priority === undefined || spec.priority === null) out.push(required(['spec', 'priority']));
     } else checkRange(priority, TIER_LIMITS.minPriority, TIER_LIMITS.maxPriority, ['spec', 'priority'], out);
   }
-  validateSubject(spec.subject, ['spec', 'subject'], out);
+  validateSubject(spec.subject, ['spec', 'subject'], schema, out);
   for (const direction of ['ingress', 'egress'] as const) {
     const rules = readList(spec[direction], ['spec', direction], out);
     if (!rules) continue;
@@ -152,7 +157,7 @@ function exactlyOne(obj: JsonObject, fields: readonly string[], path: Path, out:
   return undefined;
 }
 
-function validateSubject(value: unknown, path: Path, out: FieldError[]): void {
+function validateSubject(value: unknown, path: Path, schema: TierSchema, out: FieldError[]): void {
   const subject = readObject(value, path, out);
   if (!subject) {
     if (value === undefined || value === null) out.push(required(path));
@@ -160,16 +165,18 @@ function validateSubject(value: unknown, path: Path, out: FieldError[]): void {
   }
   const which = exactlyOne(subject, ['namespaces', 'pods'], path, out);
   if (which === 'namespaces') out.push(...validateLabelSelector(subject.namespaces, [...path, 'namespaces']));
-  if (which === 'pods') validateNamespacedPod(subject.pods, [...path, 'pods'], out);
+  if (which === 'pods') validateNamespacedPod(subject.pods, [...path, 'pods'], schema, out);
 }
 
-function validateNamespacedPod(value: unknown, path: Path, out: FieldError[]): void {
+function validateNamespacedPod(value: unknown, path: Path, schema: TierSchema, out: FieldError[]): void {
   const pods = readObject(value, path, out);
   if (!pods) return;
   checkKnownFields(pods, ['namespaceSelector', 'podSelector'], path, out);
   for (const field of ['namespaceSelector', 'podSelector'] as const) {
-    if (pods[field] === undefined || pods[field] === null) out.push(required([...path, field]));
-    else out.push(...validateLabelSelector(pods[field], [...path, field]));
+    const optional = field === 'namespaceSelector' && schema.namespaceSelectorOptional;
+    if (pods[field] === undefined || pods[field] === null) {
+      if (!optional) out.push(required([...path, field]));
+    } else out.push(...validateLabelSelector(pods[field], [...path, field]));
   }
 }
 
@@ -202,7 +209,7 @@ function validateRule(
     if (peers.length === 0) out.push(tooFew([...path, peersField], 1));
     if (peers.length > schema.maxPeers) out.push(tooMany([...path, peersField], peers.length, schema.maxPeers));
     peers.forEach((peer, i) => {
-      const kind = validatePeer(peer, peerFields, [...path, peersField, i], out);
+      const kind = validatePeer(peer, peerFields, [...path, peersField, i], schema, out);
       if (kind) peerKinds.push(kind);
       if (kind === 'domainNames' && action !== undefined && action !== schema.allowAction) {
         out.push(warning([...path, peersField, i, 'domainNames'], `domainNames peers are only supported in ${schema.allowAction} rules`));
@@ -228,7 +235,7 @@ function validateRule(
 }
 
 /** Validates one peer; returns which kind of peer it is when exactly one is set. */
-function validatePeer(value: unknown, fields: readonly string[], path: Path, out: FieldError[]): string | undefined {
+function validatePeer(value: unknown, fields: readonly string[], path: Path, schema: TierSchema, out: FieldError[]): string | undefined {
   const peer = readObject(value, path, out);
   if (!peer) {
     if (value === null) out.push(required(path, `exactly one of ${fields.join(', ')} must be set`));
@@ -242,7 +249,7 @@ function validatePeer(value: unknown, fields: readonly string[], path: Path, out
       out.push(...validateLabelSelector(peer[which], p));
       break;
     case 'pods':
-      validateNamespacedPod(peer.pods, p, out);
+      validateNamespacedPod(peer.pods, p, schema, out);
       break;
     case 'networks':
       validateSet(peer.networks, TIER_LIMITS.maxNetworks, p, out, (text, itemPath) => {

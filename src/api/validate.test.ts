@@ -516,6 +516,11 @@ describe('AdminNetworkPolicy (v1alpha1)', () => {
       }),
       expect: [],
     },
+    {
+      name: 'pods.namespaceSelector is required in v1alpha1',
+      manifest: anp({ subject: { pods: { podSelector: {} } } }),
+      expect: [['spec.subject.pods.namespaceSelector', 'Required value']],
+    },
     { name: 'priority upper bound', manifest: anp({ priority: 1001 }), expect: [['spec.priority', 'should be less than or equal to 1000']] },
     { name: 'priority lower bound', manifest: anp({ priority: -1 }), expect: [['spec.priority', 'should be greater than or equal to 0']] },
     { name: 'priority 1000 is fine', manifest: anp({ priority: 1000 }), expect: [] },
@@ -617,6 +622,11 @@ describe('ClusterNetworkPolicy (v1alpha2)', () => {
         ],
       }),
       expect: [],
+    },
+    {
+      name: 'pods.namespaceSelector is optional in v1alpha2 (every namespace); podSelector is not',
+      manifest: cnp({ subject: { pods: { podSelector: { matchLabels: { app: 'db' } } } }, ingress: [{ action: 'Deny', from: [{ pods: {} }] }] }),
+      expect: [['spec.ingress[0].from[0].pods.podSelector', 'Required value']],
     },
     { name: 'tier required', manifest: cnp({ tier: undefined }), expect: [['spec.tier', 'Required value']] },
     { name: 'tier enum', manifest: cnp({ tier: 'Developer' }), expect: [['spec.tier', 'supported values: "Admin", "Baseline"']] },
