@@ -105,6 +105,11 @@ export interface Lab {
   /** A connection to an endpoint's probe helper (cached). */
   helper(id: string): Promise<HelperClient>;
   probe(opts?: Omit<ProbeOptions, 'prefix' | 'stateDir'>): Promise<ProbeReport>;
+  /**
+   * Stops the agents and lets go of the lab without removing it: the nft tables stay programmed, the pods and their
+   * helpers keep running, and `labProbe`/`labDown` find everything from the state file (the CLI's `lab up`).
+   */
+  detach(): Promise<void>;
   down(): Promise<void>;
 }
 
@@ -378,6 +383,11 @@ export async function labUp(cluster: string | LabClusterSpec, opts: LabOptions =
         return c;
       },
       probe: (o = {}) => labProbe({ ...o, prefix, stateDir }),
+      async detach() {
+        for (const c of clients.values()) c.close();
+        clients.clear();
+        for (const a of agents.values()) await a.stop();
+      },
       async down() {
         for (const c of clients.values()) c.close();
         for (const a of agents.values()) await a.stop().catch(() => undefined);

@@ -25,7 +25,10 @@ describe.skipIf(skipNetns('agent'))('node agent on nftables, real packets', () =
     agents = [];
     for (const n of lab.nodes) {
       agents.push(await runAgent({
-        node: n.name, input: source, enforcingMode: mode, netns: n.netns, podInterfaces: `${PREFIX}v*`, pollIntervalMs: 200,
+        node: n.name, input: source, enforcingMode: mode, netns: n.netns, podInterfaces: `${PREFIX}v*`,
+        // The tests sync explicitly; a short poll would let the agent program a new pod before the test has looked at
+        // the unprogrammed state (it did, on a loaded CI machine).
+        pollIntervalMs: 600_000,
         flowLogs: { accept: true, sink: (r) => records.push(r) }, metricsPort, logger: pino({ level: 'silent' }),
       }));
     }
