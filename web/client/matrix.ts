@@ -88,6 +88,7 @@ export class MatrixView {
     this.body.setAttribute('aria-rowcount', String(lines.length));
     this.body.setAttribute('aria-colcount', String(lines.length));
     this.root.classList.toggle('small', cellSize < 16);
+    this.root.style.setProperty('--label-size', `${Math.min(12, cellSize - 2)}px`);
     this.render();
   }
 
@@ -126,20 +127,17 @@ export class MatrixView {
     const r1 = Math.min(n, Math.ceil((scrollTop + clientHeight - this.headH) / S) + OVERSCAN);
     const hadFocus = this.body.contains(document.activeElement);
 
-    // Column headers: a namespace band over each group's columns, then each column's name.
+    // Column headers: a namespace band over each group's columns (its toggle sticks in view), then each column's name.
     const cols = document.createDocumentFragment();
     cols.append(this.corner);
+    for (const [start, span] of this.groupSpans(c0, c1)) {
+      const band = h('div', { class: 'mx-band', title: m.groups[this.lines[start].group].name }, this.toggleButton(this.lines[start]));
+      place(band, rowW + start * S, 0, span * S, NS_BAND);
+      cols.append(band);
+    }
     for (let c = c0; c < c1; c++) {
       const line = this.lines[c];
       const first = c === 0 || this.lines[c - 1].group !== line.group;
-      if (first || c === c0) {
-        let span = 1;
-        while (c + span < n && this.lines[c + span].group === line.group) span++;
-        const g = m.groups[line.group];
-        const band = h('div', { class: `mx-band${first ? ' first' : ''}`, title: g.name }, first ? this.toggleButton(line) : '');
-        place(band, rowW + c * S, 0, span * S, NS_BAND);
-        cols.append(band);
-      }
       const col = h('div', { class: `mx-col${first ? ' first' : ''}${line.kind === 'group' ? ' group' : ''}${c === this.active.c ? ' active' : ''}`, title: this.fullName(line) }, h('span', {}, this.label(line)));
       place(col, rowW + c * S, NS_BAND, S, this.headH - NS_BAND);
       cols.append(col);
@@ -147,6 +145,11 @@ export class MatrixView {
     this.colhead.replaceChildren(cols);
 
     const rows = document.createDocumentFragment();
+    for (const [start, span] of this.groupSpans(r0, r1)) {
+      const band = h('div', { class: 'mx-rband', title: m.groups[this.lines[start].group].name }, this.toggleButton(this.lines[start]));
+      place(band, 0, start * S, this.nsW, span * S);
+      rows.append(band);
+    }
     const cells = document.createDocumentFragment();
     for (let r = r0; r < r1; r++) {
       const line = this.lines[r];
@@ -154,10 +157,9 @@ export class MatrixView {
       const head = h(
         'div',
         { class: `mx-row${first ? ' first' : ''}${line.kind === 'group' ? ' group' : ''}${r === this.active.r ? ' active' : ''}`, title: this.fullName(line) },
-        h('span', { class: 'mx-ns' }, first || r === r0 ? this.toggleButton(line, !first) : ''),
         h('span', { class: 'mx-name' }, this.label(line)),
       );
-      place(head, 0, r * S, rowW, S);
+      place(head, this.nsW, r * S, this.nameW, S);
       rows.append(head);
 
       const row = h('div', { role: 'row', class: 'mx-cells', 'aria-rowindex': r + 1 });
@@ -195,14 +197,34 @@ export class MatrixView {
     if (hadFocus) this.focusActive();
   }
 
-  private toggleButton(line: Line, repeat = false): HTMLElement {
+  /** `[firstLine, count]` of each group with a line in `[from, to)`, whole (a band spans its group). */
+  private groupSpans(from: number, to: number): [number, number][] {
+    const out: [number, number][] = [];
+    let i = from;
+    while (i < to) {
+      const g = this.lines[i].group;
+      let start = i;
+      while (start > 0 && this.lines[start - 1].group === g) start--;
+      let end = i;
+      while (end < this.lines.length && this.lines[end].group === g) end++;
+      out.push([start, end - start]);
+      i = end;
+    }
+    return out;
+  }
+
+  private toggleButton(line: Line): HTMLElement {
     const g = this.model!.groups[line.group];
     const collapsed = line.kind === 'group';
-    return h(
+    const button = h(
       'button',
-      { type: 'button', class: `mx-toggle${repeat ? ' repeat' : ''}`, 'data-toggle': g.name, 'aria-expanded': String(!collapsed), title: `${collapsed ? 'Expand' : 'Collapse'} ${g.name}` },
+      { type: 'button', class: 'mx-toggle', 'data-toggle': g.name, 'aria-expanded': String(!collapsed), title: `${collapsed ? 'Expand' : 'Collapse'} ${g.name}` },
       `${collapsed ? '▸' : '▾'} ${g.name}`,
     );
+    // Stick in view while any of the group is: below the column headers, right of the row headers.
+    button.style.top = `${this.headH}px`;
+    button.style.left = `${this.nsW + this.nameW}px`;
+    return button;
   }
 
   private focusActive(): void {
