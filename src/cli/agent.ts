@@ -1,0 +1,94 @@
+/**
+ * `palisade agent`: the node agent in the foreground. It keeps this node's `inet palisade` nftables table equal to
+ * what the PolicyEndpoints selecting its pods ask for, until SIGTERM or SIGINT.
+ */
+import { Option } from 'commander';
+import { runAgent } from '../agent/agent.js';
+import { FilePolicyEndpointSource } from '../agent/source.js';
+import { labRequirements } from '../lab/requirements.js';
+import type { EnforcingMode } from '../nft/compile.js';
+import { EXIT_FINDINGS, action, parsePort, type Register } from './program.js';
+
+interface AgentFlags {
+  readonly node: string;
+  readonly policyEndpoints: string;
+  readonly enforcingMode: EnforcingMode;
+  readonly flowLogs?: string;
+  readonly flowLogsAccept?: boolean;
+  readonly metricsPort?: number;
+  readonly netns?: string;
+  readonly podInterfaces: string;
+}
+
+/**
+ * Registers `palisade agent`. The action resolves when the agent has stopped, so `run` returns only then.
+ * @param signals where the stop signal comes from; tests pass an emitter. @default process
+ */
+export function agentCommand(signals: Pick<NodeJS.Process, 'once' | 'off'> = process): Register {
+  return (program, io, setExit) => {
+    program
+      .command('agent')
+      .description("Run the node agent: enforce this node's PolicyEndpoints with nftables, until SIGTERM or SIGINT (root).")
+      .requiredOption('--node <name>', 'this node\'s name (a label on metrics and flow logs)')
+      .requiredOption('--policy-endpoints <dir>', 'a directory (or file) of PolicyEndpoint objects, YAML or JSON, watched for changes')
+      .addOption(new Option('--enforcing-mode <mode>', 'standard: a pod no policy selects is open; strict: it is denied').choices(['standard', 'strict']).default('standard'))
+      .option('--flow-logs <file>', 'append AWS-format flow-log lines (JSON) to FILE, or `-` for standard output')
+      .option('--flow-logs-accept', 'log accepted new connections too (denials are always logged)')
+      .option('--metrics-port <port>', 'serve /metrics and /healthz on 127.0.0.1:PORT', parsePort)
+      .option('--netns <name>', 'program the table of this network namespace (`ip netns` name) instead of the own one')
+      .addOption(new Option('--pod-interfaces <glob>', 'host-side interfaces of pods, as an nft wildcard').default('eni*'))
+      .addHelpText(
+        'after',
+        `
+Needs root and the nft and ip commands (and tcpdump for --flow-logs): apt-get install -y nftables iproute2 tcpdump.
+The PolicyEndpoints are those Palisade's controller (or the AWS network policy controller) writes; write them with
+\`palisade endpoints PATH -o yaml\` to try the agent without a cluster.
+
+Example:
+  $ sudo palisade agent --node node-1 --policy-endpoints /etc/palisade/pe --flow-logs /var/log/palisade/flows.log --metrics-port 9180`,
+      )
+      .action(
+        action(io, setExit, async (flags: AgentFlags) => {
+          const why = labRequirements();
+          if (why && !(why.startsWith('missing tcpdump') && flags.flowLogs === undefined)) {
+            io.err(`error: the agent cannot run here: ${why.replace(/^the lab/, 'the agent')}`);
+            setExit(EXIT_FINDINGS);
+            return;
+          }
+          let agent;
+          try {
+            agent = await runAgent({
+              node: flags.node,
+              input: new FilePolicyEndpointSource(flags.policyEndpoints),
+              enforcingMode: flags.enforcingMode,
+              podInterfaces: flags.podInterfaces,
+              ...(flags.netns !== undefined ? { netns: flags.netns } : {}),
+              ...(flags.flowLogs !== undefined ? { flowLogs: { ...(flags.flowLogs === '-' ? {} : { file: flags.flowLogs }), accept: flags.flowLogsAccept ?? false } } : {}),
+              ...(flags.metricsPort !== undefined ? { metricsPort: flags.metricsPort } : {}),
+            });
+          } catch (e) {
+            io.err(`error: the agent could not start: ${e instanceof Error ? e.message : String(e)}`);
+            setExit(EXIT_FINDINGS);
+            return;
+          }
+          const running = agent;
+          await new Promise<void>((resolve) => {
+            const stop = () => {
+              signals.off('SIGTERM', stop);
+              signals.off('SIGINT', stop);
+              running.stop().then(resolve, (e: unknown) => {
+                io.err(`error: stopping: ${e instanceof Error ? e.message : String(e)}`);
+                setExit(EXIT_FINDINGS);
+                resolve();
+              });
+            };
+            signals.once('SIGTERM', stop);
+            signals.once('SIGINT', stop);
+          });
+        }),
+      );
+  };
+}
+
+/** `palisade agent`, stopped by the process's SIGTERM or SIGINT. */
+export const registerAgent: Register = agentCommand();
