@@ -6,9 +6,10 @@ import { registerDiff } from './diff.js';
 import { registerEndpoints } from './endpoints.js';
 import { registerGenerate } from './generate.js';
 import { registerLint } from './lint.js';
+import { registerServe } from './serve.js';
 import { registerExplain } from './explain.js';
 import { registerMatrix } from './matrix.js';
 import type { Register } from './program.js';
 import { registerWhy } from './why.js';
 
-export const commands: readonly Register[] = [registerCheck, registerMatrix, registerWhy, registerExplain, registerLint, registerDiff, registerGenerate, registerEndpoints, registerController, registerConformance];
+export const commands: readonly Register[] = [registerCheck, registerMatrix, registerWhy, registerExplain, registerLint, registerDiff, registerGenerate, registerEndpoints, registerController, registerConformance, registerServe];

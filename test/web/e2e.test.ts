@@ -3,6 +3,7 @@
  * its explanation with the deciding rule highlighted, an edit marks exactly the cells the engine says changed, dark
  * mode toggles, and the screenshot for the README is taken. Skipped, with the reason, when Chromium is missing.
  */
+import { screenshotPath } from '../support/screenshots.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -131,7 +132,7 @@ describe.skipIf(missing !== undefined)('web UI in Chromium', () => {
     await page.waitForSelector('.mx-body [data-changed]');
     await page.locator('.mx-body [data-changed]').click();
     await page.locator('#why .flow').first().waitFor();
-    await page.screenshot({ path: 'docs/screenshot-edit.png' });
+    await page.screenshot({ path: screenshotPath('screenshot-edit.png') });
     const changed = await page.$$eval('.mx-body [data-changed]', (els) => els.map((e) => `${(e as HTMLElement).dataset.from} ${(e as HTMLElement).dataset.to}`));
     expect(changed).toEqual(['a/client a/nginx']);
     await page.locator('#why .flow').first().waitFor();
@@ -152,7 +153,7 @@ describe.skipIf(missing !== undefined)('web UI in Chromium', () => {
     await page.locator('.graph svg .node[data-node="a/client"]').focus();
     await page.keyboard.press('Enter');
     expect(await page.locator('.graph-list').innerText()).toContain('a/nginx');
-    await page.screenshot({ path: 'docs/screenshot-graph.png' });
+    await page.screenshot({ path: screenshotPath('screenshot-graph.png') });
   });
 
   it('explains policies with peers as units', async () => {
@@ -161,7 +162,7 @@ describe.skipIf(missing !== undefined)('web UI in Chromium', () => {
     await card.waitFor();
     expect(await card.locator('.rule').count()).toBe(3);
     expect(await card.locator('.peer .and').count()).toBe(1);
-    await page.screenshot({ path: 'docs/screenshot-policies.png' });
+    await page.screenshot({ path: screenshotPath('screenshot-policies.png') });
   });
 
   it('toggles dark mode and takes the README screenshot', async () => {
@@ -176,8 +177,8 @@ describe.skipIf(missing !== undefined)('web UI in Chromium', () => {
 
     await page.locator('.mx-body [data-from="a/client"][data-to="a/nginx"]').click();
     await page.locator('#why .flow').first().waitFor();
-    await page.screenshot({ path: 'docs/screenshot.png' });
+    await page.screenshot({ path: screenshotPath('screenshot.png') });
     await page.click('#theme-toggle');
-    await page.screenshot({ path: 'docs/screenshot-dark.png' });
+    await page.screenshot({ path: screenshotPath('screenshot-dark.png') });
   });
 });

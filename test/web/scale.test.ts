@@ -2,6 +2,7 @@
  * The UI at scale: 2,000 endpoints (20 namespaces of 100 pods). The grid on the wire stays small, and the page keeps
  * only the cells in view in the DOM, however large the matrix.
  */
+import { screenshotPath } from '../support/screenshots.js';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -92,7 +93,7 @@ describe('2,000 endpoints', () => {
       });
       await page.waitForFunction(() => !document.querySelector('.mx-body [data-from="team-00/pod-0"]'));
       expect(await page.locator('.mx-body [role=gridcell]').count()).toBeLessThan(20_000);
-      await page.screenshot({ path: 'docs/screenshot-scale.png' });
+      await page.screenshot({ path: screenshotPath('screenshot-scale.png') });
       await page.close();
     });
   });
