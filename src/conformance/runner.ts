@@ -11,6 +11,7 @@ import type { Engine } from '../engine/engine.js';
 import { cellKey, checkAgainstTopology, expectedMatrix, loadSuite } from './cases.js';
 import type { CaseStep, ConformanceCase, Topology } from './cases.js';
 import { StepError, applyStep, clusterOf, initialState } from './cluster.js';
+import { runLabSuite } from './lab.js';
 
 /** The suites, each a folder of `conformance/`. */
 export const SUITES = ['k8s', 'tiers'] as const;
@@ -22,7 +23,10 @@ export const DEFAULT_CASES_DIR = fileURLToPath(new URL('../../conformance', impo
 /** Options of {@link runConformance}. */
 export interface RunOptions {
   readonly suite: Suite | 'all';
-  /** `engine` compares with the compiled engine; `lab` would probe a real lab (not available yet: every case skips). */
+  /**
+   * `engine` compares with the compiled engine; `lab` probes the cases' TCP and UDP expectations with real packets in a
+   * netns lab (root; SCTP and the admin-tier suite are reported as SKIP with the reason).
+   */
   readonly mode: 'engine' | 'lab';
   /** Only the case of this name. */
   readonly caseName?: string;
@@ -30,6 +34,8 @@ export interface RunOptions {
   readonly dir?: string;
   /** Receives each output line, without a newline. */
   readonly out: (line: string) => void;
+  /** Lab mode: prefix of the lab's namespaces. @default "plc-" */
+  readonly labPrefix?: string;
 }
 
 /** Counts of one run. */
@@ -65,14 +71,26 @@ export async function runConformance(opts: RunOptions): Promise<RunSummary> {
   let matched = 0;
   for (const suite of suites) {
     const { topology, cases } = loadSuite(join(dir, suite));
+    if (opts.mode === 'lab') {
+      const selected = cases.filter((c) => opts.caseName === undefined || c.name === opts.caseName);
+      matched += selected.length;
+      if (selected.length === 0) continue;
+      await runLabSuite(topology, selected, {
+        suite,
+        ...(opts.labPrefix !== undefined ? { prefix: opts.labPrefix } : {}),
+        onResult: (r) => {
+          if (r.status === 'PASS') passed++;
+          else if (r.status === 'SKIP') skipped++;
+          else failed++;
+          opts.out(`${r.status} ${r.name}${r.reason ? ` (${r.reason})` : ''}`);
+          for (const l of r.lines ?? []) opts.out(`  ${l}`);
+        },
+      });
+      continue;
+    }
     for (const c of cases) {
       if (opts.caseName !== undefined && c.name !== opts.caseName) continue;
       matched++;
-      if (opts.mode === 'lab') {
-        opts.out(`SKIP ${c.name} (lab mode not available yet)`);
-        skipped++;
-        continue;
-      }
       const lines = runCase(c, topology);
       if (lines.length === 0) {
         opts.out(`PASS ${c.name}`);
