@@ -1,8 +1,9 @@
 /**
- * The reconciler: events mark the policies they can affect; after a short batch window the marked policies are
- * compiled and resolved together, compared with the objects that exist, and only the differences are written
- * (create, update, delete; nothing when equal). The same code runs against the API (live.ts) and a counting writer
- * (bench.ts, tests).
+ * The reconciler: events mark the policies they can affect (decided by label selectors, see state.ts); after a short
+ * batch window the marked policies are compiled together over only the pods and Services they can see, resolved,
+ * compared with the objects that exist, and only the differences are written (create, update, delete; nothing when
+ * equal). Entries keep the object that holds them, so a pod event rewrites only the chunks that hold that pod. The same
+ * code runs against the API (live.ts) and a counting writer (bench.ts, tests).
  */
 import type { JsonObject } from '../api/load.js';
 import type { PolicyEndpoint } from '../api/policyendpoint.js';
@@ -219,7 +220,7 @@ export class Reconciler {
   }
 
   private desired(keys: ReadonlySet<PolicyKey>): Map<PolicyKey, EndpointObject[]> {
-    const engine = compile(this.state.cluster(keys));
+    const engine = compile(this.state.scopedCluster(keys));
     const out = new Map<PolicyKey, EndpointObject[]>();
     for (const k of keys) out.set(k, []);
     engine.compiled.networkPolicies.forEach((np, i) => {

@@ -1,11 +1,16 @@
 /**
- * The controller's view of the cluster: the objects its informers hold, turned into the model through the same
- * `buildCluster` the CLI uses, and an index that says which policies a change can affect.
+ * The controller's view of the cluster: the objects its informers hold, indexed so that a change answers which
+ * policies it can affect, and so that those policies can be compiled over only the pods and Services they can see.
+ *
+ * Both answers are supersets, decided by label selectors alone (the engine's own `matchesSelector`); the engine then
+ * decides, on the scoped model, exactly which pods each policy selects. So a pass over a scoped model yields the same
+ * PolicyEndpoints as a pass over the whole cluster, at the cost of the few hundred pods a tenant's policies can see.
  */
 import type { JsonObject, LoadedDocument } from '../api/load.js';
-import type { NetworkPolicy, NetworkPolicyPeer } from '../api/types.js';
-import { matchesSelector } from '../engine/selector.js';
-import { buildCluster } from '../model/cluster.js';
+import type { LabelSelector, NetworkPolicy } from '../api/types.js';
+import { isEmptySelector, matchesSelector, selectorKey } from '../engine/selector.js';
+import { buildCluster, NAMESPACE_NAME_LABEL } from '../model/cluster.js';
+import { isTierObject, normalizeTierPolicy } from '../model/tiers.js';
 import type { Cluster } from '../model/types.js';
 
 /** The kinds the controller watches to compute endpoints. */
@@ -32,6 +37,10 @@ export function npKey(namespace: string, name: string): PolicyKey {
 
 export function tierKey(kind: string, name: string): PolicyKey {
   return `tier/${kind}/${name}`;
+}
+
+function isTierKindName(kind: string): kind is (typeof TIER_KINDS)[number] {
+  return (TIER_KINDS as readonly string[]).includes(kind);
 }
 
 function metaOf(o: JsonObject): { name: string; namespace: string; labels: Record<string, string>; uid?: string } {
@@ -77,26 +86,173 @@ function podProjection(o: JsonObject | undefined): string {
   ]);
 }
 
-/** Peers of a NetworkPolicy, both directions, with whether the rule is egress. */
-function peersOf(p: NetworkPolicy): { peer: NetworkPolicyPeer; egress: boolean }[] {
-  return [
-    ...(p.spec.ingress ?? []).flatMap((r) => (r.from ?? []).map((peer) => ({ peer, egress: false }))),
-    ...(p.spec.egress ?? []).flatMap((r) => (r.to ?? []).map((peer) => ({ peer, egress: true }))),
-  ];
+/**
+ * Pods a policy selects or names, as label selectors: in one namespace (`namespace`) or in the namespaces a selector
+ * picks. `podSelector` absent: every pod there.
+ */
+interface PodReach {
+  readonly namespace?: string;
+  readonly namespaceSelector?: LabelSelector;
+  readonly podSelector?: LabelSelector;
+  /** An egress peer: the Services of its namespaces (their ClusterIPs, their pods' ports) matter too. */
+  readonly egress: boolean;
+}
+
+/** What a policy can see: its subject and its pod peers (ipBlocks and networks need no pod). */
+interface PolicyReach {
+  readonly subject?: PodReach;
+  readonly peers: readonly PodReach[];
+}
+
+function networkPolicyReach(o: JsonObject): PolicyReach {
+  const p = o as unknown as NetworkPolicy;
+  const namespace = p.metadata.namespace ?? '';
+  const peers: PodReach[] = [];
+  const add = (peer: NonNullable<NetworkPolicy['spec']['ingress']>[number]['from'], egress: boolean) => {
+    for (const x of peer ?? []) {
+      if (x.ipBlock) continue;
+      peers.push({ ...(x.namespaceSelector ? { namespaceSelector: x.namespaceSelector } : { namespace }), ...(x.podSelector ? { podSelector: x.podSelector } : {}), egress });
+    }
+  };
+  for (const r of p.spec?.ingress ?? []) add(r.from, false);
+  for (const r of p.spec?.egress ?? []) add(r.to, true);
+  return { subject: { namespace, podSelector: p.spec?.podSelector ?? {}, egress: false }, peers };
+}
+
+function tierPolicyReach(o: JsonObject): PolicyReach {
+  // What the model cannot normalise, it leaves out of the cluster: such a policy selects nothing.
+  if (!isTierObject(o)) return { peers: [] };
+  const policy = normalizeTierPolicy(o).policy;
+  if (!policy) return { peers: [] };
+  const reach = (s: { namespaceSelector: LabelSelector; podSelector?: LabelSelector }, egress: boolean): PodReach => ({
+    namespaceSelector: s.namespaceSelector,
+    ...(s.podSelector ? { podSelector: s.podSelector } : {}),
+    egress,
+  });
+  const peers: PodReach[] = [];
+  for (const dir of ['ingress', 'egress'] as const) {
+    for (const rule of policy[dir]) for (const peer of rule.peers) if (peer.kind === 'pods') peers.push(reach(peer.selector, dir === 'egress'));
+  }
+  return { subject: reach(policy.subject, false), peers };
+}
+
+function reachesOf(r: PolicyReach): PodReach[] {
+  return r.subject ? [r.subject, ...r.peers] : [...r.peers];
+}
+
+/** A namespace's labels as the model gives them; without its object (`o` undefined), only its name label. */
+function labelsOfNamespace(name: string, o: JsonObject | undefined): Record<string, string> {
+  return { ...(o ? metaOf(o).labels : {}), [NAMESPACE_NAME_LABEL]: name };
+}
+
+/** Pods of one namespace, with an index of label pairs that narrows a selector to candidates. */
+class NamespacePods {
+  readonly pods = new Map<string, JsonObject>();
+  private readonly byLabel = new Map<string, Set<string>>();
+
+  set(key: string, old: JsonObject | undefined, now: JsonObject | undefined): void {
+    if (old) for (const [k, v] of Object.entries(metaOf(old).labels)) this.byLabel.get(`${k}=${v}`)?.delete(key);
+    if (now) {
+      this.pods.set(key, now);
+      for (const [k, v] of Object.entries(metaOf(now).labels)) {
+        let s = this.byLabel.get(`${k}=${v}`);
+        if (!s) this.byLabel.set(`${k}=${v}`, (s = new Set()));
+        s.add(key);
+      }
+    } else this.pods.delete(key);
+  }
+
+  /** Pods that may match `sel` (a superset; the engine decides); every pod when `sel` is absent or narrows nothing. */
+  candidates(sel: LabelSelector | undefined): Iterable<string> {
+    if (!sel || isEmptySelector(sel)) return this.pods.keys();
+    let best: Iterable<string> | undefined;
+    let size = Infinity;
+    const consider = (keys: Iterable<string>, n: number) => {
+      if (n < size) {
+        best = keys;
+        size = n;
+      }
+    };
+    for (const [k, v] of Object.entries(sel.matchLabels ?? {})) {
+      const s = this.byLabel.get(`${k}=${v}`);
+      consider(s ?? [], s?.size ?? 0);
+    }
+    for (const e of sel.matchExpressions ?? []) {
+      if (e.operator !== 'In') continue;
+      const sets = (e.values ?? []).map((v) => this.byLabel.get(`${e.key}=${v}`)).filter((s): s is Set<string> => s !== undefined);
+      const union = new Set(sets.flatMap((s) => [...s]));
+      consider(union, union.size);
+    }
+    return best ?? this.pods.keys();
+  }
+}
+
+/** Policies indexed by what a change in a namespace must ask: by namespace, and by distinct namespaceSelector. */
+class ReachIndex {
+  private readonly reach = new Map<PolicyKey, PolicyReach>();
+  private readonly byNamespace = new Map<string, Set<PolicyKey>>();
+  private readonly bySelector = new Map<string, { selector: LabelSelector; keys: Set<PolicyKey> }>();
+
+  get(key: PolicyKey): PolicyReach | undefined {
+    return this.reach.get(key);
+  }
+
+  set(key: PolicyKey, reach: PolicyReach | undefined): void {
+    const old = this.reach.get(key);
+    if (old) {
+      for (const r of reachesOf(old)) {
+        if (r.namespace !== undefined) this.byNamespace.get(r.namespace)?.delete(key);
+        if (r.namespaceSelector) this.bySelector.get(selectorKey(r.namespaceSelector))?.keys.delete(key);
+      }
+    }
+    if (!reach) {
+      this.reach.delete(key);
+      return;
+    }
+    this.reach.set(key, reach);
+    for (const r of reachesOf(reach)) {
+      if (r.namespace !== undefined) {
+        let s = this.byNamespace.get(r.namespace);
+        if (!s) this.byNamespace.set(r.namespace, (s = new Set()));
+        s.add(key);
+      }
+      if (r.namespaceSelector) {
+        const k = selectorKey(r.namespaceSelector);
+        let e = this.bySelector.get(k);
+        if (!e) this.bySelector.set(k, (e = { selector: r.namespaceSelector, keys: new Set() }));
+        e.keys.add(key);
+      }
+    }
+  }
+
+  /** Policies that can name something in a namespace with these labels: each distinct selector is asked once. */
+  candidates(namespace: string, labels: Readonly<Record<string, string>>): Set<PolicyKey> {
+    const out = new Set(this.byNamespace.get(namespace) ?? []);
+    for (const { selector, keys } of this.bySelector.values()) if (keys.size > 0 && matchesSelector(selector, labels)) for (const k of keys) out.add(k);
+    return out;
+  }
+
+  /** Policies with a namespaceSelector whose answer differs between the two label sets. */
+  selectorFlips(before: Readonly<Record<string, string>>, after: Readonly<Record<string, string>>): Set<PolicyKey> {
+    const out = new Set<PolicyKey>();
+    for (const { selector, keys } of this.bySelector.values()) if (matchesSelector(selector, before) !== matchesSelector(selector, after)) for (const k of keys) out.add(k);
+    return out;
+  }
 }
 
 /**
- * The watched objects. `cluster()` builds the model (optionally with only some policies, so compiling costs only
- * what those policies need); `affected()` answers which policies a change can affect, through an index of policies by
- * namespace and of the policies whose peers use a namespaceSelector.
+ * The watched objects. `apply()` records a change and answers which policies it can affect; `cluster()` builds the
+ * model of the whole cluster, `scopedCluster()` the model a set of policies needs: those policies, every namespace,
+ * and only the pods and Services their selectors can match.
  */
 export class ClusterState {
   private readonly objects = new Map<WatchedKind, Map<string, JsonObject>>();
   private readonly docs = new WeakMap<JsonObject, LoadedDocument>();
-  /** NetworkPolicies by namespace. */
-  private readonly npByNamespace = new Map<string, Set<string>>();
-  /** NetworkPolicies with a peer that selects namespaces. */
-  private readonly npWithNamespaceSelector = new Set<PolicyKey>();
+  private readonly podsByNamespace = new Map<string, NamespacePods>();
+  private readonly servicesByNamespace = new Map<string, Map<string, JsonObject>>();
+  /** Namespaces some object is in, with how many: a namespace without a Namespace object exists while referenced. */
+  private readonly referenced = new Map<string, number>();
+  private readonly index = new ReachIndex();
 
   constructor() {
     for (const k of Object.keys(API_VERSIONS) as WatchedKind[]) this.objects.set(k, new Map());
@@ -124,7 +280,7 @@ export class ClusterState {
 
   /** The uid of a tier policy, for owner references. */
   tierUid(kind: string, name: string): string | undefined {
-    const o = (TIER_KINDS as readonly string[]).includes(kind) ? this.map(kind as WatchedKind).get(name) : undefined;
+    const o = isTierKindName(kind) ? this.map(kind).get(name) : undefined;
     return o ? metaOf(o).uid : undefined;
   }
 
@@ -136,63 +292,85 @@ export class ClusterState {
     const map = this.map(kind);
     const old = map.get(key);
     const norm = value ? { ...value, apiVersion: API_VERSIONS[kind], kind } : undefined;
+    // A deletion of something never seen (a relist racing a delete) changes nothing.
+    if (!old && !norm) return new Set();
+    // Asked before the change, so a namespace's labels are the ones the old objects were matched with.
+    const before = this.affectedBy(kind, old, norm);
     if (norm) map.set(key, norm);
     else map.delete(key);
-    if (kind === 'NetworkPolicy') this.indexPolicy(key, old, norm);
-    return this.affected(kind, old, norm);
+    this.reindex(kind, key, old, norm);
+    return before;
   }
 
-  private indexPolicy(key: string, old: JsonObject | undefined, now: JsonObject | undefined): void {
-    for (const o of [old, now]) {
-      if (!o) continue;
-      const m = metaOf(o);
-      const pk = npKey(m.namespace, m.name);
-      this.npWithNamespaceSelector.delete(pk);
-      this.npByNamespace.get(m.namespace)?.delete(key);
+  private reindex(kind: WatchedKind, key: string, old: JsonObject | undefined, now: JsonObject | undefined): void {
+    if (kind !== 'Namespace' && kind !== 'AdminNetworkPolicy' && kind !== 'BaselineAdminNetworkPolicy' && kind !== 'ClusterNetworkPolicy') {
+      if (old) this.unreference(metaOf(old).namespace);
+      if (now) this.referenced.set(metaOf(now).namespace, (this.referenced.get(metaOf(now).namespace) ?? 0) + 1);
     }
-    if (now) {
-      const m = metaOf(now);
-      let set = this.npByNamespace.get(m.namespace);
-      if (!set) this.npByNamespace.set(m.namespace, (set = new Set()));
-      set.add(key);
-      if (peersOf(now as unknown as NetworkPolicy).some((x) => x.peer.namespaceSelector)) this.npWithNamespaceSelector.add(npKey(m.namespace, m.name));
+    switch (kind) {
+      case 'Pod': {
+        const ns = metaOf((now ?? old)!).namespace;
+        let pods = this.podsByNamespace.get(ns);
+        if (!pods) this.podsByNamespace.set(ns, (pods = new NamespacePods()));
+        pods.set(key, old, now);
+        break;
+      }
+      case 'Service': {
+        const ns = metaOf((now ?? old)!).namespace;
+        let svcs = this.servicesByNamespace.get(ns);
+        if (!svcs) this.servicesByNamespace.set(ns, (svcs = new Map()));
+        if (now) svcs.set(key, now);
+        else svcs.delete(key);
+        break;
+      }
+      case 'NetworkPolicy': {
+        const m = metaOf((now ?? old)!);
+        this.index.set(npKey(m.namespace, m.name), now ? networkPolicyReach(now) : undefined);
+        break;
+      }
+      case 'AdminNetworkPolicy':
+      case 'BaselineAdminNetworkPolicy':
+      case 'ClusterNetworkPolicy':
+        this.index.set(tierKey(kind, metaOf((now ?? old)!).name), now ? tierPolicyReach(now) : undefined);
+        break;
+      case 'Namespace':
+        break;
     }
   }
 
+  private unreference(ns: string): void {
+    const n = (this.referenced.get(ns) ?? 0) - 1;
+    if (n > 0) this.referenced.set(ns, n);
+    else this.referenced.delete(ns);
+  }
+
+  /** A namespace's labels as the model gives them (a namespace without its object has only its name label). */
   private namespaceLabels(name: string): Record<string, string> {
-    const o = this.map('Namespace').get(name);
-    return { ...(o ? metaOf(o).labels : {}), 'kubernetes.io/metadata.name': name };
+    return labelsOfNamespace(name, this.map('Namespace').get(name));
   }
 
-  private tierKeys(): PolicyKey[] {
-    return TIER_KINDS.flatMap((kind) => [...this.map(kind).values()].map((o) => tierKey(kind, metaOf(o).name)));
+
+  /** Every namespace the model has: declared, or referenced by a pod, Service or NetworkPolicy. */
+  private namespaceNames(): string[] {
+    return [...new Set([...this.map('Namespace').keys(), ...this.referenced.keys()])];
   }
 
-  /** NetworkPolicies whose rules can name something in `namespace`: same-namespace ones and namespaceSelector ones. */
-  private candidates(namespace: string): { key: PolicyKey; policy: NetworkPolicy }[] {
-    const out = new Map<PolicyKey, NetworkPolicy>();
-    for (const k of this.npByNamespace.get(namespace) ?? []) {
-      const o = this.map('NetworkPolicy').get(k);
-      if (o) out.set(npKey(namespace, metaOf(o).name), o as unknown as NetworkPolicy);
+  private covers(r: PodReach, namespace: string, labels: Readonly<Record<string, string>>): boolean {
+    return r.namespace !== undefined ? r.namespace === namespace : matchesSelector(r.namespaceSelector ?? {}, labels);
+  }
+
+  /** Whether some Service of the pod's namespace selects it (its ClusterIP and ports depend on the pod). */
+  private behindService(namespace: string, labels: Readonly<Record<string, string>>): boolean {
+    for (const s of this.servicesByNamespace.get(namespace)?.values() ?? []) {
+      const sel = (s.spec as { selector?: Record<string, string> } | undefined)?.selector;
+      if (matchesSelector({ matchLabels: sel ?? {} }, labels)) return true;
     }
-    for (const pk of this.npWithNamespaceSelector) {
-      const [, ns, name] = pk.split('/');
-      const o = this.map('NetworkPolicy').get(`${ns}/${name}`);
-      if (o) out.set(pk, o as unknown as NetworkPolicy);
-    }
-    return [...out].map(([key, policy]) => ({ key, policy }));
+    return false;
   }
 
-  private peerCovers(policy: NetworkPolicy, peer: NetworkPolicyPeer, namespace: string): boolean {
-    if (peer.ipBlock) return false;
-    if (peer.namespaceSelector) return matchesSelector(peer.namespaceSelector, this.namespaceLabels(namespace));
-    return (policy.metadata.namespace ?? '') === namespace;
-  }
-
-  private affected(kind: WatchedKind, old: JsonObject | undefined, now: JsonObject | undefined): Set<PolicyKey> {
+  private affectedBy(kind: WatchedKind, old: JsonObject | undefined, now: JsonObject | undefined): Set<PolicyKey> {
     const out = new Set<PolicyKey>();
-    const any = (now ?? old)!;
-    const m = metaOf(any);
+    const m = metaOf((now ?? old)!);
     switch (kind) {
       case 'NetworkPolicy':
         out.add(npKey(m.namespace, m.name));
@@ -202,65 +380,97 @@ export class ClusterState {
       case 'ClusterNetworkPolicy':
         out.add(tierKey(kind, m.name));
         break;
-      case 'Namespace': {
-        const oldLabels = old ? JSON.stringify(metaOf(old).labels) : undefined;
-        const newLabels = now ? JSON.stringify(metaOf(now).labels) : undefined;
-        if (oldLabels === newLabels) break;
-        for (const k of this.npByNamespace.get(m.name) ?? []) out.add(npKey(m.name, k.split('/')[1]));
-        for (const k of this.npWithNamespaceSelector) out.add(k);
-        for (const k of this.tierKeys()) out.add(k);
-        break;
-      }
+      case 'Namespace':
+        // Only namespace selection reads namespace labels; a policy is affected where its selector's answer flips.
+        return this.index.selectorFlips(labelsOfNamespace(m.name, old), labelsOfNamespace(m.name, now));
       case 'Pod': {
         if (podProjection(old) === podProjection(now)) break;
+        const labelsNs = this.namespaceLabels(m.namespace);
         for (const version of [old, now]) {
           if (!version) continue;
-          const pm = metaOf(version);
-          const behindService = [...this.map('Service').values()].some((s) => {
-            const sm = metaOf(s);
-            const sel = (s.spec as { selector?: Record<string, string> } | undefined)?.selector;
-            return sm.namespace === pm.namespace && matchesSelector({ matchLabels: sel ?? {} }, pm.labels);
-          });
-          for (const { key, policy } of this.candidates(pm.namespace)) {
-            const subject = (policy.metadata.namespace ?? '') === pm.namespace && matchesSelector(policy.spec.podSelector, pm.labels);
-            const peer = peersOf(policy).some(
-              (x) => this.peerCovers(policy, x.peer, pm.namespace) && (matchesSelector(x.peer.podSelector ?? {}, pm.labels) || (x.egress && behindService)),
+          const labels = metaOf(version).labels;
+          const served = this.behindService(m.namespace, labels);
+          for (const key of this.index.candidates(m.namespace, labelsNs)) {
+            const reach = this.index.get(key)!;
+            const hit = reachesOf(reach).some(
+              (r) => this.covers(r, m.namespace, labelsNs) && (matchesSelector(r.podSelector ?? {}, labels) || (r.egress && served)),
             );
-            if (subject || peer) out.add(key);
+            if (hit) out.add(key);
           }
-          for (const k of this.tierKeys()) out.add(k);
         }
         break;
       }
       case 'Service': {
-        for (const { key, policy } of this.candidates(m.namespace)) {
-          if (peersOf(policy).some((x) => x.egress && this.peerCovers(policy, x.peer, m.namespace))) out.add(key);
+        const labelsNs = this.namespaceLabels(m.namespace);
+        for (const key of this.index.candidates(m.namespace, labelsNs)) {
+          if (this.index.get(key)!.peers.some((r) => r.egress && this.covers(r, m.namespace, labelsNs))) out.add(key);
         }
-        for (const k of this.tierKeys()) out.add(k);
         break;
       }
     }
     return out;
   }
 
-  /**
-   * The model of everything watched. With `only`, policies not in it are left out: the engine then compiles only the
-   * atoms those policies use.
-   */
-  cluster(only?: ReadonlySet<PolicyKey>): Cluster {
+  private doc(kind: WatchedKind, o: JsonObject): LoadedDocument {
+    let d = this.docs.get(o);
+    if (!d) this.docs.set(o, (d = documentOf(kind, o)));
+    return d;
+  }
+
+  private policyObject(key: PolicyKey): { kind: WatchedKind; o: JsonObject } | undefined {
+    const [, a, b, ...rest] = key.split('/');
+    if (key.startsWith('np/')) {
+      const o = this.map('NetworkPolicy').get(`${a}/${[b, ...rest].join('/')}`);
+      return o && { kind: 'NetworkPolicy', o };
+    }
+    if (!isTierKindName(a)) return undefined;
+    const o = this.map(a).get([b, ...rest].join('/'));
+    return o && { kind: a, o };
+  }
+
+  /** The model of everything watched. */
+  cluster(): Cluster {
     const docs: LoadedDocument[] = [];
-    for (const [kind, map] of this.objects) {
-      for (const o of map.values()) {
-        if (only) {
-          const m = metaOf(o);
-          if (kind === 'NetworkPolicy' && !only.has(npKey(m.namespace, m.name))) continue;
-          if ((TIER_KINDS as readonly string[]).includes(kind) && !only.has(tierKey(kind, m.name))) continue;
+    for (const [kind, map] of this.objects) for (const o of map.values()) docs.push(this.doc(kind, o));
+    return buildCluster(docs).cluster;
+  }
+
+  /**
+   * The model `keys` need: those policies, every Namespace, and the pods and Services their selectors can reach
+   * (candidates by namespace and label, a superset of what the engine will select). Resolving those policies on it
+   * gives what resolving them on {@link cluster} gives.
+   */
+  scopedCluster(keys: Iterable<PolicyKey>): Cluster {
+    const docs: LoadedDocument[] = [];
+    for (const o of this.map('Namespace').values()) docs.push(this.doc('Namespace', o));
+    const pods = new Set<string>();
+    const services = new Set<string>();
+    const namespaces = this.namespaceNames().map((name) => ({ name, labels: this.namespaceLabels(name) }));
+    const podsOf = (ns: string, sel: LabelSelector | undefined) => {
+      const index = this.podsByNamespace.get(ns);
+      if (index) for (const k of index.candidates(sel)) pods.add(k);
+    };
+    for (const key of keys) {
+      const policy = this.policyObject(key);
+      if (!policy) continue;
+      docs.push(this.doc(policy.kind, policy.o));
+      for (const r of reachesOf(this.index.get(key) ?? { peers: [] })) {
+        const inScope = r.namespace !== undefined ? [r.namespace] : namespaces.filter((n) => matchesSelector(r.namespaceSelector ?? {}, n.labels)).map((n) => n.name);
+        for (const ns of inScope) {
+          podsOf(ns, r.podSelector);
+          if (!r.egress) continue;
+          for (const [k, s] of this.servicesByNamespace.get(ns) ?? []) {
+            if (services.has(k)) continue;
+            services.add(k);
+            podsOf(ns, { matchLabels: (s.spec as { selector?: Record<string, string> } | undefined)?.selector ?? {} });
+          }
         }
-        let d = this.docs.get(o);
-        if (!d) this.docs.set(o, (d = documentOf(kind, o)));
-        docs.push(d);
       }
     }
+    const podMap = this.map('Pod');
+    for (const k of pods) docs.push(this.doc('Pod', podMap.get(k)!));
+    const svcMap = this.map('Service');
+    for (const k of services) docs.push(this.doc('Service', svcMap.get(k)!));
     return buildCluster(docs).cluster;
   }
 }

@@ -102,3 +102,40 @@ describe('Reconciler', () => {
     expect(w.writes).toBe(0);
   });
 });
+
+describe('Reconciler: what an egress Service entry depends on', () => {
+  // The peer selects pods without `tier`; the Service selects by `app` only, so it also holds `front`, a pod the peer
+  // does not match and the policy does not select. Its named port still decides the Service entry.
+  const setupService = async () => {
+    const w = new MemoryWriter();
+    const r = new Reconciler(w, { batchWindowMs: 0 });
+    add(r, 'Namespace', ns('a'));
+    add(r, 'Pod', pod('a', 'plain', { labels: { app: 'web' }, ip: '10.0.0.1', ports: [{ name: 'http', containerPort: 8080 }] }));
+    add(r, 'Pod', pod('a', 'front', { labels: { app: 'web', tier: 'front' }, ip: '10.0.0.2', ports: [{ name: 'http', containerPort: 8080 }] }));
+    add(r, 'Service', svc('a', 'web', { selector: { app: 'web' }, clusterIP: '10.96.0.1', ports: [{ port: 80, targetPort: 'http' }] }));
+    add(r, 'NetworkPolicy', np('a', 'out', { podSelector: { matchLabels: { app: 'db' } }, egress: [{ to: [{ podSelector: { matchExpressions: [{ key: 'tier', operator: 'DoesNotExist' }] } }], ports: [{ port: 8080 }] }] }));
+    r.setActive(true);
+    await r.flush();
+    return { r, w };
+  };
+  const egress = (w: MemoryWriter) => [...w.objects.values()].flatMap((o) => (o.spec.egress ?? []) as readonly { cidr?: string }[]).map((e) => e.cidr);
+
+  it('a port change of a pod only the Service holds rewrites the entry (a named target reaching 9090 bypasses 8080)', async () => {
+    const { r, w } = await setupService();
+    expect(egress(w)).toEqual(['10.0.0.1', '10.96.0.1']);
+    add(r, 'Pod', pod('a', 'front', { labels: { app: 'web', tier: 'front' }, ip: '10.0.0.2', ports: [{ name: 'http', containerPort: 9090 }] }));
+    await r.flush();
+    expect(egress(w)).toEqual(['10.0.0.1']);
+  });
+
+  it('the pods a Service holds are compiled with the policy even when no selector of the policy names them', async () => {
+    const { r, w } = await setupService();
+    add(r, 'Pod', pod('a', 'front', { labels: { app: 'web', tier: 'front' }, ip: '10.0.0.2', ports: [{ name: 'http', containerPort: 9090 }] }));
+    await r.flush();
+    expect(egress(w)).toEqual(['10.0.0.1']);
+    // A policy change recompiles the policy alone: `front` must be in its model, or the Service entry would return.
+    add(r, 'NetworkPolicy', np('a', 'out', { podSelector: { matchLabels: { app: 'db' } }, egress: [{ to: [{ podSelector: { matchExpressions: [{ key: 'tier', operator: 'DoesNotExist' }] } }], ports: [{ port: 8080 }, { protocol: 'UDP', port: 53 }] }] }));
+    await r.flush();
+    expect(egress(w)).toEqual(['10.0.0.1']);
+  });
+});
