@@ -209,18 +209,34 @@ function entryKey(e: { readonly cidr?: string; readonly except?: readonly string
   return `${e.cidr ?? ''}|${[...(e.except ?? [])].sort().join(',')}`;
 }
 
-/** Orders addresses by family and value, then prefix length; what does not parse goes last, by text. */
-function compareCidr(a: string, b: string): number {
-  const pa = parseIP(a.split('/')[0]);
-  const pb = parseIP(b.split('/')[0]);
-  if (pa && pb) {
-    if (pa.family !== pb.family) return pa.family - pb.family;
-    if (pa.value !== pb.value) return pa.value < pb.value ? -1 : 1;
-    const la = Number(a.split('/')[1] ?? 129);
-    const lb = Number(b.split('/')[1] ?? 129);
-    if (la !== lb) return la - lb;
-  } else if (pa || pb) return pa ? -1 : 1;
-  return a < b ? -1 : a > b ? 1 : 0;
+/** What addresses sort by, parsed once per address: family and value, then prefix length; then the text. */
+interface CidrOrder {
+  readonly family: number;
+  readonly value: bigint;
+  readonly len: number;
+  readonly text: string;
+}
+
+function cidrOrder(text: string): CidrOrder {
+  const [addr, len] = text.split('/');
+  const ip = parseIP(addr);
+  // What does not parse goes last, by text.
+  return ip ? { family: ip.family, value: ip.value, len: Number(len ?? 129), text } : { family: 99, value: 0n, len: 0, text };
+}
+
+function compareOrder(a: CidrOrder, b: CidrOrder): number {
+  if (a.family !== b.family) return a.family - b.family;
+  if (a.value !== b.value) return a.value < b.value ? -1 : 1;
+  if (a.len !== b.len) return a.len - b.len;
+  return a.text < b.text ? -1 : a.text > b.text ? 1 : 0;
+}
+
+/** Sorts by address (see {@link compareOrder}), then by `tie`; each address is parsed once, not per comparison. */
+function sortByCidr<T>(xs: readonly T[], cidr: (x: T) => string, tie: (x: T) => string = () => ''): T[] {
+  return xs
+    .map((x) => ({ x, o: cidrOrder(cidr(x)), t: tie(x) }))
+    .sort((a, b) => compareOrder(a.o, b.o) || (a.t < b.t ? -1 : a.t > b.t ? 1 : 0))
+    .map(({ x }) => x);
 }
 
 /** Merges entries with the same cidr and except; ports are unioned, and an all-ports entry makes the merge all ports. */
@@ -233,9 +249,8 @@ export function mergeEntries(entries: readonly EndpointInfo[]): EndpointInfo[] {
     if (!m) merged.set(key, { cidr: e.cidr, ...(e.except ? { except: e.except } : {}), ports });
     else if (m.ports !== 'all') m.ports = ports === 'all' ? 'all' : [...m.ports, ...ports];
   }
-  return [...merged.values()]
-    .map((m) => entry(m.cidr, m.except ? [...m.except].sort(compareCidr) : undefined, m.ports === 'all' ? [] : sortPorts(m.ports)))
-    .sort((a, b) => compareCidr(a.cidr, b.cidr) || (entryKey(a) < entryKey(b) ? -1 : entryKey(a) > entryKey(b) ? 1 : 0));
+  const out = [...merged.values()].map((m) => entry(m.cidr, m.except ? sortByCidr(m.except, (c) => c) : undefined, m.ports === 'all' ? [] : sortPorts(m.ports)));
+  return sortByCidr(out, (e) => e.cidr, entryKey);
 }
 
 // ---------------------------------------------------------------- NetworkPolicy
@@ -462,7 +477,7 @@ function resolveTierRule(engine: Engine, compiled: CompiledTierPolicy, dir: Dire
     }
   });
   // Rule order decides; within a rule, address order reads best.
-  return { ...base, entries: entries.sort((a, b) => compareCidr(a.cidr, b.cidr)) };
+  return { ...base, entries: sortByCidr(entries, (e) => e.cidr) };
 }
 
 /** Merges identical cidr+action entries (ports unioned, all-ports wins), keeping the order of first appearance. */
