@@ -30,19 +30,22 @@ function formatPort(p: PolicyEndpointPort): string {
   return p.endPort !== undefined ? `${proto} ${p.port}-${p.endPort}` : `${proto} ${p.port}`;
 }
 
-/** Entries of one rule grouped by their ports, so a rule reads as "these peers, on these ports". */
+/**
+ * Entries of one rule grouped by their ports, so a rule reads as "these peers, on these ports". A pod that two peers
+ * of the rule both match is one address, listed once.
+ */
 function ruleRows(rule: ResolvedRule): { peers: string; ports: string }[] {
   if (rule.dropped) return [{ peers: `(nothing: ${rule.dropped})`, ports: '' }];
   if (rule.entries.length === 0) return [{ peers: '(no peer resolves to an address)', ports: '' }];
-  const byPorts = new Map<string, string[]>();
+  const byPorts = new Map<string, Set<string>>();
   for (const e of rule.entries) {
     const ports = e.ports && e.ports.length > 0 ? e.ports.map(formatPort).join(', ') : 'all';
     const peer = e.except && e.except.length > 0 ? `${e.cidr} except ${e.except.join(' ')}` : e.cidr;
-    const list = byPorts.get(ports);
-    if (list) list.push(peer);
-    else byPorts.set(ports, [peer]);
+    const set = byPorts.get(ports);
+    if (set) set.add(peer);
+    else byPorts.set(ports, new Set([peer]));
   }
-  return [...byPorts].map(([ports, peers]) => ({ peers: peers.join(', '), ports }));
+  return [...byPorts].map(([ports, peers]) => ({ peers: [...peers].join(', '), ports }));
 }
 
 interface Row {

@@ -60,6 +60,18 @@ describe('palisade endpoints', () => {
     expect(text).toMatch(/egress\s+\(isolated, no rules: nothing allowed\)/);
   });
 
+  it('lists a pod that two peers of one rule match once (examples/eks-multi-team: b/allow-team-and-monitoring)', async () => {
+    const { io, out } = capture();
+    expect(await run(['endpoints', 'examples/eks-multi-team/', '-q'], io, [registerEndpoints])).toBe(0);
+    const rows = out.join('\n').split('\n');
+    const at = rows.findIndex((r) => r.startsWith('b/allow-team-and-monitoring'));
+    const rule = rows[at + 1];
+    expect(rule).toMatch(/ingress\[0\]/);
+    const ips = rule.match(/\d+\.\d+\.\d+\.\d+/g) ?? [];
+    expect(ips).toContain('10.0.2.15');
+    expect(new Set(ips).size).toBe(ips.length);
+  });
+
   it('rejects a chunk size of 0 as a usage error', async () => {
     const { io, err } = capture();
     expect(await run(['endpoints', manifests(), '--endpoint-chunk-size', '0'], io, [registerEndpoints])).toBe(2);
