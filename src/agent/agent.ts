@@ -59,8 +59,11 @@ export interface SyncResult {
 }
 
 export interface Agent {
-  /** Sync now (delta; a full rebuild when nothing was programmed yet or the last transaction failed). */
-  sync(): Promise<SyncResult>;
+  /**
+   * Sync now (delta; a full rebuild when nothing was programmed yet or the last transaction failed). `discover: false`
+   * reuses the pods and addresses found last, as a sync triggered by a PolicyEndpoint change does. @default discover
+   */
+  sync(opts?: { discover?: boolean }): Promise<SyncResult>;
   /** Rebuild the whole table now. */
   resync(): Promise<SyncResult>;
   /** What the agent last programmed. */
@@ -96,22 +99,30 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
   let applied: SyncResult | undefined;
   let stopped = false;
 
-  const compileNow = async (): Promise<{ state: DesiredState; pods: LocalPod[] }> => {
-    const [pes, pods, nodeAddresses] = await Promise.all([
+  // What discovery last found. A PolicyEndpoint change does not move pods: its sync reuses this instead of running
+  // `ip` twice more (tens of ms of process start-up, most of a delta sync's time).
+  let discovered: { pods: LocalPod[]; nodeAddresses: string[] } | undefined;
+
+  const compileNow = async (discover: boolean): Promise<{ state: DesiredState; pods: LocalPod[] }> => {
+    const [pes, found] = await Promise.all([
       opts.input.list(),
-      discoverPods(podInterfaces, where),
-      discoverNodeAddresses(where),
+      discover || !discovered
+        ? Promise.all([discoverPods(podInterfaces, where), discoverNodeAddresses(where)]).then(([pods, nodeAddresses]) => ({ pods, nodeAddresses }))
+        : Promise.resolve(discovered),
     ]);
+    discovered = found;
+    const { pods, nodeAddresses } = found;
     lastPods = JSON.stringify(pods);
-    const named = pods.map((p) => nameFromPolicyEndpoints(p, pes));
+    const names = podNames(pes);
+    const named = pods.map((p) => nameFromPolicyEndpoints(p, names));
     return { state: compileNode({ policyEndpoints: pes, pods: named, nodeAddresses, mode: opts.enforcingMode }, compileOpts), pods };
   };
 
-  const doSync = async (full: boolean): Promise<SyncResult> => {
+  const doSync = async (full: boolean, discover: boolean): Promise<SyncResult> => {
     const t0 = performance.now();
     const kind = full || !programmed ? 'full' : 'delta';
     try {
-      const { state, pods } = await compileNow();
+      const { state, pods } = await compileNow(full || discover);
       const script = kind === 'full' ? renderFull(state) : renderDelta(programmed!, state);
       if (script !== '') {
         await opts.beforeApply?.(kind, script);
@@ -144,8 +155,8 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
 
   // One sync at a time; requests during a sync coalesce into one more.
   let chain: Promise<unknown> = Promise.resolve();
-  const enqueue = (full: boolean): Promise<SyncResult> => {
-    const next = chain.then(() => doSync(full));
+  const enqueue = (full: boolean, discover = true): Promise<SyncResult> => {
+    const next = chain.then(() => doSync(full, discover));
     chain = next.catch(() => undefined);
     return next;
   };
@@ -155,7 +166,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     queued = true;
     void chain.then(() => {
       queued = false;
-      if (!stopped) enqueue(false).catch(() => undefined);
+      if (!stopped) enqueue(false, false).catch(() => undefined);
     });
   };
 
@@ -185,7 +196,11 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
   const unwatch = opts.input.watch(trigger);
   const poll = setInterval(() => {
     discoverPods(podInterfaces, where).then(
-      (pods) => { if (JSON.stringify(pods) !== lastPods) trigger(); },
+      (pods) => {
+        if (JSON.stringify(pods) === lastPods) return;
+        if (discovered) discovered = { ...discovered, pods };
+        trigger();
+      },
       () => undefined,
     );
   }, opts.pollIntervalMs ?? 1000);
@@ -195,7 +210,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
   if (opts.metricsPort !== undefined) server = await serveMetrics(metrics, opts.metricsPort, () => healthy);
 
   return {
-    sync: () => enqueue(false),
+    sync: (o = {}) => enqueue(false, o.discover ?? true),
     resync: () => enqueue(true),
     state: () => programmed,
     lastApplied: () => applied,
@@ -214,13 +229,20 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
   };
 }
 
-/** Names a route-discovered pod from the PolicyEndpoints that list its IP. */
-function nameFromPolicyEndpoints(pod: LocalPod, pes: readonly PolicyEndpoint[]): LocalPod {
-  const ips = new Set(pod.ips);
+/** Pod IP → name and namespace, from the PolicyEndpoints' selected pods (the first listing wins). */
+function podNames(pes: readonly PolicyEndpoint[]): Map<string, { name: string; namespace: string }> {
+  const out = new Map<string, { name: string; namespace: string }>();
   for (const pe of pes) {
-    for (const ep of pe.spec.podSelectorEndpoints ?? []) {
-      if (ips.has(ep.podIP)) return { ...pod, name: ep.name, namespace: ep.namespace };
-    }
+    for (const ep of pe.spec.podSelectorEndpoints ?? []) if (!out.has(ep.podIP)) out.set(ep.podIP, { name: ep.name, namespace: ep.namespace });
+  }
+  return out;
+}
+
+/** Names a route-discovered pod from the PolicyEndpoints that list its IP. */
+function nameFromPolicyEndpoints(pod: LocalPod, names: ReadonlyMap<string, { name: string; namespace: string }>): LocalPod {
+  for (const ip of pod.ips) {
+    const n = names.get(ip);
+    if (n) return { ...pod, name: n.name, namespace: n.namespace };
   }
   return pod;
 }

@@ -128,6 +128,11 @@ export function formatRange(r: AddressRange): string {
 
 /** The canonical text of an address (IPv6 compressed), for comparing addresses from different sources. */
 export function canonicalAddress(ip: string): string {
+  // Fast path: dotted-quad IPv4 without leading zeros is already canonical (the agent checks every selected pod's
+  // address on every sync; a BigInt round trip per address cost ~1 µs × 10k pods).
+  if (CANONICAL_V4.test(ip)) return ip;
   const a = parseAddress(ip);
   return formatAddress(a.family, a.value);
 }
+
+const CANONICAL_V4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;

@@ -298,9 +298,32 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
     return `goto ${name}`;
   };
 
+  // Which PolicyEndpoints select which pod, indexed once: by pod IP and by namespace/name (as `selects` matches).
+  const order = new Map(pes.map((pe, i) => [pe, i]));
+  const byIP = new Map<string, PolicyEndpoint[]>();
+  const byName = new Map<string, PolicyEndpoint[]>();
+  const push = (m: Map<string, PolicyEndpoint[]>, k: string, pe: PolicyEndpoint) => {
+    const list = m.get(k);
+    if (!list) m.set(k, [pe]);
+    else if (list[list.length - 1] !== pe) list.push(pe);
+  };
+  for (const pe of pes) {
+    for (const ep of pe.spec.podSelectorEndpoints ?? []) {
+      if (ep.podIP !== '') push(byIP, safeCanonical(ep.podIP), pe);
+      push(byName, `${ep.namespace}/${ep.name}`, pe);
+    }
+  }
+  const selectingOf = (pod: LocalPod): PolicyEndpoint[] => {
+    const found = new Set<PolicyEndpoint>();
+    for (const ip of pod.ips) for (const pe of byIP.get(canonicalAddress(ip)) ?? []) found.add(pe);
+    if (pod.name !== undefined) for (const pe of byName.get(`${pod.namespace}/${pod.name}`) ?? []) found.add(pe);
+    // In the sorted order of `pes`.
+    return [...found].sort((a, b) => order.get(a)! - order.get(b)!);
+  };
+
   const pods = [...input.pods].sort((a, b) => a.ifname.localeCompare(b.ifname));
   for (const pod of pods) {
-    const selecting = pes.filter((pe) => selects(pe, pod));
+    const selecting = selectingOf(pod);
     for (const dir of ['ingress', 'egress'] as const) {
       const dispatch = dir === 'ingress' ? ingressDispatch : egressDispatch;
       const pass = dir === 'ingress' ? 'accept' : 'goto ingress_check';
