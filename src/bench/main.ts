@@ -14,6 +14,7 @@ import type { Cluster } from '../model/types.js';
 import { benchCluster } from './cluster.js';
 import type { BenchRow } from './row.js';
 import { benchController } from '../controller/bench.js';
+import { benchAgent } from '../agent/bench.js';
 
 export type { BenchRow } from './row.js';
 
@@ -178,6 +179,10 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify(measureSpeedup(Number(args[1]), Number(args[2]))));
     return;
   }
+  if (args[0] === '--agent') {
+    process.stdout.write(JSON.stringify(await benchAgent()));
+    return;
+  }
   if (args[0] === '--controller') {
     process.stdout.write(JSON.stringify(await benchController()));
     return;
@@ -200,6 +205,12 @@ async function main(): Promise<void> {
   rows.push(...runChild(['--speedup', '300', '30']));
   progress('controller: event to PolicyEndpoint written…');
   rows.push(...runChild(['--controller']));
+  if (process.getuid?.() === 0) {
+    progress('agent: change to enforced in the kernel, connection rate…');
+    rows.push(...runChild(['--agent']));
+  } else {
+    process.stderr.write('agent benchmark skipped: it needs root (network namespaces and nftables)\n');
+  }
   progress('');
   process.stdout.write(`${formatRows(rows)}\n`);
 }

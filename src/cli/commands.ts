@@ -1,10 +1,12 @@
 /** Every command of the program, in the order `--help` lists them. */
 import { registerCheck } from './check.js';
+import { registerAgent } from './agent.js';
 import { registerConformance } from './conformance.js';
 import { registerController } from './controller.js';
 import { registerDiff } from './diff.js';
 import { registerEndpoints } from './endpoints.js';
 import { registerGenerate } from './generate.js';
+import { registerLab } from './lab.js';
 import { registerLint } from './lint.js';
 import { registerServe } from './serve.js';
 import { registerExplain } from './explain.js';
@@ -12,4 +14,4 @@ import { registerMatrix } from './matrix.js';
 import type { Register } from './program.js';
 import { registerWhy } from './why.js';
 
-export const commands: readonly Register[] = [registerCheck, registerMatrix, registerWhy, registerExplain, registerLint, registerDiff, registerGenerate, registerEndpoints, registerController, registerConformance, registerServe];
+export const commands: readonly Register[] = [registerCheck, registerMatrix, registerWhy, registerExplain, registerLint, registerDiff, registerGenerate, registerEndpoints, registerController, registerAgent, registerLab, registerConformance, registerServe];
