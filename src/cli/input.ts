@@ -1,34 +1,70 @@
 /**
- * How analysis commands read their input: manifests from paths (or `-`), with every diagnostic printed; any error
- * stops the command, because an analysis that silently dropped an invalid policy would answer wrongly.
+ * How analysis commands read their input: manifests from paths (or `-`), or a live cluster through a kubeconfig
+ * (`--kubeconfig FILE [--context C]`), with every diagnostic printed; any error stops the command, because an analysis
+ * that silently dropped an invalid policy would answer wrongly.
  */
 import { Option, type Command } from 'commander';
 import { InputError, formatDiagnostic } from '../api/diagnostics.js';
 import { readCluster, type ReadResult } from '../api/read.js';
 import type { Cluster } from '../model/types.js';
+import { readKubeCluster } from './kube-source.js';
 import type { Io } from './program.js';
 
 export interface InputOptions {
   readonly namespace?: string;
   readonly quiet?: boolean;
+  readonly kubeconfig?: string;
+  readonly context?: string;
 }
 
-/** Adds the options every analysis command shares. */
+/** The options {@link readInput} reads; commands pass their parsed options as they are. */
+export interface ReadInputOptions {
+  readonly defaultNamespace?: string;
+  readonly quiet?: boolean;
+  /**
+   * Set by the hook of {@link inputOptions} when `--kubeconfig` or `--context` was given: the cluster, already read, or
+   * why it could not be (thrown here, inside the action, where commands turn it into a message and exit 1).
+   */
+  readonly kubeSource?: ReadResult | InputError;
+}
+
+/**
+ * Adds the options every analysis command shares. With `--kubeconfig` or `--context`, the live cluster is read before
+ * the command's action runs (the one asynchronous step), so actions stay as they are.
+ */
 export function inputOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('-n, --namespace <ns>', 'namespace of objects written without one (as kubectl -n)'))
     .addOption(new Option('--default-namespace <ns>', 'same as --namespace').default('default').hideHelp())
     .option('-q, --quiet', 'do not print notes and warnings about the input')
-    .hook('preAction', (command) => {
-      const ns = command.opts<{ namespace?: string }>().namespace;
-      if (ns !== undefined) command.setOptionValue('defaultNamespace', ns);
+    .option('--kubeconfig <file>', 'read a live cluster through this kubeconfig instead of manifests')
+    .option('--context <name>', 'kubeconfig context of the live cluster (default: the current context)')
+    .hook('preAction', async (command) => {
+      const o = command.opts<{ namespace?: string; kubeconfig?: string; context?: string }>();
+      if (o.namespace !== undefined) command.setOptionValue('defaultNamespace', o.namespace);
+      if (o.kubeconfig === undefined && o.context === undefined) return;
+      try {
+        command.setOptionValue('kubeSource', await readKubeCluster({ ...(o.kubeconfig !== undefined ? { kubeconfig: o.kubeconfig } : {}), ...(o.context !== undefined ? { context: o.context } : {}) }));
+      } catch (e) {
+        command.setOptionValue('kubeSource', e instanceof InputError ? e : new InputError(`cannot read the cluster: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`));
+      }
     });
 }
 
-/** Reads manifests into a cluster; prints notes and warnings to stderr; throws InputError on any error. */
-export function readInput(paths: readonly string[], io: Io, opts: { defaultNamespace?: string; quiet?: boolean }): ReadResult & { cluster: Cluster } {
-  if (paths.length === 0) throw new InputError('no input: give manifest files, directories, or - for standard input');
-  const result = readCluster(paths, { defaultNamespace: opts.defaultNamespace ?? 'default', readStdin: io.readStdin });
+/**
+ * Reads the input into a cluster — the manifests at `paths`, or the live cluster `--kubeconfig` named — prints notes
+ * and warnings to stderr, and throws InputError on any error.
+ */
+export function readInput(paths: readonly string[], io: Io, opts: ReadInputOptions): ReadResult & { cluster: Cluster } {
+  let result: ReadResult;
+  if (opts.kubeSource) {
+    if (opts.kubeSource instanceof InputError) throw opts.kubeSource;
+    if (paths.length > 0) throw new InputError('give manifests or --kubeconfig, not both');
+    result = opts.kubeSource;
+  } else {
+    if (paths.length === 0) throw new InputError('no input: give manifest files, directories, - for standard input, or --kubeconfig for a live cluster');
+    result = readCluster(paths, { defaultNamespace: opts.defaultNamespace ?? 'default', readStdin: io.readStdin });
+  }
   const errors = result.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0) {
     throw new InputError(`${errors.length} error${errors.length === 1 ? '' : 's'} in the input; fix them or run \`palisade check\` for the full report`, errors);
