@@ -98,7 +98,7 @@ export const registerEndpoints: Register = (program, io, setExit) => {
     program
       .command('endpoints')
       .description('the PolicyEndpoints (AWS VPC CNI format) the controller writes: which IPs each policy applies to and allows')
-      .argument('<paths...>', 'files, directories or - for stdin')
+      .argument('[paths...]', 'files, directories or - for stdin (or --kubeconfig for a live cluster)')
       .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'yaml', 'json']).default('table'))
       .addOption(new Option('--endpoint-chunk-size <n>', 'at most this many entries per list per object').argParser(parseChunkSize).default(DEFAULT_CHUNK_SIZE)),
   )
@@ -113,6 +113,7 @@ export const registerEndpoints: Register = (program, io, setExit) => {
         '  palisade endpoints examples/eks-multi-team/',
         '  palisade endpoints manifests/ -o yaml > policyendpoints.yaml',
         '  helm template ./chart | palisade endpoints - -o json --endpoint-chunk-size 100',
+        '  palisade endpoints --kubeconfig ~/.kube/config --context prod',
       ].join('\n'),
     )
     .action(
