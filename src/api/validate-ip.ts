@@ -4,6 +4,7 @@
  */
 import { isIPv6 } from 'node:net';
 import { invalid, warning, type FieldError, type Path } from './validate-fields.js';
+import { formatIP } from './ip.js';
 
 /** An address as written: family, bits (IPv4-mapped IPv6 is IPv4 here, as Go treats it), and how it was spelled. */
 export interface ParsedAddress {
@@ -125,36 +126,8 @@ export function isStrictSubset(outer: ParsedCIDR, inner: ParsedCIDR): boolean {
 
 // ---------------------------------------------------------------- canonical text
 
-function formatIPv4(bits: bigint): string {
-  return [24n, 16n, 8n, 0n].map((s) => String((bits >> s) & 0xffn)).join('.');
-}
-
-/** RFC 5952: lower case, no leading zeros, the longest run (first on a tie) of two or more zero groups as '::'. */
-function formatIPv6(bits: bigint): string {
-  const groups = Array.from({ length: 8 }, (_, i) => Number((bits >> BigInt(112 - 16 * i)) & 0xffffn));
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
-}
-
-export function formatAddress(family: 4 | 6, bits: bigint): string {
-  return family === 4 ? formatIPv4(bits) : formatIPv6(bits);
-}
+/** Canonical text (RFC 5952 for IPv6), shared with the rest of Palisade. */
+export const formatAddress = formatIP;
 
 // ---------------------------------------------------------------- validators
 

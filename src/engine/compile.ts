@@ -5,7 +5,7 @@
  */
 import type { LabelSelector, NetworkPolicyPort, Protocol } from '../api/types.js';
 import type { Cluster, Endpoint, EndpointPort, PolicyObject, TierPeer, TierPolicy, TierPort } from '../model/types.js';
-import { familyMax, formatIP, ipBlockRanges, parseCIDR, parseIP, type AddressRange, type Family } from './ip.js';
+import { familyMax, formatIP, ipBlockRanges, parseCIDR, parseIP, type AddressRange, type Family } from '../api/ip.js';
 import { EVERYTHING, NOTHING, only, range, unionAll, ALL_PORTS } from './ports.js';
 import { isEmptySelector, matchesSelector, selectorKey } from './selector.js';
 import { effectivePolicyTypes, tierOrder } from './semantics.js';

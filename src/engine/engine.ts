@@ -8,7 +8,7 @@ import { PROTOCOLS, type Protocol } from '../api/types.js';
 import type { Cluster, Endpoint } from '../model/types.js';
 import { compileCluster, type CompiledRule, type Compiled, type Direction, type PeerClass } from './compile.js';
 import { evaluateDirection, resolvePorts, traceDirection } from './evaluate.js';
-import { parseIP, type Address } from './ip.js';
+import { parseIP, type Address } from '../api/ip.js';
 import { EVERYTHING, NOTHING, containsPort, formatPorts, intersect, intersectAll, isNothing, range } from './ports.js';
 import type { DirectionVerdict, ExternalRange, Flow, MatrixConnection, MatrixEndpoint, MatrixJson, PortsByProtocol, Verdict } from './types.js';
 

@@ -5,7 +5,7 @@
  */
 import type { NetworkPolicyPeer, NetworkPolicyPort, Protocol } from '../api/types.js';
 import type { Cluster, Endpoint, TierPeer, TierPolicy, TierPort, TierRule } from '../model/types.js';
-import { ipBlockRanges, parseCIDR, parseIP, rangeContains, type Address } from './ip.js';
+import { ipBlockRanges, parseCIDR, parseIP, rangeContains, type Address } from '../api/ip.js';
 import { matchesSelector } from './selector.js';
 import { effectivePolicyTypes, tierOrder } from './semantics.js';
 
