@@ -25,7 +25,8 @@ export interface Diagnostic {
 
 /** Formats a diagnostic on one line: `file:line:col: error: NetworkPolicy a/b: spec.x: message`. */
 export function formatDiagnostic(d: Diagnostic): string {
-  const where = d.pos ? `${d.pos.file}:${d.pos.line}:${d.pos.column}: ` : '';
+  // Objects read from a live cluster have no line: their position is just where they came from.
+  const where = !d.pos ? '' : d.pos.line > 0 ? `${d.pos.file}:${d.pos.line}:${d.pos.column}: ` : `${d.pos.file}: `;
   const what = d.object ? `${d.object}: ` : '';
   const path = d.path ? `${d.path}: ` : '';
   return `${where}${d.severity}: ${what}${path}${d.message}`;

@@ -140,7 +140,7 @@ export const registerExplain: Register = (program, io, setExit) => {
     program
       .command('explain')
       .description('every policy in plain words: what it applies to, and each rule with its peers as the API groups them')
-      .argument('<paths...>', 'files, directories or - for stdin')
+      .argument('[paths...]', 'files, directories or - for stdin (or --kubeconfig for a live cluster)')
       .addOption(new Option('-o, --output <format>', 'output format').choices(['text']).default('text')),
   )
     .addHelpText('after', '\nExample:\n  palisade explain examples/eks-multi-team/')

@@ -33,7 +33,7 @@ export const registerLint: Register = (program, io, setExit) => {
     program
       .command('lint')
       .description('find policy mistakes validation cannot see: DNS blocked, selectors matching nothing, AND/OR slips, shadowed rules, ...')
-      .argument('<paths...>', 'files, directories or - for stdin')
+      .argument('[paths...]', 'files, directories or - for stdin (or --kubeconfig for a live cluster)')
       .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'sarif']).default('text'))
       .addOption(new Option('--profile <profile>', 'extra rules for a CNI').choices(['generic', 'aws-vpc-cni']).default('generic'))
       .option('--pod-cidr <cidr>', 'pod network CIDR for ipblock-covers-pods (repeatable; default: the pod IPs in the input)', parseCIDROption)

@@ -82,7 +82,7 @@ export const registerMatrix: Register = (program, io, setExit) => {
     program
       .command('matrix')
       .description('who can reach whom: every pod, workload and external range, with the allowed ports')
-      .argument('<paths...>', 'files, directories or - for stdin')
+      .argument('[paths...]', 'files, directories or - for stdin (or --kubeconfig for a live cluster)')
       .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'csv', 'md']).default('table'))
       .option('--port <port>', 'only this port', parsePort)
       .option('--protocol <protocol>', 'only this protocol (TCP, UDP or SCTP)', parseProtocol),

@@ -29,7 +29,7 @@ export const registerWhy: Register = (program, io, setExit) => {
       .description('explain one flow: the verdict, and which tier, policy and rule decided each direction')
       .argument('<from>', 'source: endpoint id (namespace/name), external range id, or IP address')
       .argument('<to>', 'destination: endpoint id, external range id, or IP address')
-      .argument('<paths...>', 'files, directories or - for stdin')
+      .argument('[paths...]', 'files, directories or - for stdin (or --kubeconfig for a live cluster)')
       .requiredOption('--port <port>', 'destination port', parsePort)
       .option('--protocol <protocol>', 'TCP, UDP or SCTP', parseProtocol, 'TCP' as Protocol)
       .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text')),
