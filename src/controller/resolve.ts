@@ -8,8 +8,9 @@
  * - a pod is its primary pod IP written bare (`10.0.1.5`, not `10.0.1.5/32`), as the AWS controller writes it;
  * - an ipBlock is copied with its `except`; a rule without peers is `0.0.0.0/0` and `::/0` with the rule's ports;
  * - ingress named ports resolve against the selected pods (a rule whose ports all fail to resolve is dropped); egress
- *   named ports resolve per destination pod (a pod that has none of them is left out); a CIDR peer cannot resolve a
- *   name, so on egress it keeps only its numeric ports and is left out when it has none;
+ *   named ports resolve per destination pod (a pod that has none of them is left out); a CIDR (or a rule without
+ *   peers) cannot carry a name, so on egress it keeps only its numeric ports, and each pod it covers that has the
+ *   named port gets its own entry with the resolved number (the AWS controller drops those; the spec allows them);
  * - egress to pods also lists the ClusterIPs of the Services the peer names (the AWS agent sees traffic before DNAT);
  * - entries with the same cidr and except merge, their ports unioned (a merge with an all-ports entry is all ports).
  */
@@ -276,17 +277,36 @@ function resolveIngressRule(engine: Engine, rule: CompiledRule, from: readonly N
   return { ...base, entries };
 }
 
+/**
+ * Entries for the named ports of an egress rule towards pods a CIDR-like peer covers: a CIDR cannot carry a name, but
+ * each covered pod that has the named container port can, as its own IP with the resolved number. (The AWS controller
+ * drops these; the engine, and upstream's conformance, allow them.)
+ */
+function namedPortPodEntries(pods: readonly Endpoint[], ports: readonly NetworkPolicyPort[]): EndpointInfo[] {
+  const named = ports.filter((p) => typeof p.port === 'string');
+  if (named.length === 0) return [];
+  const out: EndpointInfo[] = [];
+  for (const pod of pods) {
+    const list = podPorts(pod, named);
+    if (list.length > 0) out.push(entry(primaryIP(pod), undefined, list));
+  }
+  return out;
+}
+
 function resolveEgressRule(engine: Engine, namespace: string, rule: CompiledRule, to: readonly NetworkPolicyPeer[] | undefined, ports: readonly NetworkPolicyPort[]): ResolvedRule {
   const base = { direction: 'egress' as const, index: rule.index };
   const cidrPorts = ports.map(cidrPort).filter((p): p is Port => p !== undefined);
   const cidrUnresolvable = ports.length > 0 && cidrPorts.length === 0;
   if (rule.peers === null) {
-    return cidrUnresolvable ? { ...base, entries: [], dropped: 'named ports cannot be resolved for every destination' } : { ...base, entries: allAddresses(cidrPorts) };
+    const pods = engine.cluster.endpoints.filter((ep) => ep.kind === 'Pod' && ep.ips.length > 0);
+    const entries = [...(cidrUnresolvable ? [] : allAddresses(cidrPorts)), ...namedPortPodEntries(pods, ports)];
+    return entries.length === 0 ? { ...base, entries, dropped: 'no destination has any of its named ports' } : { ...base, entries };
   }
   const entries: EndpointInfo[] = [];
   (to ?? []).forEach((peer, k) => {
     if (peer.ipBlock) {
       if (!cidrUnresolvable) entries.push(entry(peer.ipBlock.cidr, peer.ipBlock.except, cidrPorts));
+      entries.push(...namedPortPodEntries(podsOfAtom(engine, rule.peers![k]), ports));
       return;
     }
     for (const pod of podsOfAtom(engine, rule.peers![k])) {

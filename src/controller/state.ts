@@ -115,7 +115,12 @@ function networkPolicyReach(o: JsonObject): PolicyReach {
     }
   };
   for (const r of p.spec?.ingress ?? []) add(r.from, false);
-  for (const r of p.spec?.egress ?? []) add(r.to, true);
+  for (const r of p.spec?.egress ?? []) {
+    add(r.to, true);
+    // Named ports towards every destination or an ipBlock resolve on each pod that has them: any pod can matter.
+    const named = (r.ports ?? []).some((x) => typeof x.port === 'string');
+    if (named && (!r.to || r.to.length === 0 || r.to.some((x) => x.ipBlock))) peers.push({ namespaceSelector: {}, egress: false });
+  }
   return { subject: { namespace, podSelector: p.spec?.podSelector ?? {}, egress: false }, peers };
 }
 

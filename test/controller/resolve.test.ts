@@ -104,17 +104,27 @@ const cases: Case[] = [
     ],
   },
   {
-    name: 'egress CIDR peer with only named ports is skipped; with mixed ports keeps the numeric ones',
+    name: 'egress CIDR peer with only named ports keeps no CIDR entry; with mixed ports keeps the numeric ones',
     spec: {
       podSelector: web,
       egress: [
         { to: [{ ipBlock: { cidr: '192.168.0.0/16' } }], ports: [{ port: 'http' }] },
         { to: [{ ipBlock: { cidr: '192.168.1.0/24' } }], ports: [{ port: 'http' }, { port: 8443 }] },
-        { ports: [{ port: 'http' }] },
       ],
     },
     egress: [{ cidr: '192.168.1.0/24', ports: [tcp(8443)] }],
-    dropped: ['egress[2]'],
+  },
+  {
+    name: 'egress named port to every destination, or to an ipBlock over pods: each pod that has it, at its number',
+    spec: {
+      podSelector: { matchLabels: { app: 'db' } },
+      egress: [{ ports: [{ port: 'http' }] }, { to: [{ ipBlock: { cidr: '10.0.0.3/32' } }], ports: [{ port: 'http' }, { protocol: 'UDP', port: 53 }] }],
+    },
+    egress: [
+      { cidr: '10.0.0.2', ports: [tcp(8080)] },
+      { cidr: '10.0.0.3/32', ports: [{ protocol: 'UDP', port: 53 }] },
+      { cidr: '10.0.0.3', ports: [tcp(9090)] },
+    ],
   },
   {
     name: 'a port without a number is every port of its protocol',
