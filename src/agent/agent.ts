@@ -1,12 +1,12 @@
 /**
- * The node agent: keeps the node's `inet palisade` table equal to what its PolicyEndpoints, local pods and addresses
+ * The node agent: keeps the node's `inet palisade` table equal to what its (Cluster)PolicyEndpoints, local pods and addresses
  * ask for. Start (and every periodic resync) rebuilds the table in one transaction; every other change is one delta
  * transaction computed against the state the agent last programmed — the kernel table is never read back to sync.
  */
 import { appendFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { pino, type Logger } from 'pino';
-import type { PolicyEndpoint } from '../api/policyendpoint.js';
+import type { ClusterPolicyEndpoint, PolicyEndpoint } from '../api/policyendpoint.js';
 import { applyScript, deleteTable, readCounters } from '../nft/apply.js';
 import { compileNode, countState, TABLE, type DesiredState, type EnforcingMode, type LocalPod, type LogTag } from '../nft/compile.js';
 import { renderDelta, renderFull } from '../nft/script.js';
@@ -104,8 +104,9 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
   let discovered: { pods: LocalPod[]; nodeAddresses: string[] } | undefined;
 
   const compileNow = async (discover: boolean): Promise<{ state: DesiredState; pods: LocalPod[] }> => {
-    const [pes, found] = await Promise.all([
+    const [pes, cpes, found] = await Promise.all([
       opts.input.list(),
+      opts.input.listCluster ? opts.input.listCluster() : Promise.resolve([]),
       discover || !discovered
         ? Promise.all([discoverPods(podInterfaces, where), discoverNodeAddresses(where)]).then(([pods, nodeAddresses]) => ({ pods, nodeAddresses }))
         : Promise.resolve(discovered),
@@ -113,9 +114,9 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     discovered = found;
     const { pods, nodeAddresses } = found;
     lastPods = JSON.stringify(pods);
-    const names = podNames(pes);
+    const names = podNames([...pes, ...cpes]);
     const named = pods.map((p) => nameFromPolicyEndpoints(p, names));
-    return { state: compileNode({ policyEndpoints: pes, pods: named, nodeAddresses, mode: opts.enforcingMode }, compileOpts), pods };
+    return { state: compileNode({ policyEndpoints: pes, clusterPolicyEndpoints: cpes, pods: named, nodeAddresses, mode: opts.enforcingMode }, compileOpts), pods };
   };
 
   const doSync = async (full: boolean, discover: boolean): Promise<SyncResult> => {
@@ -229,8 +230,8 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
   };
 }
 
-/** Pod IP → name and namespace, from the PolicyEndpoints' selected pods (the first listing wins). */
-function podNames(pes: readonly PolicyEndpoint[]): Map<string, { name: string; namespace: string }> {
+/** Pod IP → name and namespace, from the (Cluster)PolicyEndpoints' selected pods (the first listing wins). */
+function podNames(pes: readonly (PolicyEndpoint | ClusterPolicyEndpoint)[]): Map<string, { name: string; namespace: string }> {
   const out = new Map<string, { name: string; namespace: string }>();
   for (const pe of pes) {
     for (const ep of pe.spec.podSelectorEndpoints ?? []) if (!out.has(ep.podIP)) out.set(ep.podIP, { name: ep.name, namespace: ep.namespace });

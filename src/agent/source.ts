@@ -1,16 +1,18 @@
 /**
- * Where the agent's PolicyEndpoints come from. Lab mode reads them from files; live Kubernetes mode (a watch on
- * `policyendpoints.networking.k8s.aws`) can implement the same interface later.
+ * Where the agent's PolicyEndpoints and ClusterPolicyEndpoints come from: files (lab mode), a list set by the program
+ * (tests, the lab), or the Kubernetes API (`kube-source.ts`).
  */
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { isPolicyEndpoint, type PolicyEndpoint } from '../api/policyendpoint.js';
+import { isClusterPolicyEndpoint, isPolicyEndpoint, type ClusterPolicyEndpoint, type PolicyEndpoint } from '../api/policyendpoint.js';
 
 export interface PolicyEndpointSource {
   /** All PolicyEndpoints now. */
   list(): Promise<PolicyEndpoint[]>;
+  /** All ClusterPolicyEndpoints (admin tiers) now. @default none (a source without them) */
+  listCluster?(): Promise<ClusterPolicyEndpoint[]>;
   /** Calls `onChange` (debounced) whenever the set may have changed; returns a function that stops watching. */
   watch(onChange: () => void): () => void;
 }
@@ -25,25 +27,33 @@ function flatten(doc: unknown): unknown[] {
 }
 
 /**
- * PolicyEndpoints from a directory (every `.json`, `.yaml`, `.yml` file in it) or from one file. Other kinds are
- * ignored. A file that fails to parse makes `list()` reject: the agent then keeps its current rules.
+ * PolicyEndpoints and ClusterPolicyEndpoints from a directory (every `.json`, `.yaml`, `.yml` file in it) or from one
+ * file. Other kinds are ignored. A file that fails to parse makes `list()` reject: the agent then keeps its current rules.
  */
 export class FilePolicyEndpointSource implements PolicyEndpointSource {
   constructor(private readonly path: string, private readonly debounceMs = 50) {}
 
   async list(): Promise<PolicyEndpoint[]> {
+    return (await this.read()).filter(isPolicyEndpoint);
+  }
+
+  async listCluster(): Promise<ClusterPolicyEndpoint[]> {
+    return (await this.read()).filter(isClusterPolicyEndpoint);
+  }
+
+  private async read(): Promise<unknown[]> {
     const st = await stat(this.path);
     const files = st.isDirectory()
       ? (await readdir(this.path)).filter((f) => /\.(json|ya?ml)$/.test(f) && !f.startsWith('.')).sort().map((f) => join(this.path, f))
       : [this.path];
-    const out: PolicyEndpoint[] = [];
+    const out: unknown[] = [];
     for (const f of files) {
       const text = await readFile(f, 'utf8');
       const docs: unknown[] = f.endsWith('.json') ? [JSON.parse(text)] : parseAllDocuments(text).map((d) => {
         if (d.errors.length > 0) throw new Error(`${f}: ${d.errors[0].message}`);
         return d.toJS();
       });
-      for (const o of docs.flatMap(flatten)) if (isPolicyEndpoint(o)) out.push(o);
+      out.push(...docs.flatMap(flatten));
     }
     return out;
   }
@@ -69,13 +79,17 @@ export class FilePolicyEndpointSource implements PolicyEndpointSource {
 /** A fixed or programmatically replaced list (tests, the lab). */
 export class StaticPolicyEndpointSource implements PolicyEndpointSource {
   private listeners = new Set<() => void>();
-  constructor(private items: readonly PolicyEndpoint[] = []) {}
+  constructor(private items: readonly PolicyEndpoint[] = [], private cluster: readonly ClusterPolicyEndpoint[] = []) {}
   async list(): Promise<PolicyEndpoint[]> {
     return [...this.items];
   }
-  /** Replaces the list and notifies watchers. */
-  set(items: readonly PolicyEndpoint[]): void {
+  async listCluster(): Promise<ClusterPolicyEndpoint[]> {
+    return [...this.cluster];
+  }
+  /** Replaces the lists (`cluster` only when given) and notifies watchers. */
+  set(items: readonly PolicyEndpoint[], cluster?: readonly ClusterPolicyEndpoint[]): void {
     this.items = items;
+    if (cluster) this.cluster = cluster;
     for (const l of this.listeners) l();
   }
   watch(onChange: () => void): () => void {

@@ -33,7 +33,10 @@ export interface EndpointInfo {
   readonly except?: readonly NetworkAddress[];
   /** Absent or empty: every port of every protocol. */
   readonly ports?: readonly PolicyEndpointPort[];
-  /** Only in newer controller versions (admin tiers): `Allow`, `Deny` or `Pass`. Palisade's agent treats it as Allow. */
+  /**
+   * Only in newer AWS controller versions; a PolicyEndpoint (NetworkPolicy) entry always allows, and Palisade's agent
+   * treats it so. Admin tiers carry their actions in {@link ClusterPolicyEndpoint}s.
+   */
   readonly action?: string;
 }
 
@@ -73,4 +76,64 @@ export function isPolicyEndpoint(o: unknown): o is PolicyEndpoint {
   if (typeof o !== 'object' || o === null) return false;
   const r = o as { apiVersion?: unknown; kind?: unknown };
   return r.apiVersion === 'networking.k8s.aws/v1alpha1' && r.kind === 'PolicyEndpoint';
+}
+
+// ---------------------------------------------------------------- ClusterPolicyEndpoint
+
+/**
+ * A cluster policy rule's action as the AWS ClusterPolicyEndpoint spells it: `Accept` (the tier model's `Allow`),
+ * `Deny`, or `Pass` (hand the packet on to the next stage: NetworkPolicy after the Admin tier, the default after Baseline).
+ */
+export type ClusterRuleAction = 'Accept' | 'Deny' | 'Pass';
+
+/** The tier of a cluster policy: `Admin` is evaluated before NetworkPolicy, `Baseline` after it. */
+export type ClusterTier = 'Admin' | 'Baseline';
+
+/** One peer of a cluster policy rule: an address or CIDR (or a DNS name, egress only) with ports and the rule's action. */
+export interface ClusterEndpointInfo {
+  /** An address or CIDR. Absent when the entry is a `domainName`. */
+  readonly cidr?: NetworkAddress;
+  /** A DNS name, egress only; a leading `*.` matches subdomains. Palisade's agent does not enforce these yet. */
+  readonly domainName?: string;
+  /** Absent or empty: every port of every protocol. */
+  readonly ports?: readonly PolicyEndpointPort[];
+  readonly action: ClusterRuleAction;
+}
+
+/** The cluster policy a ClusterPolicyEndpoint was resolved from (cluster policies have no namespace). */
+export interface ClusterPolicyReference {
+  readonly name: string;
+}
+
+export interface ClusterPolicyEndpointSpec {
+  readonly policyRef: ClusterPolicyReference;
+  readonly tier: ClusterTier;
+  /** Lower is evaluated first; Baseline policies of v1alpha1 have none and get 0. */
+  readonly priority: number;
+  /** The subject pods, across all namespaces. */
+  readonly podSelectorEndpoints?: readonly PodEndpoint[];
+  /** Peers in rule order: the first entry that matches a packet decides. */
+  readonly ingress?: readonly ClusterEndpointInfo[];
+  readonly egress?: readonly ClusterEndpointInfo[];
+}
+
+/**
+ * The cluster-scoped counterpart of PolicyEndpoint (`networking.k8s.aws/v1alpha1`, kind `ClusterPolicyEndpoint`,
+ * `deploy/crds/clusterpolicyendpoints.networking.k8s.aws.yaml`): one admin-tier policy (AdminNetworkPolicy,
+ * BaselineAdminNetworkPolicy or ClusterNetworkPolicy) with its subjects and peers resolved to addresses, as the AWS
+ * network policy controller writes it for its ClusterNetworkPolicy.
+ */
+export interface ClusterPolicyEndpoint {
+  readonly apiVersion: 'networking.k8s.aws/v1alpha1';
+  readonly kind: 'ClusterPolicyEndpoint';
+  readonly metadata: ObjectMeta;
+  readonly spec: ClusterPolicyEndpointSpec;
+  readonly status?: Readonly<Record<string, never>>;
+}
+
+/** Type guard for objects read from the API or files: checks apiVersion and kind only. */
+export function isClusterPolicyEndpoint(o: unknown): o is ClusterPolicyEndpoint {
+  if (typeof o !== 'object' || o === null) return false;
+  const r = o as { apiVersion?: unknown; kind?: unknown };
+  return r.apiVersion === 'networking.k8s.aws/v1alpha1' && r.kind === 'ClusterPolicyEndpoint';
 }

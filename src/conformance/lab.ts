@@ -4,12 +4,14 @@
  * resolved into PolicyEndpoints by the controller's resolver, swapped into the agents, and the step's expectations
  * probed with real connections. Expectations come from the case (upstream), never from the engine.
  *
+ * The admin-tier suite runs the same way: its AdminNetworkPolicy, BaselineAdminNetworkPolicy and ClusterNetworkPolicy
+ * objects are resolved into ClusterPolicyEndpoints (tier, priority, Accept/Deny/Pass per entry) by the controller's
+ * resolver and enforced by the agents next to the PolicyEndpoints.
+ *
  * SCTP is not probed (Node.js has no SCTP sockets): a case's SCTP expectations are reported as SKIP, never as passed.
- * Admin-tier suites are skipped as a whole: the agent does not enforce ClusterPolicyEndpoints (Accept/Deny/Pass by
- * priority) yet.
  */
 import type { Protocol } from '../api/types.js';
-import { resolvePolicyEndpoints } from '../controller/resolve.js';
+import { resolveClusterPolicyEndpoints, resolvePolicyEndpoints } from '../controller/resolve.js';
 import { compile } from '../engine/engine.js';
 import { labUp, type Lab } from '../lab/lab.js';
 import { labRequirements } from '../lab/requirements.js';
@@ -29,7 +31,6 @@ export interface LabCaseResult {
 }
 
 export const SCTP_REASON = 'SCTP is not probed: Node.js has no SCTP sockets';
-export const TIERS_REASON = 'admin tiers: the agent does not enforce ClusterPolicyEndpoints (Accept/Deny/Pass by priority) yet';
 
 /**
  * Cases where the PolicyEndpoints the resolver writes cannot carry what upstream expects. Such a case still runs; when
@@ -43,7 +44,7 @@ export const KNOWN_GAPS: Readonly<Record<string, string>> = {
 
 /** Options of {@link runLabSuite}. */
 export interface LabSuiteOptions {
-  /** The suite's folder name; `tiers` is skipped as a whole. */
+  /** The suite's folder name (`k8s`, `tiers`). */
   readonly suite: string;
   /** @default "plc-" */
   readonly prefix?: string;
@@ -108,7 +109,6 @@ export async function runLabSuite(topology: Topology, cases: readonly Conformanc
     for (const c of cases) emit({ status: 'SKIP', name: c.name, reason });
     return results;
   };
-  if (opts.suite === 'tiers') return skipAll(TIERS_REASON);
   const why = labRequirements();
   if (why) return skipAll(`the lab cannot run here: ${why}`);
   const v4 = topology.pods.every((p) => p.ips.some((ip) => !ip.includes(':')));
@@ -150,7 +150,7 @@ export async function runLabSuite(topology: Topology, cases: readonly Conformanc
           continue;
         }
         // The resolver reads the engine's compiled selectors; the verdicts below come from the case.
-        await lab.setPolicies(resolvePolicyEndpoints(engine));
+        await lab.setPolicies(resolvePolicyEndpoints(engine), resolveClusterPolicyEndpoints(engine));
         const all = expectedCells(step, podIds);
         const cells = all.filter((x) => x.protocol !== 'SCTP');
         sctp += all.length - cells.length;

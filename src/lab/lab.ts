@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { parseAllDocuments } from 'yaml';
 import type { Pod, Protocol } from '../api/types.js';
-import { isPolicyEndpoint, type PolicyEndpoint } from '../api/policyendpoint.js';
+import { isPolicyEndpoint, type ClusterPolicyEndpoint, type PolicyEndpoint } from '../api/policyendpoint.js';
 import { runAgent, type Agent } from '../agent/agent.js';
 import type { FlowRecord } from '../agent/flowlog.js';
 import { StaticPolicyEndpointSource } from '../agent/source.js';
@@ -96,8 +96,11 @@ export interface Lab {
   readonly agents: ReadonlyMap<string, Agent>;
   /** Flow-log records of all agents, in arrival order. */
   readonly flowLogs: FlowRecord[];
-  /** Replaces the PolicyEndpoints and waits until every agent has synced them. */
-  setPolicies(source: PolicySource): Promise<void>;
+  /**
+   * Replaces the PolicyEndpoints (and, when given, the ClusterPolicyEndpoints of the admin tiers) and waits until every
+   * agent has synced them.
+   */
+  setPolicies(source: PolicySource, clusterPolicyEndpoints?: readonly ClusterPolicyEndpoint[]): Promise<void>;
   /** The PolicyEndpoints currently given to the agents. */
   policies(): readonly PolicyEndpoint[];
   /** Creates one more pod (its helper running) without syncing the agents. */
@@ -364,10 +367,10 @@ export async function labUp(cluster: string | LabClusterSpec, opts: LabOptions =
 
     const lab: Lab = {
       prefix, stateDir, nodes, pods, internet, metadata, agents, flowLogs,
-      async setPolicies(src) {
+      async setPolicies(src, cluster) {
         currentPes = await resolvePes(src);
         for (const [name, s] of sources) {
-          s.set(currentPes);
+          s.set(currentPes, cluster);
           await agents.get(name)!.sync();
         }
       },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { EndpointInfo, PolicyEndpoint, TrafficDirection } from '../api/policyendpoint.js';
+import type { ClusterEndpointInfo, ClusterPolicyEndpoint, EndpointInfo, PolicyEndpoint, TrafficDirection } from '../api/policyendpoint.js';
 import { compileNode, countState, resolvePeers, type LocalPod } from './compile.js';
 import { renderDelta, renderFull } from './script.js';
 
@@ -156,5 +156,111 @@ describe('scale', () => {
     const s = compileNode({ mode: 'standard', nodeAddresses: [], pods, policyEndpoints: [pe('big', { pods: ['10.0.1.1'], isolation: ['Ingress'], ingress })] });
     expect(performance.now() - t0).toBeLessThan(3000);
     expect(countState(s).elements).toBe(20_000 + 6);
+  });
+});
+
+function cpe(name: string, tier: 'Admin' | 'Baseline', priority: number, podIPs: string[], ingress: ClusterEndpointInfo[]): ClusterPolicyEndpoint {
+  return {
+    apiVersion: 'networking.k8s.aws/v1alpha1',
+    kind: 'ClusterPolicyEndpoint',
+    metadata: { name: `${name}-zzzzz` },
+    spec: {
+      policyRef: { name },
+      tier,
+      priority,
+      podSelectorEndpoints: podIPs.map((ip, i) => ({ podIP: ip, hostIP: '10.99.0.11', name: `p${i}`, namespace: 'default' })),
+      ingress,
+    },
+  };
+}
+
+describe('admin tiers (ClusterPolicyEndpoints)', () => {
+  const verdictOf = (s: ReturnType<typeof compileNode>, ifname: string) =>
+    s.sets.get('ingress_dispatch')!.elements.find((e) => e.key === `"${ifname}"`)!.value!;
+  const chainOf = (s: ReturnType<typeof compileNode>, verdict: string) => s.chains.get(verdict.replace(/^goto /, ''))!;
+
+  // name, inputs, the stage chain's expectations.
+  const cases: { name: string; cpes: ClusterPolicyEndpoint[]; pes: PolicyEndpoint[]; check: (s: ReturnType<typeof compileNode>) => void }[] = [
+    {
+      name: 'admin entries in order, same-action runs share sets, Pass and no match go on to the NetworkPolicy stage',
+      cpes: [cpe('a', 'Admin', 10, ['10.0.1.1'], [
+        { cidr: '10.0.2.1', action: 'Deny' },
+        { cidr: '10.0.2.2', action: 'Deny', ports: [{ protocol: 'TCP', port: 80 }] },
+        { cidr: '10.0.2.0/24', action: 'Pass' },
+        { cidr: '0.0.0.0/0', action: 'Accept' },
+      ])],
+      pes: [pe('np', { pods: ['10.0.1.1'], isolation: ['Ingress'], ingress: [{ cidr: '10.0.2.9' }] })],
+      check: (s) => {
+        const admin = chainOf(s, verdictOf(s, 'pl-v1'));
+        expect(admin.name).toMatch(/^adi_/);
+        const np = [...s.chains.keys()].find((k) => k.startsWith('in_'))!;
+        expect(admin.rules).toEqual([
+          expect.stringMatching(/^ip saddr @cp_\w+_i04a counter name "drop_ingress" drop$/),
+          expect.stringMatching(/^ip saddr \. meta l4proto \. th dport @cp_\w+_i04p counter name "drop_ingress" drop$/),
+          expect.stringMatching(new RegExp(`^ip saddr @cp_\\w+_i14a goto ${np}$`)),
+          expect.stringMatching(/^ip saddr @cp_\w+_i24a counter name "accept_ingress" accept$/),
+          `goto ${np}`,
+        ]);
+      },
+    },
+    {
+      name: 'a pod no PolicyEndpoint isolates goes from admin to baseline, then to the default (accept)',
+      cpes: [cpe('b', 'Baseline', 0, ['10.0.1.2'], [{ cidr: '10.0.2.0/24', action: 'Deny' }]), cpe('a', 'Admin', 5, ['10.0.1.2'], [{ cidr: '10.0.3.0/24', action: 'Pass' }])],
+      pes: [],
+      check: (s) => {
+        const admin = chainOf(s, verdictOf(s, 'pl-v2'));
+        const baseline = chainOf(s, admin.rules.at(-1)!);
+        expect(baseline.name).toMatch(/^bli_/);
+        expect(baseline.rules.at(-1)).toBe('accept');
+        expect(admin.rules[0]).toBe(`ip saddr @${[...s.sets.keys()].find((k) => k.endsWith('_i04a') && admin.rules[0].includes(k))} goto ${baseline.name}`);
+      },
+    },
+    {
+      name: 'admin policies by priority: the lower number first, whatever the input order',
+      cpes: [cpe('late', 'Admin', 20, ['10.0.1.1'], [{ cidr: '10.0.2.1', action: 'Accept' }]), cpe('early', 'Admin', 3, ['10.0.1.1'], [{ cidr: '10.0.2.1', action: 'Deny' }])],
+      pes: [],
+      check: (s) => {
+        const admin = chainOf(s, verdictOf(s, 'pl-v1'));
+        expect(admin.rules[0]).toContain('drop');
+        expect(admin.rules[1]).toContain('accept');
+        expect(admin.rules[2]).toBe('accept');
+      },
+    },
+    {
+      name: 'an isolating NetworkPolicy decides: baseline is never reached',
+      cpes: [cpe('b', 'Baseline', 0, ['10.0.1.1'], [{ cidr: '0.0.0.0/0', action: 'Accept' }])],
+      pes: [pe('np', { pods: ['10.0.1.1'], isolation: ['Ingress'] })],
+      check: (s) => {
+        expect(verdictOf(s, 'pl-v1')).toMatch(/^goto in_/);
+        expect([...s.chains.keys()].some((k) => k.startsWith('bli_'))).toBe(false);
+      },
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const s = compileNode({ policyEndpoints: c.pes, clusterPolicyEndpoints: c.cpes, pods, nodeAddresses: ['10.99.0.11'], mode: 'standard' });
+      c.check(s);
+    });
+  }
+
+  it('flow-log tags name the tier and the cluster policy', () => {
+    const s = compileNode(
+      { policyEndpoints: [], clusterPolicyEndpoints: [cpe('guard', 'Admin', 1, ['10.0.1.1'], [{ cidr: '10.0.2.0/24', action: 'Deny' }]), cpe('floor', 'Baseline', 0, ['10.0.1.1'], [{ cidr: '10.0.3.0/24', action: 'Accept' }])], pods, nodeAddresses: [], mode: 'standard' },
+      { logGroup: 7 },
+    );
+    const tags = [...s.logTags.values()];
+    expect(tags).toContainEqual({ verdict: 'DENY', direction: 'ingress', policies: ['guard'], tier: 'ADMIN' });
+    expect(tags).toContainEqual({ verdict: 'ACCEPT', direction: 'ingress', policies: ['floor'], tier: 'BASELINE' });
+  });
+
+  it('a delta that removes a tier stage and the NetworkPolicy chain it jumps to empties both before deleting either', () => {
+    const input = { pods, nodeAddresses: [], mode: 'standard' as const };
+    const before = compileNode({ ...input, policyEndpoints: [pe('np', { pods: ['10.0.1.1'], isolation: ['Ingress'] })], clusterPolicyEndpoints: [cpe('a', 'Admin', 1, ['10.0.1.1'], [{ cidr: '10.0.2.0/24', action: 'Pass' }])] });
+    const script = renderDelta(before, compileNode({ ...input, policyEndpoints: [] }));
+    const lines = script.trim().split('\n');
+    const lastFlush = Math.max(...lines.map((l, i) => (l.startsWith('flush chain') ? i : -1)));
+    const firstDelete = lines.findIndex((l) => l.startsWith('delete chain'));
+    expect(firstDelete).toBeGreaterThan(lastFlush);
+    expect(lines.filter((l) => l.startsWith('delete chain'))).toHaveLength(2);
   });
 });

@@ -1,7 +1,17 @@
 /**
- * Compiles the desired state of one node — the PolicyEndpoints that select its pods, its local pods and its own
- * addresses — into a model of the `inet palisade` nftables table: sets, dispatch maps and chains. The model is
- * plain data so that two of them can be diffed into a delta transaction (see `script.ts`).
+ * Compiles the desired state of one node — the PolicyEndpoints and ClusterPolicyEndpoints that select its pods, its
+ * local pods and its own addresses — into a model of the `inet palisade` nftables table: sets, dispatch maps and
+ * chains. The model is plain data so that two of them can be diffed into a delta transaction (see `script.ts`).
+ *
+ * Per pod and direction, traffic runs the tier pipeline of `src/engine/evaluate.ts`, as chains that `goto` on:
+ *
+ *   admin stage     the Admin-tier ClusterPolicyEndpoints selecting the pod, by priority, entries in rule order:
+ *                   Accept → accept, Deny → drop, Pass (or no match) → the next stage
+ *   NetworkPolicy   only when a PolicyEndpoint isolates the pod in that direction; it decides (allowed → accept, else drop)
+ *   baseline stage  the Baseline-tier ClusterPolicyEndpoints: Accept → accept, Deny → drop, Pass (or no match) → default
+ *   default         accept (strict mode: deny, for a pod no PolicyEndpoint selects)
+ *
+ * "Accept" on egress is `goto ingress_check`: the destination's ingress (same node) still has its say.
  *
  * Layout (forward hook only; pod-to-pod and pod-to-world traffic crosses the node's forward path):
  *
@@ -9,17 +19,20 @@
  *                          iifname vmap @egress_dispatch   (source pod's egress; O(1) per packet, no walk over pods)
  *                          [strict] unknown pod interface → deny;  goto ingress_check
  *   ingress_check          node's own addresses → accept; oifname vmap @ingress_dispatch; [strict] unknown → deny; accept
+ *   ad<i|e>_<h>/bl<i|e>_<h> admin / baseline stage of one distinct list of ClusterPolicyEndpoints and next stage
  *   eg_<group>/in_<group>  one chain per distinct set of isolating PolicyEndpoints (pods with the same policies share it):
  *                          one lookup per PolicyEndpoint set, then log + drop.
  *   pe_<id>_<dir><fam><a|p> the allowed peers of one PolicyEndpoint and direction: `a` = address intervals (all ports and
  *                          protocols), `p` = `address . inet_proto . inet_service` concatenated interval sets.
+ *   cp_<id>_<dir><run><fam><a|p> the peers of one run of same-action entries of one ClusterPolicyEndpoint (order only
+ *                          matters between entries of different actions, so each run is one pair of sets).
  *
  * Elements therefore grow with the rules of the PolicyEndpoints (plus one dispatch entry per local pod), never with
  * pods × pods.
  */
 import { createHash } from 'node:crypto';
 import type { Protocol } from '../api/types.js';
-import type { EndpointInfo, PolicyEndpoint, TrafficDirection } from '../api/policyendpoint.js';
+import type { ClusterEndpointInfo, ClusterPolicyEndpoint, ClusterRuleAction, EndpointInfo, PolicyEndpoint, TrafficDirection } from '../api/policyendpoint.js';
 import { canonicalAddress, cidrExcept, formatRange, mergeRanges, parseAddress, type AddressRange, type Family } from './address.js';
 
 /** `standard`: a pod selected by no PolicyEndpoint allows everything. `strict`: it denies everything (AWS strict mode). */
@@ -38,6 +51,8 @@ export interface LocalPod {
 /** Everything one node's table is compiled from. */
 export interface NodeInput {
   readonly policyEndpoints: readonly PolicyEndpoint[];
+  /** Admin and Baseline tier policies. @default none */
+  readonly clusterPolicyEndpoints?: readonly ClusterPolicyEndpoint[];
   readonly pods: readonly LocalPod[];
   /** The node's own addresses: their traffic to local pods is always allowed. */
   readonly nodeAddresses: readonly string[];
@@ -80,10 +95,12 @@ export interface NftChain {
 export interface LogTag {
   readonly verdict: 'ACCEPT' | 'DENY';
   readonly direction: 'ingress' | 'egress';
-  /** Policies (`namespace/name` of the NetworkPolicy) that decided. */
+  /**
+   * Policies that decided: `namespace/name` of the NetworkPolicy, or the name of the cluster policy (Admin/Baseline).
+   */
   readonly policies: readonly string[];
-  /** `NETWORK_POLICY`, or `STRICT_MODE_DEFAULT` for strict mode's deny of an unprogrammed pod. */
-  readonly tier: string;
+  /** `ADMIN`, `NETWORK_POLICY`, `BASELINE`, or `STRICT_MODE_DEFAULT` for strict mode's deny of an unprogrammed pod. */
+  readonly tier: 'ADMIN' | 'NETWORK_POLICY' | 'BASELINE' | 'STRICT_MODE_DEFAULT';
 }
 
 /** The whole table as data. */
@@ -224,6 +241,66 @@ function safeCanonical(ip: string): string {
   try { return canonicalAddress(ip); } catch { return ip; }
 }
 
+/** The objects selecting a pod (by IP, or by namespace and name, as `selects` matches), in the order given. */
+function selectionIndex<T extends { readonly spec: { readonly podSelectorEndpoints?: readonly { podIP: string; name: string; namespace: string }[] } }>(
+  objects: readonly T[],
+): (pod: LocalPod) => T[] {
+  const order = new Map(objects.map((o, i) => [o, i]));
+  const byIP = new Map<string, T[]>();
+  const byName = new Map<string, T[]>();
+  const push = (m: Map<string, T[]>, k: string, o: T) => {
+    const list = m.get(k);
+    if (!list) m.set(k, [o]);
+    else if (list[list.length - 1] !== o) list.push(o);
+  };
+  for (const o of objects) {
+    for (const ep of o.spec.podSelectorEndpoints ?? []) {
+      if (ep.podIP !== '') push(byIP, safeCanonical(ep.podIP), o);
+      push(byName, `${ep.namespace}/${ep.name}`, o);
+    }
+  }
+  return (pod) => {
+    const found = new Set<T>();
+    for (const ip of pod.ips) for (const o of byIP.get(canonicalAddress(ip)) ?? []) found.add(o);
+    if (pod.name !== undefined) for (const o of byName.get(`${pod.namespace}/${pod.name}`) ?? []) found.add(o);
+    return [...found].sort((a, b) => order.get(a)! - order.get(b)!);
+  };
+}
+
+function cpeKey(c: ClusterPolicyEndpoint): string {
+  return `cpe/${c.metadata.name ?? ''}`;
+}
+
+/**
+ * Tier order of ClusterPolicyEndpoints: priority, then the policy's name and kind (the engine's `tierOrder`), then the
+ * object's name (chunks of one policy).
+ */
+function cpeOrder(a: ClusterPolicyEndpoint, b: ClusterPolicyEndpoint): number {
+  const cmp = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+  return (
+    a.spec.priority - b.spec.priority ||
+    cmp(a.spec.policyRef.name, b.spec.policyRef.name) ||
+    cmp(a.metadata.ownerReferences?.[0]?.kind ?? '', b.metadata.ownerReferences?.[0]?.kind ?? '') ||
+    cmp(a.metadata.name ?? '', b.metadata.name ?? '')
+  );
+}
+
+/**
+ * Consecutive entries with the same action, in order. Only the order between different actions matters (the first
+ * matching entry decides), so each run can be one set. `domainName` entries are not enforced (no DNS here): left out.
+ */
+function actionRuns(entries: readonly ClusterEndpointInfo[]): { action: ClusterRuleAction; entries: EndpointInfo[] }[] {
+  const runs: { action: ClusterRuleAction; entries: EndpointInfo[] }[] = [];
+  for (const e of entries) {
+    if (e.cidr === undefined) continue;
+    const info: EndpointInfo = e.ports && e.ports.length > 0 ? { cidr: e.cidr, ports: e.ports } : { cidr: e.cidr };
+    const last = runs[runs.length - 1];
+    if (last && last.action === e.action) last.entries.push(info);
+    else runs.push({ action: e.action, entries: [info] });
+  }
+  return runs;
+}
+
 /**
  * Compiles one node's desired table.
  *
@@ -252,6 +329,30 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
 
   // PolicyEndpoint peer sets, only for PolicyEndpoints that isolate a local pod in that direction.
   const pes = [...input.policyEndpoints].sort((a, b) => peKey(a).localeCompare(peKey(b)));
+  // Declares the sets holding `peers` (named `<base><family><a|p>`) and returns the matches that look them up.
+  const peerMatches = (peers: PeerSets, dir: Dir, base: string): string[] => {
+    const out: string[] = [];
+    const peer = dir === 'ingress' ? 'saddr' : 'daddr';
+    for (const family of [4, 6] as const) {
+      const fam = family === 4 ? 'ip' : 'ip6';
+      const addrType = family === 4 ? 'ipv4_addr' : 'ipv6_addr';
+      const anyName = `${base}${family}a`;
+      const portName = `${base}${family}p`;
+      if (peers.any[family].length > 0) {
+        sets.set(anyName, { name: anyName, decl: `type ${addrType}; flags interval;`, elements: peers.any[family].map((r) => ({ key: formatRange(r) })) });
+        out.push(`${fam} ${peer} @${anyName}`);
+      }
+      if (peers.ports[family].length > 0) {
+        sets.set(portName, {
+          name: portName,
+          decl: `type ${addrType} . inet_proto . inet_service; flags interval;`,
+          elements: peers.ports[family].map((c) => ({ key: `${formatRange(c.range)} . ${PROTO[c.proto]} . ${portText(c.from, c.to)}` })),
+        });
+        out.push(`${fam} ${peer} . meta l4proto . th dport @${portName}`);
+      }
+    }
+    return out;
+  };
   const peSetRules = new Map<string, string[]>(); // `${peKey}|${dir}` → lookup rules
   const ensurePeSets = (pe: PolicyEndpoint, dir: Dir): string[] => {
     const k = `${peKey(pe)}|${dir}`;
@@ -262,25 +363,7 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
     const rules: string[] = [];
     const tagPrefix = `pl A ${DIR_CODE[dir]} ${id}`;
     const accept = `${log(tagPrefix, { verdict: 'ACCEPT', direction: dir, policies: [policyName(pe)], tier: 'NETWORK_POLICY' })}counter name "accept_${dir}" accept`;
-    const peer = dir === 'ingress' ? 'saddr' : 'daddr';
-    for (const family of [4, 6] as const) {
-      const fam = family === 4 ? 'ip' : 'ip6';
-      const addrType = family === 4 ? 'ipv4_addr' : 'ipv6_addr';
-      const anyName = `pe_${id}_${DIR_CODE[dir]}${family}a`;
-      const portName = `pe_${id}_${DIR_CODE[dir]}${family}p`;
-      if (peers.any[family].length > 0) {
-        sets.set(anyName, { name: anyName, decl: `type ${addrType}; flags interval;`, elements: peers.any[family].map((r) => ({ key: formatRange(r) })) });
-        rules.push(`${fam} ${peer} @${anyName} ${accept}`);
-      }
-      if (peers.ports[family].length > 0) {
-        sets.set(portName, {
-          name: portName,
-          decl: `type ${addrType} . inet_proto . inet_service; flags interval;`,
-          elements: peers.ports[family].map((c) => ({ key: `${formatRange(c.range)} . ${PROTO[c.proto]} . ${portText(c.from, c.to)}` })),
-        });
-        rules.push(`${fam} ${peer} . meta l4proto . th dport @${portName} ${accept}`);
-      }
-    }
+    for (const m of peerMatches(peers, dir, `pe_${id}_${DIR_CODE[dir]}`)) rules.push(`${m} ${accept}`);
     peSetRules.set(k, rules);
     return rules;
   };
@@ -298,54 +381,75 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
     return `goto ${name}`;
   };
 
-  // Which PolicyEndpoints select which pod, indexed once: by pod IP and by namespace/name (as `selects` matches).
-  const order = new Map(pes.map((pe, i) => [pe, i]));
-  const byIP = new Map<string, PolicyEndpoint[]>();
-  const byName = new Map<string, PolicyEndpoint[]>();
-  const push = (m: Map<string, PolicyEndpoint[]>, k: string, pe: PolicyEndpoint) => {
-    const list = m.get(k);
-    if (!list) m.set(k, [pe]);
-    else if (list[list.length - 1] !== pe) list.push(pe);
-  };
-  for (const pe of pes) {
-    for (const ep of pe.spec.podSelectorEndpoints ?? []) {
-      if (ep.podIP !== '') push(byIP, safeCanonical(ep.podIP), pe);
-      push(byName, `${ep.namespace}/${ep.name}`, pe);
+  // Which PolicyEndpoints and ClusterPolicyEndpoints select which pod, indexed once (as `selects` matches).
+  const peIndex = selectionIndex(pes);
+  const cpes = [...(input.clusterPolicyEndpoints ?? [])].sort(cpeOrder);
+  const cpeIndex = selectionIndex(cpes);
+
+  // The tier stages. A stage chain is shared by every pod with the same ClusterPolicyEndpoints and the same next stage.
+  const cpeRuns = new Map<string, { action: ClusterRuleAction; matches: string[]; id: string; run: number }[]>();
+  const ensureCpeSets = (cpe: ClusterPolicyEndpoint, dir: Dir) => {
+    const k = `${cpeKey(cpe)}|${dir}`;
+    const have = cpeRuns.get(k);
+    if (have) return have;
+    const id = shortHash(cpeKey(cpe));
+    const runs: { action: ClusterRuleAction; matches: string[]; id: string; run: number }[] = [];
+    for (const [run, r] of actionRuns((dir === 'ingress' ? cpe.spec.ingress : cpe.spec.egress) ?? []).entries()) {
+      runs.push({ action: r.action, matches: peerMatches(resolvePeers(r.entries), dir, `cp_${id}_${DIR_CODE[dir]}${run}`), id, run });
     }
-  }
-  const selectingOf = (pod: LocalPod): PolicyEndpoint[] => {
-    const found = new Set<PolicyEndpoint>();
-    for (const ip of pod.ips) for (const pe of byIP.get(canonicalAddress(ip)) ?? []) found.add(pe);
-    if (pod.name !== undefined) for (const pe of byName.get(`${pod.namespace}/${pod.name}`) ?? []) found.add(pe);
-    // In the sorted order of `pes`.
-    return [...found].sort((a, b) => order.get(a)! - order.get(b)!);
+    cpeRuns.set(k, runs);
+    return runs;
   };
+  const tierStage = (stage: 'ad' | 'bl', selected: readonly ClusterPolicyEndpoint[], dir: Dir, after: string): string => {
+    const name = `${stage}${DIR_CODE[dir]}_${shortHash([...selected.map(cpeKey), after].join('\n'))}`;
+    if (!chains.has(name)) {
+      const rules: string[] = [];
+      for (const cpe of selected) {
+        const tier = cpe.spec.tier === 'Admin' ? 'ADMIN' : 'BASELINE';
+        const policies = [cpe.spec.policyRef.name];
+        for (const r of ensureCpeSets(cpe, dir)) {
+          const verdict =
+            r.action === 'Pass'
+              ? after
+              : r.action === 'Accept'
+                ? `${log(`pl A ${DIR_CODE[dir]} ${r.id} ${r.run}`, { verdict: 'ACCEPT', direction: dir, policies, tier })}counter name "accept_${dir}" ${dir === 'egress' ? 'goto ingress_check' : 'accept'}`
+                : `${log(`pl D ${DIR_CODE[dir]} ${r.id} ${r.run}`, { verdict: 'DENY', direction: dir, policies, tier })}counter name "drop_${dir}" drop`;
+          for (const m of r.matches) rules.push(`${m} ${verdict}`);
+        }
+      }
+      chains.set(name, { name, rules: [...rules, after] });
+    }
+    return `goto ${name}`;
+  };
+  const networkPolicyStage = (isolating: readonly PolicyEndpoint[], dir: Dir): string => {
+    const group = shortHash(isolating.map(peKey).join('\n'));
+    const name = `${dir === 'ingress' ? 'in' : 'eg'}_${group}`;
+    if (!chains.has(name)) {
+      const rules = isolating.flatMap((pe) => ensurePeSets(pe, dir));
+      // Allowed egress still has to pass the destination's ingress check (same-node pods): goto, not accept.
+      const allowed = dir === 'egress' ? rules.map((r) => r.replace(/ accept$/, ' goto ingress_check')) : rules;
+      const deny = `${log(`pl D ${DIR_CODE[dir]} ${group}`, { verdict: 'DENY', direction: dir, policies: [...new Set(isolating.map(policyName))], tier: 'NETWORK_POLICY' })}counter name "drop_${dir}" drop`;
+      chains.set(name, { name, rules: [...allowed, deny] });
+    }
+    return `goto ${name}`;
+  };
+  const hasEntries = (dir: Dir) => (c: ClusterPolicyEndpoint) => ((dir === 'ingress' ? c.spec.ingress : c.spec.egress) ?? []).some((e) => e.cidr !== undefined);
 
   const pods = [...input.pods].sort((a, b) => a.ifname.localeCompare(b.ifname));
   for (const pod of pods) {
-    const selecting = selectingOf(pod);
+    const selecting = peIndex(pod);
+    const tiered = cpeIndex(pod);
     for (const dir of ['ingress', 'egress'] as const) {
       const dispatch = dir === 'ingress' ? ingressDispatch : egressDispatch;
       const pass = dir === 'ingress' ? 'accept' : 'goto ingress_check';
-      if (selecting.length === 0) {
-        dispatch.push({ key: `"${pod.ifname}"`, value: input.mode === 'strict' ? strictDeny(dir) : pass });
-        continue;
-      }
+      const fallback = selecting.length === 0 && input.mode === 'strict' ? strictDeny(dir) : pass;
       const isolating = selecting.filter((pe) => (pe.spec.podIsolation ?? []).includes(ISOLATION[dir]));
-      if (isolating.length === 0) {
-        dispatch.push({ key: `"${pod.ifname}"`, value: pass });
-        continue;
-      }
-      const group = shortHash(isolating.map(peKey).join('\n'));
-      const name = `${dir === 'ingress' ? 'in' : 'eg'}_${group}`;
-      if (!chains.has(name)) {
-        const rules = isolating.flatMap((pe) => ensurePeSets(pe, dir));
-        // Allowed egress still has to pass the destination's ingress check (same-node pods): goto, not accept.
-        const allowed = dir === 'egress' ? rules.map((r) => r.replace(/ accept$/, ' goto ingress_check')) : rules;
-        const deny = `${log(`pl D ${DIR_CODE[dir]} ${group}`, { verdict: 'DENY', direction: dir, policies: [...new Set(isolating.map(policyName))], tier: 'NETWORK_POLICY' })}counter name "drop_${dir}" drop`;
-        chains.set(name, { name, rules: [...allowed, deny] });
-      }
-      dispatch.push({ key: `"${pod.ifname}"`, value: `goto ${name}` });
+      const admin = tiered.filter((c) => c.spec.tier === 'Admin').filter(hasEntries(dir));
+      const baseline = tiered.filter((c) => c.spec.tier === 'Baseline').filter(hasEntries(dir));
+      // Built back to front: each stage's "no decision" is the next stage.
+      const afterAdmin = isolating.length > 0 ? networkPolicyStage(isolating, dir) : baseline.length > 0 ? tierStage('bl', baseline, dir, fallback) : fallback;
+      const first = admin.length > 0 ? tierStage('ad', admin, dir, afterAdmin) : afterAdmin;
+      dispatch.push({ key: `"${pod.ifname}"`, value: first });
     }
   }
   sets.set('ingress_dispatch', { name: 'ingress_dispatch', decl: 'type ifname : verdict;', elements: ingressDispatch });

@@ -82,9 +82,10 @@ export function renderDelta(prev: DesiredState, next: DesiredState): string {
     if (old) lines.push(`flush chain inet ${t} ${c.name}`);
     for (const r of c.rules) lines.push(`add rule inet ${t} ${c.name} ${r}`);
   }
-  for (const c of prev.chains.values()) {
-    if (!next.chains.has(c.name)) lines.push(`flush chain inet ${t} ${c.name}`, `delete chain inet ${t} ${c.name}`);
-  }
+  // Vanished chains may jump to each other (a tier stage to a NetworkPolicy chain): empty them all before deleting any.
+  const vanished = [...prev.chains.values()].filter((c) => !next.chains.has(c.name));
+  for (const c of vanished) lines.push(`flush chain inet ${t} ${c.name}`);
+  for (const c of vanished) lines.push(`delete chain inet ${t} ${c.name}`);
   for (const set of prev.sets.values()) {
     if (!next.sets.has(set.name)) lines.push(`delete ${kind(set)} inet ${t} ${set.name}`);
   }

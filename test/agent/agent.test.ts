@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { runAgent, type Agent } from '../../src/agent/agent.js';
+import type { ClusterPolicyEndpoint } from '../../src/api/policyendpoint.js';
 import type { FlowRecord } from '../../src/agent/flowlog.js';
 import { StaticPolicyEndpointSource } from '../../src/agent/source.js';
 import type { EnforcingMode } from '../../src/nft/compile.js';
@@ -101,6 +102,37 @@ describe.skipIf(skipNetns('agent'))('node agent on nftables, real packets', () =
     expect(deny!.policies).toEqual(['default/b-only-from-a']);
     expect(accept!.policies).toEqual(['default/b-only-from-a']);
     expect(deny!.node).toBe('n1');
+  });
+
+  it('admin tiers: an Admin Deny overrides a NetworkPolicy allow, Pass hands on to it, flow logs say Tier ADMIN', async () => {
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => podByName(lab.pods, n));
+    const allowAll = policyEndpoint('b-open', [b], { isolation: ['Ingress'], ingress: [{ cidr: '10.244.0.0/16' }] });
+    const admin: ClusterPolicyEndpoint = {
+      apiVersion: 'networking.k8s.aws/v1alpha1',
+      kind: 'ClusterPolicyEndpoint',
+      metadata: { name: 'guard-b-q8w2e' },
+      spec: {
+        policyRef: { name: 'guard-b' },
+        tier: 'Admin',
+        priority: 10,
+        podSelectorEndpoints: [{ podIP: b.ip, hostIP: b.hostIP, name: b.name, namespace: b.namespace }],
+        ingress: [{ cidr: a.ip, action: 'Pass' }, { cidr: c.ip, action: 'Deny', ports: [{ protocol: 'TCP', port: 80 }] }],
+      },
+    };
+    source.set([allowAll], [admin]);
+    await syncAll();
+    records.length = 0;
+    expect(await reach(a, b)).toBe(true); // Pass → the NetworkPolicy allows
+    expect(await reach(c, b)).toBe(false); // Admin Deny, though the NetworkPolicy allows
+    for (let i = 0; i < 30 && !records.some((r) => r.verdict === 'DENY' && r.msg.includes(`Src IP: ${c.ip} `)); i++) await sleep(100);
+    const deny = records.find((r) => r.verdict === 'DENY' && r.msg.includes(`Src IP: ${c.ip} `));
+    expect(deny?.msg).toMatch(/Verdict DENY Direction ingress, Tier ADMIN$/);
+    expect(deny?.policies).toEqual(['guard-b']);
+    const accept = records.find((r) => r.verdict === 'ACCEPT' && r.msg.includes(`Src IP: ${a.ip} `) && r.direction === 'ingress');
+    expect(accept?.tier).toBe('NETWORK_POLICY');
+    source.set([], []);
+    await syncAll();
+    expect(await reach(c, b)).toBe(true);
   });
 
   it('serves /metrics (verdict counters from nft, sync histogram, element gauges) and /healthz', async () => {
