@@ -430,6 +430,7 @@ export interface ResolvedTierPolicy {
 export interface ClusterResolveOptions {
   /** @default 200 */
   readonly chunkSize?: number;
+  /** The objects that exist now. Unused for placement: first match decides, so entries are laid out in rule order. */
   readonly previous?: readonly ClusterPolicyEndpoint[];
   /** The uid of a tier policy, for the owner reference. @default unknown (left out) */
   readonly uidOf?: (kind: string, name: string) => string | undefined;
@@ -500,8 +501,16 @@ function resolveTierRule(engine: Engine, compiled: CompiledTierPolicy, dir: Dire
   return { ...base, entries: sortByCidr(entries, (e) => e.cidr) };
 }
 
-/** Merges identical cidr+action entries (ports unioned, all-ports wins), keeping the order of first appearance. */
+/**
+ * Entries in rule order, where the first match decides: identical cidrs merge only within one rule (ports unioned,
+ * all-ports wins). Merging across rules could move a later rule's Accept in front of an earlier Deny that overlaps it.
+ */
 function mergeClusterEntries(rules: readonly ResolvedRule[]): ClusterEndpointInfo[] {
+  return rules.flatMap((r) => mergeRuleEntries(r));
+}
+
+function mergeRuleEntries(r: ResolvedRule): ClusterEndpointInfo[] {
+  const rules = [r];
   const merged = new Map<string, { cidr: string; action: ClusterRuleAction; ports: Port[] | 'all' }>();
   for (const r of rules) {
     for (const e of r.entries) {
@@ -550,20 +559,14 @@ export function clusterPolicyEndpointsFor(resolved: ResolvedTierPolicy, opts: Cl
   const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const clusterKey = (e: ClusterEndpointInfo) => `${e.cidr ?? ''}|${e.domainName ?? ''}|${e.action}`;
   type V = PodEndpoint | ClusterEndpointInfo;
-  const previous: Chunk<PeLists, V>[] = (opts.previous ?? [])
-    .filter((c) => c.spec.policyRef.name === source.name && (c.metadata.ownerReferences?.[0]?.kind ?? source.kind) === source.kind)
-    .map((c) => ({
-      name: c.metadata.name ?? '',
-      lists: {
-        podSelectorEndpoints: (c.spec.podSelectorEndpoints ?? []).map((p) => ({ key: podKey(p), value: p })),
-        ingress: (c.spec.ingress ?? []).map((e) => ({ key: clusterKey(e), value: e })),
-        egress: (c.spec.egress ?? []).map((e) => ({ key: clusterKey(e), value: e })),
-      },
-    }));
+  // First match decides, so entries keep rule order across chunks: they are laid out afresh by slot (names depend on
+  // the slot only), never kept in the object that held them, which would append new entries after old ones.
+  const previous: Chunk<PeLists, V>[] = [];
   const lists: Record<PeLists, Keyed<V>[]> = {
     podSelectorEndpoints: resolved.pods.map((p) => ({ key: podKey(p), value: p })),
-    ingress: resolved.ingress.map((e) => ({ key: clusterKey(e), value: e })),
-    egress: resolved.egress.map((e) => ({ key: clusterKey(e), value: e })),
+    // The position is part of the key: one cidr and action may appear in several rules.
+    ingress: resolved.ingress.map((e, i) => ({ key: `${i}|${clusterKey(e)}`, value: e })),
+    egress: resolved.egress.map((e, i) => ({ key: `${i}|${clusterKey(e)}`, value: e })),
   };
   const chunks = packChunks(PE_LISTS, lists, previous, chunkSize, (slot) => chunkName(source.name, `ClusterPolicyEndpoint/${source.kind}/${source.name}/${slot}`));
   const owner = ownerReference(TIER_API_VERSIONS[source.kind] ?? 'policy.networking.k8s.io/v1alpha1', source.kind, source.name, opts.uidOf?.(source.kind, source.name));
