@@ -2,7 +2,7 @@
  * `palisade check PATH...`: the validation report. Exit 0 valid, 1 invalid, 2 usage.
  */
 import { formatDiagnostic, type Diagnostic } from '../api/diagnostics.js';
-import { readCluster } from '../api/read.js';
+import { readCluster } from '../model/read.js';
 import type { Cluster } from '../model/types.js';
 import { action, EXIT_FINDINGS, type Register } from './program.js';
 

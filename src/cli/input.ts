@@ -5,7 +5,7 @@
  */
 import { Option, type Command } from 'commander';
 import { InputError, formatDiagnostic } from '../api/diagnostics.js';
-import { readCluster, type ReadResult } from '../api/read.js';
+import { readCluster, type ReadResult } from '../model/read.js';
 import type { Cluster } from '../model/types.js';
 import { readKubeCluster } from './kube-source.js';
 import type { Io } from './program.js';

@@ -9,7 +9,7 @@ import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import { InputError, formatPath, type Diagnostic, type SourcePos } from '../api/diagnostics.js';
 import { describeObject, isJsonObject, type JsonObject, type LoadedDocument } from '../api/load.js';
-import { sortDiagnostics, type ReadResult } from '../api/read.js';
+import { sortDiagnostics, type ReadResult } from '../model/read.js';
 import { validateObject, type FieldError } from '../api/validate.js';
 import { buildCluster } from '../model/cluster.js';
 

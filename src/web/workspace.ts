@@ -5,7 +5,7 @@
  */
 import { formatDiagnostic, formatPath, InputError, type Diagnostic } from '../api/diagnostics.js';
 import { describeObject, parseManifests, type LoadedDocument } from '../api/load.js';
-import { sortDiagnostics, type ReadResult } from '../api/read.js';
+import { sortDiagnostics, type ReadResult } from '../model/read.js';
 import type { PolicyEndpoint } from '../api/policyendpoint.js';
 import { PROTOCOLS, type Protocol } from '../api/types.js';
 import { validateObject, type FieldError } from '../api/validate.js';

@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { readCluster } from '../../src/api/read.js';
+import { readCluster } from '../../src/model/read.js';
 import { validateObject } from '../../src/api/validate.js';
 import { generate, type GeneratedTier } from '../../src/analyze/generate.js';
 import { readTenants, validateTenants, type Tenants } from '../../src/analyze/tenants.js';

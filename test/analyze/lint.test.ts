@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readCluster } from '../../src/api/read.js';
+import { readCluster } from '../../src/model/read.js';
 import { RULES, activeRules, type LintProfile } from '../../src/analyze/findings.js';
 import { generate } from '../../src/analyze/generate.js';
 import { lint, type LintOptions } from '../../src/analyze/lint.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
-import { readCluster, type ReadResult } from '../../src/api/read.js';
+import { readCluster, type ReadResult } from '../../src/model/read.js';
 import type { Io } from '../../src/cli/program.js';
 import { run } from '../../src/cli/main.js';
 import { commands } from '../../src/cli/commands.js';

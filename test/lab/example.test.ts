@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readCluster } from '../../src/api/read.js';
+import { readCluster } from '../../src/model/read.js';
 import { compile, type Engine } from '../../src/engine/engine.js';
 import { labLeftovers, type Lab } from '../../src/lab/lab.js';
 import { formatMismatches, labPlan, labUpCluster, verifyLab, type Verification } from '../../src/lab/verify.js';

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readCluster } from '../../src/api/read.js';
+import { readCluster } from '../../src/model/read.js';
 import { compile } from '../../src/engine/engine.js';
 import { gridToMatrix } from '../../src/web/grid.js';
 import type { EvaluateResponse, Grid, PoliciesResponse, SourceResponse, WhyResponse } from '../../src/web/protocol.js';

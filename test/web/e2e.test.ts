@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readCluster } from '../../src/api/read.js';
+import { readCluster } from '../../src/model/read.js';
 import { compile } from '../../src/engine/engine.js';
 import type { MatrixJson } from '../../src/engine/types.js';
 import { startWebServer, type WebServer } from '../../src/web/server.js';

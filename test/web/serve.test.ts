@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/program.js';
 import { serveCommand } from '../../src/cli/serve.js';
-import { readCluster } from '../../src/api/read.js';
+import { readCluster } from '../../src/model/read.js';
 import { compile } from '../../src/engine/engine.js';
 
 function capture(): Io & { outText: string[]; errText: string[] } {

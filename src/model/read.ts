@@ -2,14 +2,14 @@
  * The one call every command starts with: load the manifests, validate each object as the apiserver would, and build
  * the cluster model from the valid ones.
  */
-import { formatPath } from './diagnostics.js';
-import type { Diagnostic } from './diagnostics.js';
-import { describeObject, loadManifests } from './load.js';
-import type { LoadedDocument } from './load.js';
-import { validateObject } from './validate.js';
-import type { FieldError } from './validate.js';
-import { buildCluster } from '../model/cluster.js';
-import type { Cluster } from '../model/types.js';
+import { formatPath } from '../api/diagnostics.js';
+import type { Diagnostic } from '../api/diagnostics.js';
+import { describeObject, loadManifests } from '../api/load.js';
+import type { LoadedDocument } from '../api/load.js';
+import { validateObject } from '../api/validate.js';
+import type { FieldError } from '../api/validate.js';
+import { buildCluster } from './cluster.js';
+import type { Cluster } from './types.js';
 
 /** Options of {@link readCluster}. */
 export interface ReadOptions {
