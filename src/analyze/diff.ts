@@ -8,7 +8,7 @@
  */
 import { PROTOCOLS, type Protocol } from '../api/types.js';
 import { compile, type Engine } from '../engine/engine.js';
-import { familyMax, formatIP, type Family } from '../engine/ip.js';
+import { familyMax, formatIP, type Family } from '../api/ip.js';
 import { formatPorts, isNothing, subtractAll } from '../engine/ports.js';
 import type { DirectionVerdict, PortsByProtocol } from '../engine/types.js';
 import type { Cluster, Endpoint } from '../model/types.js';

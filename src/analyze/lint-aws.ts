@@ -8,7 +8,7 @@ import { list, policyName, sourceRules, type LintContext } from './lint-context.
 import { DEFAULT_CHUNK_SIZE } from '../controller/chunk.js';
 import { podsOfService } from '../controller/queries.js';
 import { policyEndpointsFor, resolveNetworkPolicy } from '../controller/resolve.js';
-import { familyMax, parseCIDR, parseIP } from '../engine/ip.js';
+import { familyMax, parseCIDR, parseIP } from '../api/ip.js';
 import { containsPort } from '../engine/ports.js';
 
 /** The most port/protocol combinations the AWS agent enforces for one CIDR. */

@@ -7,7 +7,7 @@ import type { SourcePos } from '../api/diagnostics.js';
 import type { LoadedDocument } from '../api/load.js';
 import type { NetworkPolicyPeer } from '../api/types.js';
 import type { CompiledNetworkPolicy, CompiledRule } from '../engine/compile.js';
-import { familyMax, ipBlockRanges, parseCIDR, type AddressRange } from '../engine/ip.js';
+import { familyMax, ipBlockRanges, parseCIDR, type AddressRange } from '../api/ip.js';
 import { containsPort, isEverything, isNothing, subtractAll } from '../engine/ports.js';
 import { matchesSelector } from '../engine/selector.js';
 import type { Cluster, Endpoint } from '../model/types.js';

@@ -6,7 +6,7 @@
 import type { LabelSelector } from '../api/types.js';
 import type { Atom } from '../engine/compile.js';
 import type { Engine } from '../engine/engine.js';
-import { formatIP } from '../engine/ip.js';
+import { formatIP } from '../api/ip.js';
 import { matchesSelector } from '../engine/selector.js';
 import type { Cluster, Endpoint, ServiceInfo } from '../model/types.js';
 

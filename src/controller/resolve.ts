@@ -18,7 +18,7 @@ import type { EndpointInfo, PodEndpoint, PolicyEndpoint, PolicyEndpointPort, Tra
 import type { IntOrString, LabelSelector, NetworkPolicyPeer, NetworkPolicyPort, OwnerReference, Protocol } from '../api/types.js';
 import type { CompiledRule, CompiledTierPolicy } from '../engine/compile.js';
 import type { Engine } from '../engine/engine.js';
-import { parseIP } from '../engine/ip.js';
+import { parseIP } from '../api/ip.js';
 import { effectivePolicyTypes } from '../engine/semantics.js';
 import type { Endpoint, ServiceInfo, TierPeer, TierPolicy, TierPort } from '../model/types.js';
 import { chunkName, DEFAULT_CHUNK_SIZE, packChunks, type Chunk, type Keyed } from './chunk.js';

@@ -7,7 +7,7 @@ import type { PolicyEndpoint } from '../api/policyendpoint.js';
 import type { Protocol } from '../api/types.js';
 import { resolvePolicyEndpoints } from '../controller/resolve.js';
 import type { Engine } from '../engine/engine.js';
-import { parseIP } from '../engine/ip.js';
+import { parseIP } from '../api/ip.js';
 import type { Cluster } from '../model/types.js';
 import { labUp, type Lab, type LabClusterSpec, type LabOptions, type LabPodSpec } from './lab.js';
 import { labProbe, type ProbeCell, type ProbeReport } from './probe.js';

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import type { LabelSelector, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort, Protocol } from '../api/types.js';
-import { parseCIDR } from '../engine/ip.js';
+import { parseCIDR } from '../api/ip.js';
 import type { Cluster, Endpoint, EndpointPort, NamespaceInfo, NodeInfo, TierPeer, TierPolicy, TierPort, TierRule } from '../model/types.js';
 
 const NAMESPACES = ['x', 'y', 'z'] as const;

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/engine/engine.js';
 import { referenceAllowed } from '../../src/engine/reference.js';
-import { parseIP } from '../../src/engine/ip.js';
+import { parseIP } from '../../src/api/ip.js';
 import type { Protocol } from '../../src/api/types.js';
 import { clusterFromYaml, namespace, pod } from '../support/cluster.js';
 
