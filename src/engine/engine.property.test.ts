@@ -4,7 +4,7 @@ import { PROTOCOLS } from '../api/types.js';
 import type { Cluster } from '../model/types.js';
 import { clusterArb, PROBE_ADDRESSES, PROBE_PORTS } from '../scenarios/random.js';
 import { compile } from './engine.js';
-import { parseIP } from './ip.js';
+import { parseIP } from '../api/ip.js';
 import { containsPort, parsePorts } from './ports.js';
 import { referenceAllowed, type RefEnd } from './reference.js';
 
