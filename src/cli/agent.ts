@@ -1,17 +1,20 @@
 /**
  * `palisade agent`: the node agent in the foreground. It keeps this node's `inet palisade` nftables table equal to
- * what the PolicyEndpoints selecting its pods ask for, until SIGTERM or SIGINT.
+ * what the PolicyEndpoints and ClusterPolicyEndpoints selecting its pods ask for, until SIGTERM or SIGINT. They come
+ * from files (`--policy-endpoints`), from the API server of a kubeconfig, or in-cluster from the pod's service account.
  */
 import { Option } from 'commander';
 import { runAgent } from '../agent/agent.js';
-import { FilePolicyEndpointSource } from '../agent/source.js';
+import { FilePolicyEndpointSource, type PolicyEndpointSource } from '../agent/source.js';
 import { labRequirements } from '../lab/requirements.js';
 import type { EnforcingMode } from '../nft/compile.js';
 import { EXIT_FINDINGS, action, parsePort, type Register } from './program.js';
 
 interface AgentFlags {
   readonly node: string;
-  readonly policyEndpoints: string;
+  readonly policyEndpoints?: string;
+  readonly kubeconfig?: string;
+  readonly context?: string;
   readonly enforcingMode: EnforcingMode;
   readonly flowLogs?: string;
   readonly flowLogsAccept?: boolean;
@@ -30,7 +33,9 @@ export function agentCommand(signals: Pick<NodeJS.Process, 'once' | 'off'> = pro
       .command('agent')
       .description("Run the node agent: enforce this node's PolicyEndpoints with nftables, until SIGTERM or SIGINT (root).")
       .requiredOption('--node <name>', 'this node\'s name (a label on metrics and flow logs)')
-      .requiredOption('--policy-endpoints <dir>', 'a directory (or file) of PolicyEndpoint objects, YAML or JSON, watched for changes')
+      .option('--policy-endpoints <dir>', 'a directory (or file) of (Cluster)PolicyEndpoint objects, YAML or JSON, watched for changes')
+      .option('--kubeconfig <file>', 'follow (Cluster)PolicyEndpoints on the API server of this kubeconfig (default without --policy-endpoints: in-cluster)')
+      .option('--context <name>', 'the kubeconfig context to use')
       .addOption(new Option('--enforcing-mode <mode>', 'standard: a pod no policy selects is open; strict: it is denied').choices(['standard', 'strict']).default('standard'))
       .option('--flow-logs <file>', 'append AWS-format flow-log lines (JSON) to FILE, or `-` for standard output')
       .option('--flow-logs-accept', 'log accepted new connections too (denials are always logged)')
@@ -42,10 +47,12 @@ export function agentCommand(signals: Pick<NodeJS.Process, 'once' | 'off'> = pro
         `
 Needs root and the nft and ip commands (and tcpdump for --flow-logs): apt-get install -y nftables iproute2 tcpdump.
 The PolicyEndpoints are those Palisade's controller (or the AWS network policy controller) writes; write them with
-\`palisade endpoints PATH -o yaml\` to try the agent without a cluster.
+\`palisade endpoints PATH -o yaml\` to try the agent without a cluster. Without --policy-endpoints the agent lists and
+watches them on the API server (--kubeconfig, else the in-cluster service account), relisting after a broken watch.
 
-Example:
-  $ sudo palisade agent --node node-1 --policy-endpoints /etc/palisade/pe --flow-logs /var/log/palisade/flows.log --metrics-port 9180`,
+Examples:
+  $ sudo palisade agent --node node-1 --policy-endpoints /etc/palisade/pe --flow-logs /var/log/palisade/flows.log --metrics-port 9180
+  $ sudo palisade agent --node node-1 --kubeconfig ~/.kube/config --context prod`,
       )
       .action(
         action(io, setExit, async (flags: AgentFlags) => {
@@ -55,11 +62,29 @@ Example:
             setExit(EXIT_FINDINGS);
             return;
           }
+          if (flags.policyEndpoints !== undefined && (flags.kubeconfig !== undefined || flags.context !== undefined)) {
+            io.err('error: --policy-endpoints reads files; it cannot be combined with --kubeconfig or --context');
+            setExit(EXIT_FINDINGS);
+            return;
+          }
           let agent;
+          let stopSource = () => undefined as void;
           try {
+            let input: PolicyEndpointSource;
+            if (flags.policyEndpoints !== undefined) input = new FilePolicyEndpointSource(flags.policyEndpoints);
+            else {
+              const { KubePolicyEndpointSource, loadKubeConfig } = await import('../agent/kube-source.js');
+              const kube = new KubePolicyEndpointSource({
+                kubeConfig: await loadKubeConfig({ kubeconfig: flags.kubeconfig, context: flags.context }),
+                log: (level, msg) => io.err(`${level}: ${msg}`),
+              });
+              await kube.start();
+              input = kube;
+              stopSource = () => kube.stop();
+            }
             agent = await runAgent({
               node: flags.node,
-              input: new FilePolicyEndpointSource(flags.policyEndpoints),
+              input,
               enforcingMode: flags.enforcingMode,
               podInterfaces: flags.podInterfaces,
               ...(flags.netns !== undefined ? { netns: flags.netns } : {}),
@@ -67,6 +92,7 @@ Example:
               ...(flags.metricsPort !== undefined ? { metricsPort: flags.metricsPort } : {}),
             });
           } catch (e) {
+            stopSource();
             io.err(`error: the agent could not start: ${e instanceof Error ? e.message : String(e)}`);
             setExit(EXIT_FINDINGS);
             return;
@@ -76,6 +102,7 @@ Example:
             const stop = () => {
               signals.off('SIGTERM', stop);
               signals.off('SIGINT', stop);
+              stopSource();
               running.stop().then(resolve, (e: unknown) => {
                 io.err(`error: stopping: ${e instanceof Error ? e.message : String(e)}`);
                 setExit(EXIT_FINDINGS);

@@ -19,7 +19,8 @@ describe('palisade agent --help', () => {
     expect(await run(['agent', '--help'], io, [agentCommand(new EventEmitter() as unknown as NodeJS.Process)])).toBe(0);
     const text = out.join('\n');
     for (const o of ['--node', '--policy-endpoints', '--enforcing-mode', '--flow-logs', '--metrics-port']) expect(text).toContain(o);
-    expect(text).toContain('Example:');
+    expect(text).toContain('Examples:');
+    expect(text).toContain('--kubeconfig');
   });
 });
 
