@@ -10,7 +10,7 @@ import type { PolicyEndpoint } from '../api/policyendpoint.js';
 import { PROTOCOLS, type Protocol } from '../api/types.js';
 import { validateObject, type FieldError } from '../api/validate.js';
 import { lint } from '../analyze/lint.js';
-import { explain } from '../cli/explain.js';
+import { explainPolicies } from '../analyze/explain.js';
 import { resolvePolicyEndpoints } from '../controller/resolve.js';
 import { compile, type Engine } from '../engine/engine.js';
 import { containsPort, formatPorts } from '../engine/ports.js';
@@ -100,18 +100,6 @@ function validateDocuments(docs: readonly LoadedDocument[], defaultNamespace: st
     if (!rejected) valid.push(doc);
   }
   return { valid, diagnostics };
-}
-
-/** Classifies the lines of one `palisade explain` block so peers can be drawn as units. */
-function explainLines(lines: readonly string[]): ExplainLine[] {
-  return lines.map((raw): ExplainLine => {
-    const text = raw.trim();
-    if (text.startsWith('applies to:')) return { kind: 'applies', text };
-    if (text.startsWith('isolates:')) return { kind: 'isolates', text };
-    if (/^(ingress|egress)( rule \d+|:)/.test(text)) return { kind: 'rule', text };
-    if (/^(peer \d+:|everyone |every peer )/.test(text)) return { kind: 'peer', text };
-    return { kind: 'note', text };
-  });
 }
 
 /** The loaded cluster and the policy texts evaluated against it. */
@@ -306,8 +294,6 @@ export class Workspace {
   policies(yaml?: string): PoliciesResponse {
     const s = this.ok(yaml);
     const { engine } = s;
-    const { compiled } = engine;
-    const ids = (atom: number) => compiled.atoms[atom].endpoints.map((i) => engine.endpoints[i].id);
     let policyEndpointsError: string | undefined;
     const endpointsOf = new Map<string, PolicyEndpoint[]>();
     try {
@@ -324,41 +310,35 @@ export class Workspace {
     const findings = 'list' in lintResult ? lintResult.list : [];
     const findingsOf = (key: string) => findings.filter((f) => f.object === key);
     const policies: PolicyView[] = [];
-    for (const block of explain(engine).split(/\n\n+/)) {
-      const [header, ...rest] = block.split('\n');
-      const np = /^NetworkPolicy ([^/\s]+)\/(\S+)/.exec(header);
-      const tier = /^(\w+) (\S+) — (Admin|Baseline) tier/.exec(header);
-      if (np) {
-        const [, namespace, name] = np;
-        const key = policyKey('NetworkPolicy', name, namespace);
-        const compiledPolicy = compiled.networkPolicies.find((p) => p.namespace === namespace && p.name === name);
+    for (const e of explainPolicies(engine)) {
+      const lines = e.lines.map(({ kind, text }): ExplainLine => ({ kind, text }));
+      if (e.tier === 'NetworkPolicy') {
+        const key = policyKey('NetworkPolicy', e.name, e.namespace);
         const source = this.policySource(s, key);
         policies.push({
           key,
           kind: 'NetworkPolicy',
-          name,
-          namespace,
+          name: e.name,
+          namespace: e.namespace ?? 'default',
           tier: 'NetworkPolicy',
-          header,
-          lines: explainLines(rest),
-          selects: compiledPolicy ? ids(compiledPolicy.subject) : [],
+          header: e.header,
+          lines,
+          selects: e.selects,
           ...(source ? { source } : {}),
           ...(endpointsOf.has(key) ? { policyEndpoints: endpointsOf.get(key) } : {}),
           findings: findingsOf(key),
         });
-      } else if (tier) {
-        const [, kind, name, tierName] = tier;
-        const key = policyKey(kind, name);
-        const compiledPolicy = compiled.tierPolicies.find((p) => p.source.kind === kind && p.source.name === name);
+      } else {
+        const key = policyKey(e.kind, e.name);
         const source = this.policySource(s, key);
         policies.push({
           key,
-          kind,
-          name,
-          tier: tierName as 'Admin' | 'Baseline',
-          header,
-          lines: explainLines(rest),
-          selects: compiledPolicy ? ids(compiledPolicy.subject) : [],
+          kind: e.kind,
+          name: e.name,
+          tier: e.tier,
+          header: e.header,
+          lines,
+          selects: e.selects,
           ...(source ? { source } : {}),
           findings: findingsOf(key),
         });
