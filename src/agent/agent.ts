@@ -7,7 +7,7 @@ import { appendFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { pino, type Logger } from 'pino';
 import type { ClusterPolicyEndpoint, PolicyEndpoint } from '../api/policyendpoint.js';
-import { applyScript, deleteTable, readCounters } from '../nft/apply.js';
+import { deleteTable, NftSession, readCounters } from '../nft/apply.js';
 import { compileNode, countState, TABLE, type DesiredState, type EnforcingMode, type LocalPod, type LogTag } from '../nft/compile.js';
 import { renderDelta, renderFull } from '../nft/script.js';
 import { discoverNodeAddresses, discoverPods } from './discover.js';
@@ -56,6 +56,8 @@ export interface SyncResult {
   readonly rules: number;
   /** Lines of the applied script. */
   readonly scriptLines: number;
+  /** Where the time went: reading the source (and discovery), compiling, rendering the script, running nft. */
+  readonly phases: { readonly readMs: number; readonly compileMs: number; readonly renderMs: number; readonly applyMs: number };
 }
 
 export interface Agent {
@@ -91,6 +93,8 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
   const flow: FlowLogOptions | undefined = opts.flowLogs === true ? {} : opts.flowLogs === false ? undefined : opts.flowLogs;
   const compileOpts = { logGroup: flow ? flow.group ?? 7 : undefined, logAccept: flow?.accept ?? false, podInterfaces };
   const metrics = createMetrics(opts.node, () => readCounters(TABLE, where));
+  // One nft process for the agent's life: transactions skip process start-up, `ip netns exec` and the socket close.
+  const nft = new NftSession(where);
 
   let programmed: DesiredState | undefined;
   let previousTags = new Map<string, LogTag>();
@@ -103,7 +107,8 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
   // `ip` twice more (tens of ms of process start-up, most of a delta sync's time).
   let discovered: { pods: LocalPod[]; nodeAddresses: string[] } | undefined;
 
-  const compileNow = async (discover: boolean): Promise<{ state: DesiredState; pods: LocalPod[] }> => {
+  const compileNow = async (discover: boolean): Promise<{ state: DesiredState; pods: LocalPod[]; readMs: number; compileMs: number }> => {
+    const t0 = performance.now();
     const [pes, cpes, found] = await Promise.all([
       opts.input.list(),
       opts.input.listCluster ? opts.input.listCluster() : Promise.resolve([]),
@@ -114,21 +119,26 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     discovered = found;
     const { pods, nodeAddresses } = found;
     lastPods = JSON.stringify(pods);
+    const t1 = performance.now();
     const names = podNames([...pes, ...cpes]);
     const named = pods.map((p) => nameFromPolicyEndpoints(p, names));
-    return { state: compileNode({ policyEndpoints: pes, clusterPolicyEndpoints: cpes, pods: named, nodeAddresses, mode: opts.enforcingMode }, compileOpts), pods };
+    const state = compileNode({ policyEndpoints: pes, clusterPolicyEndpoints: cpes, pods: named, nodeAddresses, mode: opts.enforcingMode }, compileOpts);
+    return { state, pods, readMs: t1 - t0, compileMs: performance.now() - t1 };
   };
 
   const doSync = async (full: boolean, discover: boolean): Promise<SyncResult> => {
     const t0 = performance.now();
     const kind = full || !programmed ? 'full' : 'delta';
     try {
-      const { state, pods } = await compileNow(full || discover);
+      const { state, pods, readMs, compileMs } = await compileNow(full || discover);
+      const t2 = performance.now();
       const script = kind === 'full' ? renderFull(state) : renderDelta(programmed!, state);
+      const t3 = performance.now();
       if (script !== '') {
         await opts.beforeApply?.(kind, script);
-        await applyScript(script, where);
+        await nft.apply(script);
       }
+      const phases = { readMs, compileMs, renderMs: t3 - t2, applyMs: performance.now() - t3 };
       if (programmed) previousTags = new Map(programmed.logTags);
       programmed = state;
       healthy = true;
@@ -142,7 +152,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
         metrics.syncDuration.observe({ kind }, ms / 1000);
         log.info({ kind, ms: Math.round(ms * 10) / 10, elements: c.elements, rules: c.rules, pods: pods.length }, 'synced');
       }
-      const result: SyncResult = { kind: script === '' ? 'none' : kind, ms, elements: c.elements, rules: c.rules, scriptLines: script === '' ? 0 : script.split('\n').length - 1 };
+      const result: SyncResult = { kind: script === '' ? 'none' : kind, ms, elements: c.elements, rules: c.rules, scriptLines: script === '' ? 0 : script.split('\n').length - 1, phases };
       if (script !== '') applied = result;
       return result;
     } catch (e) {
@@ -171,7 +181,12 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     });
   };
 
-  await enqueue(true);
+  try {
+    await enqueue(true);
+  } catch (e) {
+    await nft.close();
+    throw e;
+  }
 
   let reader: NflogReader | undefined;
   if (flow) {
@@ -223,6 +238,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
       clearInterval(poll);
       clearInterval(resync);
       await chain;
+      await nft.close();
       await reader?.stop();
       if (server) await new Promise<void>((r) => server!.close(() => r()));
       if (o.removeTable) await deleteTable(TABLE, where);

@@ -1,9 +1,10 @@
 /**
  * An agent process SIGKILLed in the middle of a sync, then restarted: the kernel table is all-old or all-new (one nft
- * transaction, from a fully written file), established connections live on, and the restart rebuilds the right state.
+ * transaction, from a fully written file `include`d by the agent's nft session), established connections live on,
+ * and the restart rebuilds the right state.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,18 +16,29 @@ const PREFIX = 'plk-';
 const exec = promisify(execFile);
 const root = resolve(import.meta.dirname, '../..');
 
-/** Children of `pid` (from /proc), for catching the agent while its `ip netns exec … nft` runs. */
-async function children(pid: number): Promise<string[]> {
-  const out: string[] = [];
+/** Children of `pid` (from /proc): the agent's long-lived `nft -i`. */
+async function children(pid: number): Promise<{ pid: number; name: string }[]> {
+  const out: { pid: number; name: string }[] = [];
   for (const p of await readdir('/proc')) {
     if (!/^\d+$/.test(p)) continue;
     try {
       const st = await readFile(`/proc/${p}/stat`, 'utf8');
       const m = /^\d+ \((.*)\) \S (\d+)/.exec(st);
-      if (m && Number(m[2]) === pid) out.push(m[1]);
+      if (m && Number(m[2]) === pid) out.push({ pid: Number(p), name: m[1] });
     } catch { /* gone */ }
   }
   return out;
+}
+
+/** The transaction file a process has open (nft reading an `include`d transaction), if any. */
+async function openTransaction(pid: number): Promise<string | undefined> {
+  try {
+    for (const fd of await readdir(`/proc/${pid}/fd`)) {
+      const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+      if (/\/tx-\d+\.nft$/.test(target)) return target;
+    }
+  } catch { /* gone */ }
+  return undefined;
 }
 
 describe.skipIf(skipNetns('agent-restart'))('agent killed mid-sync and restarted', () => {
@@ -86,14 +98,16 @@ describe.skipIf(skipNetns('agent-restart'))('agent killed mid-sync and restarted
     const pid = agent.pid!;
     let killedDuring = '';
     const until = Date.now() + 30_000;
+    const nft = (await children(pid)).find((k) => k.name === 'nft');
+    expect(nft).toBeDefined();
     while (!killedDuring && Date.now() < until) {
-      // Kill while its transaction runs (`ip netns exec … nft -f` has exec'd into nft).
-      const kids = await children(pid);
-      if (kids.includes('nft')) { agent.kill('SIGKILL'); killedDuring = kids.join(','); }
-      else await sleep(2);
+      // Kill while its nft reads the big transaction (the agent's session has sent `include "…/tx-N.nft"`).
+      const tx = await openTransaction(nft!.pid);
+      if (tx) { agent.kill('SIGKILL'); killedDuring = `nft reading ${tx}`; }
+      else await sleep(1);
     }
     expect(killedDuring).not.toBe('');
-    await sleep(1500); // an nft already started finishes its transaction alone
+    await sleep(1500); // the orphaned nft finishes the transaction it read, then sees the end of its input
 
     // All-or-nothing: the big policy's sets hold every element or do not exist.
     const t = await table();
