@@ -241,24 +241,50 @@ function safeCanonical(ip: string): string {
   try { return canonicalAddress(ip); } catch { return ip; }
 }
 
-/** The objects selecting a pod (by IP, or by namespace and name, as `selects` matches), in the order given. */
-function selectionIndex<T extends { readonly spec: { readonly podSelectorEndpoints?: readonly { podIP: string; name: string; namespace: string }[] } }>(
-  objects: readonly T[],
-): (pod: LocalPod) => T[] {
-  const order = new Map(objects.map((o, i) => [o, i]));
+type Selecting = { readonly spec: { readonly podSelectorEndpoints?: readonly { podIP: string; name: string; namespace: string }[] } };
+
+/**
+ * The canonical pod IPs and `namespace/name`s an object selects, computed once per object: sources hand out the same
+ * object until it changes, so a sync after one change parses one object's addresses, not the whole cluster's.
+ */
+const selectedCache = new WeakMap<object, { readonly ips: readonly string[]; readonly names: readonly string[] }>();
+function selectedBy(o: Selecting): { readonly ips: readonly string[]; readonly names: readonly string[] } {
+  let have = selectedCache.get(o);
+  if (!have) {
+    const eps = o.spec.podSelectorEndpoints ?? [];
+    have = { ips: eps.filter((ep) => ep.podIP !== '').map((ep) => safeCanonical(ep.podIP)), names: eps.map((ep) => `${ep.namespace}/${ep.name}`) };
+    selectedCache.set(o, have);
+  }
+  return have;
+}
+
+/**
+ * The objects selecting each local pod (by IP, or by namespace and name, as `selects` matches), in the order given.
+ * Only the local pods' addresses are indexed; the objects are scanned once against them.
+ */
+function selectionIndex<T extends Selecting>(objects: readonly T[], pods: readonly LocalPod[]): (pod: LocalPod) => T[] {
   const byIP = new Map<string, T[]>();
   const byName = new Map<string, T[]>();
-  const push = (m: Map<string, T[]>, k: string, o: T) => {
-    const list = m.get(k);
-    if (!list) m.set(k, [o]);
-    else if (list[list.length - 1] !== o) list.push(o);
-  };
-  for (const o of objects) {
-    for (const ep of o.spec.podSelectorEndpoints ?? []) {
-      if (ep.podIP !== '') push(byIP, safeCanonical(ep.podIP), o);
-      push(byName, `${ep.namespace}/${ep.name}`, o);
-    }
+  for (const p of pods) {
+    for (const ip of p.ips) byIP.set(canonicalAddress(ip), []);
+    if (p.name !== undefined) byName.set(`${p.namespace}/${p.name}`, []);
   }
+  const order = new Map<T, number>();
+  objects.forEach((o, i) => {
+    const sel = selectedBy(o);
+    let hit = false;
+    for (const ip of sel.ips) {
+      const list = byIP.get(ip);
+      if (list && list[list.length - 1] !== o) { list.push(o); hit = true; }
+    }
+    if (byName.size > 0) {
+      for (const n of sel.names) {
+        const list = byName.get(n);
+        if (list && list[list.length - 1] !== o) { list.push(o); hit = true; }
+      }
+    }
+    if (hit) order.set(o, i);
+  });
   return (pod) => {
     const found = new Set<T>();
     for (const ip of pod.ips) for (const o of byIP.get(canonicalAddress(ip)) ?? []) found.add(o);
@@ -328,7 +354,9 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
   sets.set('node6', { name: 'node6', decl: 'type ipv6_addr; flags interval;', elements: mergeRanges(node[6]).map((r) => ({ key: formatRange(r) })) });
 
   // PolicyEndpoint peer sets, only for PolicyEndpoints that isolate a local pod in that direction.
-  const pes = [...input.policyEndpoints].sort((a, b) => peKey(a).localeCompare(peKey(b)));
+  // Code-unit order, not localeCompare: the same order everywhere, and ~10× cheaper (most of a 10k-pod compile was this sort).
+  const keyed = input.policyEndpoints.map((pe) => ({ pe, k: peKey(pe) }));
+  const pes = keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)).map((x) => x.pe);
   // Declares the sets holding `peers` (named `<base><family><a|p>`) and returns the matches that look them up.
   const peerMatches = (peers: PeerSets, dir: Dir, base: string): string[] => {
     const out: string[] = [];
@@ -382,9 +410,9 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
   };
 
   // Which PolicyEndpoints and ClusterPolicyEndpoints select which pod, indexed once (as `selects` matches).
-  const peIndex = selectionIndex(pes);
+  const peIndex = selectionIndex(pes, input.pods);
   const cpes = [...(input.clusterPolicyEndpoints ?? [])].sort(cpeOrder);
-  const cpeIndex = selectionIndex(cpes);
+  const cpeIndex = selectionIndex(cpes, input.pods);
 
   // The tier stages. A stage chain is shared by every pod with the same ClusterPolicyEndpoints and the same next stage.
   const cpeRuns = new Map<string, { action: ClusterRuleAction; matches: string[]; id: string; run: number }[]>();
@@ -435,7 +463,7 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
   };
   const hasEntries = (dir: Dir) => (c: ClusterPolicyEndpoint) => ((dir === 'ingress' ? c.spec.ingress : c.spec.egress) ?? []).some((e) => e.cidr !== undefined);
 
-  const pods = [...input.pods].sort((a, b) => a.ifname.localeCompare(b.ifname));
+  const pods = [...input.pods].sort((a, b) => (a.ifname < b.ifname ? -1 : a.ifname > b.ifname ? 1 : 0));
   for (const pod of pods) {
     const selecting = peIndex(pod);
     const tiered = cpeIndex(pod);
