@@ -559,8 +559,9 @@ export function clusterPolicyEndpointsFor(resolved: ResolvedTierPolicy, opts: Cl
   const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const clusterKey = (e: ClusterEndpointInfo) => `${e.cidr ?? ''}|${e.domainName ?? ''}|${e.action}`;
   type V = PodEndpoint | ClusterEndpointInfo;
-  // First match decides, so entries keep rule order across chunks: they are laid out afresh by slot (names depend on
-  // the slot only), never kept in the object that held them, which would append new entries after old ones.
+  // First match decides, so entries keep rule order across chunks: they are laid out afresh by slot, never kept in the
+  // object that held them (which would append new entries after old ones), and names end in the slot number so that
+  // name order is rule order for the agent.
   const previous: Chunk<PeLists, V>[] = [];
   const lists: Record<PeLists, Keyed<V>[]> = {
     podSelectorEndpoints: resolved.pods.map((p) => ({ key: podKey(p), value: p })),
@@ -568,7 +569,7 @@ export function clusterPolicyEndpointsFor(resolved: ResolvedTierPolicy, opts: Cl
     ingress: resolved.ingress.map((e, i) => ({ key: `${i}|${clusterKey(e)}`, value: e })),
     egress: resolved.egress.map((e, i) => ({ key: `${i}|${clusterKey(e)}`, value: e })),
   };
-  const chunks = packChunks(PE_LISTS, lists, previous, chunkSize, (slot) => chunkName(source.name, `ClusterPolicyEndpoint/${source.kind}/${source.name}/${slot}`));
+  const chunks = packChunks(PE_LISTS, lists, previous, chunkSize, (slot) => `${chunkName(source.name, `ClusterPolicyEndpoint/${source.kind}/${source.name}`)}-${String(slot).padStart(3, '0')}`);
   const owner = ownerReference(TIER_API_VERSIONS[source.kind] ?? 'policy.networking.k8s.io/v1alpha1', source.kind, source.name, opts.uidOf?.(source.kind, source.name));
   return chunks.map((c) => {
     const pods = c.lists.podSelectorEndpoints.map((e) => e.value as PodEndpoint);

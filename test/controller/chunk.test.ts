@@ -119,6 +119,9 @@ describe('ClusterPolicyEndpoint chunking', () => {
       [2, 2],
       [1, 1],
     ]);
-    for (const c of cpes) expect(c.metadata.name).toMatch(/^isolate-[0-9a-f]{10}$/);
+    for (const c of cpes) expect(c.metadata.name).toMatch(/^isolate-[0-9a-f]{10}-\d{3}$/);
+    // Name order is slot order, so an agent that orders the pieces by name keeps the rules in order.
+    expect(cpes.map((c) => c.metadata.name)).toEqual([...cpes.map((c) => c.metadata.name)].sort());
+    expect(cpes.map((c) => c.metadata.name?.slice(-3))).toEqual(['000', '001', '002']);
   });
 });

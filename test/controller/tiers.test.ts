@@ -127,7 +127,7 @@ describe('ClusterPolicyEndpoint objects', () => {
     expect(c.apiVersion).toBe('networking.k8s.aws/v1alpha1');
     expect(c.kind).toBe('ClusterPolicyEndpoint');
     expect(c.metadata.namespace).toBeUndefined();
-    expect(c.metadata.name).toMatch(/^floor-[0-9a-f]{10}$/);
+    expect(c.metadata.name).toMatch(/^floor-[0-9a-f]{10}-000$/);
     expect(c.metadata.ownerReferences).toEqual([{ apiVersion: V2, kind: 'ClusterNetworkPolicy', name: 'floor', uid: 'uid-9', controller: true, blockOwnerDeletion: true }]);
     expect(c.spec.policyRef).toEqual({ name: 'floor' });
     expect(c.spec.tier).toBe('Baseline');
