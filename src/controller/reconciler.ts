@@ -12,7 +12,7 @@ import { DEFAULT_CHUNK_SIZE } from './chunk.js';
 import type { ControllerMetrics } from './metrics.js';
 import { clusterPolicyEndpointsFor, policyEndpointsFor, resolveNetworkPolicy, resolveTierPolicy } from './resolve.js';
 import { ClusterState, npKey, tierKey, type PolicyKey, type WatchedKind } from './state.js';
-import type { ClusterPolicyEndpoint } from './types.js';
+import type { ClusterPolicyEndpoint } from '../api/policyendpoint.js';
 
 /** A PolicyEndpoint or ClusterPolicyEndpoint. */
 export type EndpointObject = PolicyEndpoint | ClusterPolicyEndpoint;

@@ -23,7 +23,7 @@ import { effectivePolicyTypes } from '../engine/semantics.js';
 import type { Endpoint, ServiceInfo, TierPeer, TierPolicy, TierPort } from '../model/types.js';
 import { chunkName, DEFAULT_CHUNK_SIZE, packChunks, type Chunk, type Keyed } from './chunk.js';
 import { atomHosts, namespacesMatching, podsOfAtom, podsOfService, primaryIP, servicesForPeer } from './queries.js';
-import type { ClusterEndpointInfo, ClusterPolicyEndpoint, ClusterRuleAction } from './types.js';
+import type { ClusterEndpointInfo, ClusterPolicyEndpoint, ClusterRuleAction } from '../api/policyendpoint.js';
 
 /** A port as PolicyEndpoints carry it, protocol always written. */
 export interface Port {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { resolveClusterPolicyEndpoints, resolveTierPolicy } from '../../src/controller/resolve.js';
-import type { ClusterEndpointInfo } from '../../src/controller/types.js';
+import type { ClusterEndpointInfo } from '../../src/api/policyendpoint.js';
 import { engineOf, ns, pod, svc, type Obj } from './fixtures.js';
 
 const V1 = 'policy.networking.k8s.io/v1alpha1';
