@@ -94,8 +94,12 @@ export function formatIP(family: Family, value: bigint): string {
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }
 
+const CANONICAL_V4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 /** Canonical text of an address (IPv6 compressed, lowercase); the input when it is not an address. */
 export function canonicalIP(text: string): string {
+  // Dotted quads without leading zeros are canonical already: no bigint round trip (the agent checks every pod often).
+  if (CANONICAL_V4.test(text)) return text;
   const a = parseIP(text);
   return a ? formatIP(a.family, a.value) : text;
 }
@@ -117,6 +121,19 @@ export function parseCIDR(text: string): AddressRange | undefined {
   const hostMask = (1n << hostBits) - 1n;
   const first = addr.value & ~hostMask & familyMax(addr.family);
   return { family: addr.family, first, last: first | hostMask };
+}
+
+/** Sorts and merges overlapping or adjacent ranges (either family) into a minimal disjoint list. */
+export function mergeRanges(ranges: readonly AddressRange[]): AddressRange[] {
+  const sorted = [...ranges].sort((a, b) => a.family - b.family || (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+  const out: AddressRange[] = [];
+  for (const r of sorted) {
+    const prev = out[out.length - 1];
+    if (prev && prev.family === r.family && r.first <= prev.last + 1n) {
+      if (r.last > prev.last) out[out.length - 1] = { ...prev, last: r.last };
+    } else out.push(r);
+  }
+  return out;
 }
 
 /** Subtracts `cut` ranges from `base`; result sorted and disjoint. */
