@@ -7,11 +7,9 @@
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 // Typed lists come back as model classes (`_from` for `from`, Date objects); the generated serializer gives API JSON.
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
-import { InputError, formatPath, type Diagnostic, type SourcePos } from '../api/diagnostics.js';
-import { describeObject, isJsonObject, type JsonObject, type LoadedDocument } from '../api/load.js';
-import { sortDiagnostics, type ReadResult } from '../model/read.js';
-import { validateObject, type FieldError } from '../api/validate.js';
-import { buildCluster } from '../model/cluster.js';
+import { InputError, type Diagnostic, type SourcePos } from '../api/diagnostics.js';
+import { isJsonObject, type JsonObject, type LoadedDocument } from '../api/load.js';
+import { readDocuments, type ReadResult } from '../model/read.js';
 
 /** Where to find the cluster. */
 export interface KubeSourceOptions {
@@ -152,36 +150,6 @@ export async function listClusterDocuments(kc: KubeConfig): Promise<{ documents:
     for (const raw of r.items) documents.push(documentOf(context, r.l, raw));
   }
   return { documents, diagnostics };
-}
-
-/**
- * Validates documents and builds the cluster from the valid ones, as `readCluster` does with what it loads from files:
- * every validation error is a diagnostic on its object and field, and an invalid object is left out.
- */
-export function readDocuments(documents: readonly LoadedDocument[], loadDiagnostics: readonly Diagnostic[] = []): ReadResult {
-  const diagnostics: Diagnostic[] = [...loadDiagnostics];
-  const valid: LoadedDocument[] = [];
-  let invalid = 0;
-  for (const doc of documents) {
-    const object = describeObject(doc);
-    let errors: readonly FieldError[];
-    try {
-      errors = validateObject(doc.value);
-    } catch (e) {
-      errors = [{ path: [], message: `internal error while validating: ${e instanceof Error ? e.message : String(e)}` }];
-    }
-    let rejected = false;
-    for (const err of errors) {
-      const severity = err.severity ?? 'error';
-      if (severity === 'error') rejected = true;
-      diagnostics.push({ severity, message: err.message, pos: doc.position(err.path), object, path: formatPath(err.path) });
-    }
-    if (rejected) invalid++;
-    else valid.push(doc);
-  }
-  const built = buildCluster(valid);
-  diagnostics.push(...built.diagnostics);
-  return { cluster: built.cluster, documents: [...documents], diagnostics: sortDiagnostics(diagnostics), invalid };
 }
 
 /**

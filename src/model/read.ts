@@ -39,11 +39,19 @@ export interface ReadResult {
  */
 export function readCluster(inputs: readonly string[], opts: ReadOptions = {}): ReadResult {
   const loaded = loadManifests(inputs, opts.readStdin ? { readStdin: opts.readStdin } : {});
-  const diagnostics: Diagnostic[] = [...loaded.diagnostics];
+  return readDocuments(loaded.documents, loaded.diagnostics, opts.defaultNamespace);
+}
+
+/**
+ * Validates documents as the apiserver would: an object with an error is left out (and counted), one with only
+ * warnings is kept; every finding becomes a diagnostic at its field.
+ */
+export function validateDocuments(documents: readonly LoadedDocument[], defaultNamespace?: string): { valid: LoadedDocument[]; diagnostics: Diagnostic[]; invalid: number } {
+  const diagnostics: Diagnostic[] = [];
   const valid: LoadedDocument[] = [];
   let invalid = 0;
-  for (const doc of loaded.documents) {
-    const object = describeObject(doc, opts.defaultNamespace);
+  for (const doc of documents) {
+    const object = describeObject(doc, defaultNamespace);
     let rejected = false;
     let errors: readonly FieldError[];
     try {
@@ -61,9 +69,15 @@ export function readCluster(inputs: readonly string[], opts: ReadOptions = {}): 
     if (rejected) invalid++;
     else valid.push(doc);
   }
-  const built = buildCluster(valid, opts.defaultNamespace !== undefined ? { defaultNamespace: opts.defaultNamespace } : {});
-  diagnostics.push(...built.diagnostics);
-  return { cluster: built.cluster, documents: loaded.documents, diagnostics: sortDiagnostics(diagnostics), invalid };
+  return { valid, diagnostics, invalid };
+}
+
+/** Validates documents already loaded (from files or a live cluster) and builds the cluster from the valid ones. */
+export function readDocuments(documents: readonly LoadedDocument[], loadDiagnostics: readonly Diagnostic[] = [], defaultNamespace?: string): ReadResult {
+  const checked = validateDocuments(documents, defaultNamespace);
+  const built = buildCluster(checked.valid, defaultNamespace !== undefined ? { defaultNamespace } : {});
+  const diagnostics = [...loadDiagnostics, ...checked.diagnostics, ...built.diagnostics];
+  return { cluster: built.cluster, documents: [...documents], diagnostics: sortDiagnostics(diagnostics), invalid: checked.invalid };
 }
 
 /** Sorts by file, line, column; diagnostics without a position come first; equal positions keep their order. */

@@ -3,12 +3,11 @@
  * else, and any edited policy text evaluated against the same everything-else. Every answer comes from the engine;
  * this module only picks what to ask it and shapes the replies.
  */
-import { formatDiagnostic, formatPath, InputError, type Diagnostic } from '../api/diagnostics.js';
-import { describeObject, parseManifests, type LoadedDocument } from '../api/load.js';
-import { sortDiagnostics, type ReadResult } from '../model/read.js';
+import { formatDiagnostic, InputError, type Diagnostic } from '../api/diagnostics.js';
+import { parseManifests, type LoadedDocument } from '../api/load.js';
+import { sortDiagnostics, validateDocuments, type ReadResult } from '../model/read.js';
 import type { PolicyEndpoint } from '../api/policyendpoint.js';
 import { PROTOCOLS, type Protocol } from '../api/types.js';
-import { validateObject, type FieldError } from '../api/validate.js';
 import { lint } from '../analyze/lint.js';
 import { explainPolicies } from '../analyze/explain.js';
 import { resolvePolicyEndpoints } from '../controller/resolve.js';
@@ -79,28 +78,6 @@ function view(d: Diagnostic): DiagnosticView {
   return { severity: d.severity, message: d.message, text: formatDiagnostic(d), ...at };
 }
 
-/** Validates documents as `readCluster` does: errors leave an object out, warnings keep it. */
-function validateDocuments(docs: readonly LoadedDocument[], defaultNamespace: string): { valid: LoadedDocument[]; diagnostics: Diagnostic[] } {
-  const valid: LoadedDocument[] = [];
-  const diagnostics: Diagnostic[] = [];
-  for (const doc of docs) {
-    const object = describeObject(doc, defaultNamespace);
-    let errors: readonly FieldError[];
-    try {
-      errors = validateObject(doc.value);
-    } catch (e) {
-      errors = [{ path: [], message: `internal error while validating: ${e instanceof Error ? e.message : String(e)}` }];
-    }
-    let rejected = false;
-    for (const err of errors) {
-      const severity = err.severity ?? 'error';
-      if (severity === 'error') rejected = true;
-      diagnostics.push({ severity, message: err.message, pos: doc.position(err.path), object, path: formatPath(err.path) });
-    }
-    if (!rejected) valid.push(doc);
-  }
-  return { valid, diagnostics };
-}
 
 /** The loaded cluster and the policy texts evaluated against it. */
 export class Workspace {
