@@ -6,7 +6,7 @@
 import { InputError } from '../api/diagnostics.js';
 import { PROTOCOLS, type Protocol } from '../api/types.js';
 import type { Cluster, Endpoint } from '../model/types.js';
-import { compileCluster, type CompiledRule, type Compiled, type Direction, type PeerClass } from './compile.js';
+import { compileCluster, hasAtom, type CompiledRule, type Compiled, type Direction, type PeerClass } from './compile.js';
 import { evaluateDirection, resolvePorts, traceDirection } from './evaluate.js';
 import { parseIP, type Address } from '../api/ip.js';
 import { EVERYTHING, NOTHING, containsPort, formatPorts, intersect, intersectAll, isNothing, range } from './ports.js';
@@ -17,11 +17,24 @@ export type ResolvedEnd =
   | { readonly kind: 'endpoint'; readonly index: number; readonly endpoint: Endpoint; readonly cls: PeerClass }
   | { readonly kind: 'external'; readonly index: number; readonly range: ExternalRange; readonly cls: PeerClass; readonly address?: Address };
 
+/**
+ * The peers of one subject (and direction) grouped by what its rules can see of them: bit i of a class's mask says
+ * whether it holds `atoms[i]`; classes with equal masks (and, where egress names ports, equal named ports) get equal
+ * verdicts. Group 0 holds every class the scan did not touch.
+ */
 interface Partition {
-  readonly groupOf: ReadonlyMap<number, number>;
-  /** Representative class per group; the phantom for the group of untouched classes. */
-  readonly reps: readonly PeerClass[];
+  readonly atoms: readonly number[];
+  /** Egress rules name ports, so the destination's named ports are part of the group. */
+  readonly named: boolean;
+  readonly groupByKey: Map<number | string, number>;
+  /** A class of each group; for group 0 a phantom holding exactly the atoms untouched classes hold. */
+  readonly reps: PeerClass[];
+  /** The classes the scan touched, and their groups (some may be 0). */
+  readonly touched: readonly number[];
+  readonly touchedGroup: readonly number[];
   readonly defaultGroup: number;
+  /** Groups of the peers single-flow queries asked about (the matrix computes masks instead of filling this). */
+  readonly queried: Map<number, number>;
 }
 
 /** One direction's decision over a protocol's ports: `starts[i]..starts[i+1]-1` all get `verdicts[i]`. */
@@ -42,6 +55,9 @@ const EXTERNAL_SIDE: Record<Direction, DirectionVerdict> = {
   egress: { direction: 'egress', allowed: true, tier: 'Default', isolated: false, rules: [], summary: 'external address: no policy applies on this side' },
 };
 
+/** How many class pairs `classPairPorts` remembers before it starts afresh. */
+const PAIR_CACHE_LIMIT = 1 << 22;
+
 export interface MatrixOptions {
   /** Only endpoints of this namespace (and external ranges). */
   readonly namespace?: string;
@@ -54,6 +70,7 @@ export class Engine {
   private readonly phantom: PeerClass;
   private readonly states: Record<Direction, (DirectionState | undefined)[]>;
   private readonly partitions = new Map<string, Partition>();
+  private readonly complements = new Map<number, readonly number[]>();
   private readonly byId = new Map<string, number>();
   private readonly byIP = new Map<string, number>();
   private readonly pairCache = new Map<number, PortsByProtocol>();
@@ -124,51 +141,123 @@ export class Engine {
     return { kind: 'external', index, range: this.compiled.externals[index], cls: this.compiled.classes[this.compiled.externalClass[index]] };
   }
 
+  /** The classes that do not hold atom `a` (for atoms holding most classes: cheaper to walk than the atom). */
+  private complementOf(a: number): readonly number[] {
+    const cached = this.complements.get(a);
+    if (cached) return cached;
+    const inside = new Uint8Array(this.compiled.classes.length);
+    for (const x of this.compiled.atomClasses[a]) inside[x] = 1;
+    const outside: number[] = [];
+    for (let x = 0; x < inside.length; x++) if (!inside[x]) outside.push(x);
+    this.complements.set(a, outside);
+    return outside;
+  }
+
+  private keyOf(partition: Pick<Partition, 'atoms' | 'named'>, cls: PeerClass): number | string {
+    const { atoms } = partition;
+    if (!partition.named && atoms.length <= 30) {
+      let mask = 0;
+      for (let i = 0; i < atoms.length; i++) if (hasAtom(cls, atoms[i])) mask |= 1 << i;
+      return mask;
+    }
+    let key = '';
+    for (const a of atoms) key += hasAtom(cls, a) ? '1' : '0';
+    return partition.named ? `${key}|${cls.ports.map((p) => `${p.name}/${p.protocol}/${p.port}`).join(',')}` : key;
+  }
+
+  /** The group of a peer class in a subject's partition. */
+  private groupOf(partition: Partition, cls: PeerClass): number {
+    const key = this.keyOf(partition, cls);
+    let g = partition.groupByKey.get(key);
+    if (g === undefined) {
+      // A class the scan grouped nowhere can only be of a new shape when it was added later; give it its own group.
+      g = partition.reps.length;
+      partition.groupByKey.set(key, g);
+      partition.reps.push(cls);
+    }
+    return g;
+  }
+
   private partitionFor(subject: PeerClass, dir: Direction): Partition {
-    const atoms = new Set<number>();
+    const atomSet = new Set<number>();
     let named = false;
     const addRules = (rules: readonly { peers: readonly number[] | null; ports: { named: readonly unknown[] } }[]) => {
       for (const r of rules) {
-        for (const a of r.peers ?? []) atoms.add(a);
+        for (const a of r.peers ?? []) atomSet.add(a);
         if (dir === 'egress' && r.ports.named.length > 0) named = true;
       }
     };
     for (const p of subject.admin) addRules(p.rules[dir]);
     for (const p of subject.baseline) addRules(p.rules[dir]);
     for (const p of subject.networkPolicies[dir]) addRules(p.rules[dir]);
-    const sorted = [...atoms].sort((a, b) => a - b);
-    const key = `${sorted.join(',')}${named ? '|named' : ''}`;
-    const cached = this.partitions.get(key);
+    const atoms = [...atomSet].sort((a, b) => a - b);
+    const cacheKey = `${atoms.join(',')}${named ? '|named' : ''}`;
+    const cached = this.partitions.get(cacheKey);
     if (cached) return cached;
 
     const { classes, atomClasses } = this.compiled;
-    const parts = new Map<number, number[]>();
-    if (named) for (const c of classes) parts.set(c.id, []);
-    for (const a of sorted) {
-      for (const c of atomClasses[a]) {
-        const list = parts.get(c);
-        if (list) list.push(a);
-        else parts.set(c, [a]);
+    const touched: number[] = [];
+    const touchedGroup: number[] = [];
+    const groupByKey = new Map<number | string, number>();
+    const reps: PeerClass[] = [];
+    const shape = { atoms, named };
+    if (named || atoms.length > 30) {
+      // Named ports (or very many atoms): group every class by its full key; rare, and linear in the classes. Every
+      // class is touched, so group 0 (the phantom) is never any class's group.
+      reps.push(this.phantom);
+      for (const cls of classes) {
+        const key = this.keyOf(shape, cls);
+        let g = groupByKey.get(key);
+        if (g === undefined) {
+          g = reps.length;
+          groupByKey.set(key, g);
+          reps.push(cls);
+        }
+        touched.push(cls.id);
+        touchedGroup.push(g);
+      }
+    } else {
+      // Walk only what differs from an untouched class: the members of small atoms, the non-members of large ones.
+      const dense = atoms.map((a) => atomClasses[a].length * 2 > classes.length);
+      let defaultMask = 0;
+      dense.forEach((d, i) => {
+        if (d) defaultMask |= 1 << i;
+      });
+      const mask = new Map<number, number>();
+      const touch = (c: number): number => {
+        const m = mask.get(c);
+        if (m !== undefined) return m;
+        mask.set(c, defaultMask);
+        touched.push(c);
+        return defaultMask;
+      };
+      atoms.forEach((a, i) => {
+        if (dense[i]) for (const c of this.complementOf(a)) mask.set(c, touch(c) & ~(1 << i));
+        else for (const c of atomClasses[a]) mask.set(c, touch(c) | (1 << i));
+      });
+      groupByKey.set(defaultMask, 0);
+      reps.push(defaultMask === 0 ? this.phantom : this.phantomWith(atoms.filter((_, i) => dense[i])));
+      for (const c of touched) {
+        const m = mask.get(c)!;
+        let g = groupByKey.get(m);
+        if (g === undefined) {
+          g = reps.length;
+          groupByKey.set(m, g);
+          reps.push(classes[c]);
+        }
+        touchedGroup.push(g);
       }
     }
-    const groupByKey = new Map<string, number>([['', 0]]);
-    const reps: PeerClass[] = [this.phantom];
-    const groupOf = new Map<number, number>();
-    for (const [c, list] of parts) {
-      const cls = classes[c];
-      const portKey = named ? `|${cls.ports.map((p) => `${p.name}/${p.protocol}/${p.port}`).join(',')}` : '';
-      const k = list.join(',') + portKey;
-      let g = groupByKey.get(k);
-      if (g === undefined) {
-        g = reps.length;
-        groupByKey.set(k, g);
-        reps.push(cls);
-      }
-      groupOf.set(c, g);
-    }
-    const partition = { groupOf, reps, defaultGroup: 0 };
-    this.partitions.set(key, partition);
+    const partition: Partition = { atoms, named, groupByKey, reps, touched, touchedGroup, defaultGroup: 0, queried: new Map() };
+    this.partitions.set(cacheKey, partition);
     return partition;
+  }
+
+  /** A class holding exactly `atoms`: the representative of untouched classes when large atoms hold them. */
+  private phantomWith(atoms: readonly number[]): PeerClass {
+    const bits = new Uint32Array(this.phantom.atoms.length);
+    for (const a of atoms) bits[a >>> 5] |= 1 << (a & 31);
+    return { ...this.phantom, atoms: bits };
   }
 
   private state(subject: PeerClass, dir: Direction): DirectionState {
@@ -194,7 +283,7 @@ export class Engine {
   private directionPorts(subject: PeerClass, peer: PeerClass, dir: Direction): PortsByProtocol {
     if (subject.external) return EVERYTHING;
     const s = this.state(subject, dir);
-    return this.groupResult(subject, dir, s.partition.groupOf.get(peer.id) ?? s.partition.defaultGroup);
+    return this.groupResult(subject, dir, this.groupOf(s.partition, peer));
   }
 
   /**
@@ -242,7 +331,11 @@ export class Engine {
   private directionVerdict(subject: PeerClass | undefined, peer: PeerClass, dir: Direction, protocol: Protocol, port: number): DirectionVerdict {
     if (!subject || subject.external) return EXTERNAL_SIDE[dir];
     const s = this.states[dir][subject.id] ?? this.state(subject, dir);
-    const group = s.partition.groupOf.get(peer.id) ?? s.partition.defaultGroup;
+    let group = s.partition.queried.get(peer.id);
+    if (group === undefined) {
+      group = this.groupOf(s.partition, peer);
+      s.partition.queried.set(peer.id, group);
+    }
     const decisions = s.decisions[group] ?? this.decisionsFor(subject, dir, group);
     const { starts, verdicts } = protocol === 'TCP' ? decisions.TCP : protocol === 'UDP' ? decisions.UDP : decisions.SCTP;
     let lo = 0;
@@ -255,16 +348,22 @@ export class Engine {
     return verdicts[lo];
   }
 
-  /** Allowed ports from class `src` to class `dst` (different endpoints). */
+  /** Allowed ports from class `src` to class `dst` (different endpoints), remembered for repeated queries. */
   classPairPorts(src: PeerClass, dst: PeerClass): PortsByProtocol {
-    if (src.external && dst.external) return NOTHING;
     const key = src.id * this.compiled.classes.length + dst.id;
     const cached = this.pairCache.get(key);
     if (cached) return cached;
-    const egress = this.directionPorts(src, dst, 'egress');
-    const result = isNothing(egress) ? NOTHING : intersectAll(egress, this.directionPorts(dst, src, 'ingress'));
+    const result = this.pairPorts(src, dst);
+    // Bounded: a long-lived engine answering many queries must not grow without limit.
+    if (this.pairCache.size >= PAIR_CACHE_LIMIT) this.pairCache.clear();
     this.pairCache.set(key, result);
     return result;
+  }
+
+  private pairPorts(src: PeerClass, dst: PeerClass): PortsByProtocol {
+    if (src.external && dst.external) return NOTHING;
+    const egress = this.directionPorts(src, dst, 'egress');
+    return isNothing(egress) ? NOTHING : intersectAll(egress, this.directionPorts(dst, src, 'ingress'));
   }
 
   /** Allowed ports between two ends (ids or IPs). An endpoint always reaches itself. */
@@ -310,6 +409,7 @@ export class Engine {
    */
   forEachClassPair(emit: (src: PeerClass, dst: PeerClass, ports: PortsByProtocol) => void): void {
     const { classes } = this.compiled;
+    // For each source class, the destinations whose ingress rules see it and allow it something.
     const ingressTouchers: number[][] = classes.map(() => []);
     const openIngress: number[] = [];
     for (const d of classes) {
@@ -317,9 +417,12 @@ export class Engine {
         openIngress.push(d.id);
         continue;
       }
-      const s = this.state(d, 'ingress');
-      for (const src of s.partition.groupOf.keys()) ingressTouchers[src].push(d.id);
-      if (!isNothing(this.groupResult(d, 'ingress', s.partition.defaultGroup))) openIngress.push(d.id);
+      const { partition } = this.state(d, 'ingress');
+      partition.touched.forEach((src, i) => {
+        const g = partition.touchedGroup[i];
+        if (g !== partition.defaultGroup && !isNothing(this.groupResult(d, 'ingress', g))) ingressTouchers[src].push(d.id);
+      });
+      if (!isNothing(this.groupResult(d, 'ingress', partition.defaultGroup))) openIngress.push(d.id);
     }
     const stamp = new Int32Array(classes.length).fill(-1);
     for (const src of classes) {
@@ -328,19 +431,24 @@ export class Engine {
         stamp[d] = src.id;
         const dst = classes[d];
         if (src.external && dst.external) return;
-        const ports = this.classPairPorts(src, dst);
+        const ports = this.pairPorts(src, dst);
         if (!isNothing(ports)) emit(src, dst, ports);
       };
       let openEgress = true;
       if (!src.external) {
-        const s = this.state(src, 'egress');
-        for (const d of s.partition.groupOf.keys()) visit(d);
-        openEgress = !isNothing(this.groupResult(src, 'egress', s.partition.defaultGroup));
+        const { partition } = this.state(src, 'egress');
+        // Groups whose egress allows nothing hold no allowed pair: their members are never visited.
+        partition.touched.forEach((d, i) => {
+          const g = partition.touchedGroup[i];
+          if (g !== partition.defaultGroup && !isNothing(this.groupResult(src, 'egress', g))) visit(d);
+        });
+        openEgress = !isNothing(this.groupResult(src, 'egress', partition.defaultGroup));
       }
       for (const d of ingressTouchers[src.id]) visit(d);
       if (openEgress) for (const d of openIngress) visit(d);
     }
   }
+
 
   /** The `matrix -o json` contract: endpoints, external ranges, and every allowed ordered pair with its ports. */
   matrixJson(opts: MatrixOptions = {}): MatrixJson {
