@@ -33,8 +33,6 @@ interface Partition {
   readonly touched: readonly number[];
   readonly touchedGroup: readonly number[];
   readonly defaultGroup: number;
-  /** Groups of the peers single-flow queries asked about (the matrix computes masks instead of filling this). */
-  readonly queried: Map<number, number>;
 }
 
 /** One direction's decision over a protocol's ports: `starts[i]..starts[i+1]-1` all get `verdicts[i]`. */
@@ -48,6 +46,8 @@ interface DirectionState {
   readonly results: (PortsByProtocol | undefined)[];
   /** Per group, per protocol: the decision with its reasons, computed on first use. */
   readonly decisions: (Record<Protocol, Segments> | undefined)[];
+  /** The same decisions by the peer classes single-flow queries asked about: one lookup on the hot path. */
+  readonly byPeer: Map<number, Record<Protocol, Segments>>;
 }
 
 const EXTERNAL_SIDE: Record<Direction, DirectionVerdict> = {
@@ -248,7 +248,7 @@ export class Engine {
         touchedGroup.push(g);
       }
     }
-    const partition: Partition = { atoms, named, groupByKey, reps, touched, touchedGroup, defaultGroup: 0, queried: new Map() };
+    const partition: Partition = { atoms, named, groupByKey, reps, touched, touchedGroup, defaultGroup: 0 };
     this.partitions.set(cacheKey, partition);
     return partition;
   }
@@ -264,7 +264,7 @@ export class Engine {
     let s = this.states[dir][subject.id];
     if (!s) {
       const partition = this.partitionFor(subject, dir);
-      s = { partition, results: new Array<PortsByProtocol | undefined>(partition.reps.length), decisions: new Array<Record<Protocol, Segments> | undefined>(partition.reps.length) };
+      s = { partition, results: new Array<PortsByProtocol | undefined>(partition.reps.length), decisions: new Array<Record<Protocol, Segments> | undefined>(partition.reps.length), byPeer: new Map() };
       this.states[dir][subject.id] = s;
     }
     return s;
@@ -331,12 +331,12 @@ export class Engine {
   private directionVerdict(subject: PeerClass | undefined, peer: PeerClass, dir: Direction, protocol: Protocol, port: number): DirectionVerdict {
     if (!subject || subject.external) return EXTERNAL_SIDE[dir];
     const s = this.states[dir][subject.id] ?? this.state(subject, dir);
-    let group = s.partition.queried.get(peer.id);
-    if (group === undefined) {
-      group = this.groupOf(s.partition, peer);
-      s.partition.queried.set(peer.id, group);
+    let decisions = s.byPeer.get(peer.id);
+    if (decisions === undefined) {
+      const group = this.groupOf(s.partition, peer);
+      decisions = s.decisions[group] ?? this.decisionsFor(subject, dir, group);
+      s.byPeer.set(peer.id, decisions);
     }
-    const decisions = s.decisions[group] ?? this.decisionsFor(subject, dir, group);
     const { starts, verdicts } = protocol === 'TCP' ? decisions.TCP : protocol === 'UDP' ? decisions.UDP : decisions.SCTP;
     let lo = 0;
     let hi = starts.length - 1;
