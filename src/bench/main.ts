@@ -54,18 +54,17 @@ function measureEngine(pods: number, policies: number, tiers: number, why: boole
     const ports = [53, 443, 8080, 8081, 9050, 9090, 5432];
     const protocols = ['TCP', 'UDP'] as const;
     const flows = Array.from({ length: n }, () => ({ from: ids[next() % ids.length], to: ids[next() % ids.length], protocol: protocols[next() % 2], port: ports[next() % ports.length] }));
-    for (const pass of ['first pass', 'warm'] as const) {
+    const pass = (): { perSecond: number; allowed: number } => {
       const t1 = process.hrtime.bigint();
       let allowed = 0;
       for (let i = 0; i < n; i++) if (engine.verdict(flows[i]).allowed) allowed++;
-      const perSecond = n / (ms(t1) / 1000);
-      rows.push({
-        name: `why ${label}: 1 M random flows with reasons, ${pass} (${allowed} allowed)`,
-        value: perSecond / 1e6,
-        unit: 'M/s',
-        ...(pass === 'warm' ? { target: '≥ 2 M/s', met: perSecond >= 2e6 } : {}),
-      });
-    }
+      return { perSecond: n / (ms(t1) / 1000), allowed };
+    };
+    const first = pass();
+    rows.push({ name: `why ${label}: 1 M random flows with reasons, first pass (${first.allowed} allowed)`, value: first.perSecond / 1e6, unit: 'M/s' });
+    // Steady state: the median of three further passes over the same flows.
+    const warm = [pass(), pass(), pass()].map((p) => p.perSecond).sort((a, b) => a - b)[1];
+    rows.push({ name: `why ${label}: the same flows again, steady state (median of 3 passes)`, value: warm / 1e6, unit: 'M/s', target: '≥ 2 M/s', met: warm >= 2e6 });
   }
   rows.push({ name: `matrix ${label}: peak memory (RSS)`, value: process.resourceUsage().maxRSS / 1024, unit: 'MB', ...(pods >= 100_000 ? { target: '≤ 2048 MB', met: process.resourceUsage().maxRSS / 1024 <= 2048 } : {}) });
   return rows;
