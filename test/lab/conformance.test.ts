@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runConformance } from '../../src/conformance/runner.js';
-import { KNOWN_GAPS, SCTP_REASON } from '../../src/conformance/lab.js';
+import { SCTP_REASON } from '../../src/conformance/lab.js';
 import { labLeftovers } from '../../src/lab/lab.js';
 import { skipNetns } from './support.js';
 
@@ -16,11 +16,11 @@ describe.skipIf(skipNetns('conformance-lab'))('conformance --lab', () => {
     console.log(`${lines.join('\n')}\n(${Math.round(performance.now() - t0)} ms)`);
     expect(lines.filter((l) => l.startsWith('FAIL'))).toEqual([]);
     expect(summary.failed).toBe(0);
-    expect(summary.passed).toBeGreaterThanOrEqual(40);
+    expect(summary.passed).toBe(45);
     const skips = lines.filter((l) => l.startsWith('SKIP'));
     expect(skips.length).toBe(summary.skipped);
-    // Every skip is SCTP or a documented gap of PolicyEndpoints (which still ran, and printed its differences).
-    expect(skips.filter((l) => !l.includes(SCTP_REASON) && !Object.values(KNOWN_GAPS).some((g) => l.includes(g)))).toEqual([]);
+    // Every skip is SCTP.
+    expect(skips.filter((l) => !l.includes(SCTP_REASON))).toEqual([]);
     for (const l of lines.filter((x) => x.startsWith('PASS'))) expect(l).not.toMatch(/^PASS sctp-/);
     expect(lines).toContain(`SKIP sctp-ingress-ports (${SCTP_REASON})`);
     expect(lines.at(-1)).toBe(`${summary.passed} passed, 0 failed, ${summary.skipped} skipped`);
