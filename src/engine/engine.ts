@@ -46,8 +46,19 @@ interface DirectionState {
   readonly results: (PortsByProtocol | undefined)[];
   /** Per group, per protocol: the decision with its reasons, computed on first use. */
   readonly decisions: (Record<Protocol, Segments> | undefined)[];
-  /** The same decisions by the peer classes single-flow queries asked about: one lookup on the hot path. */
-  readonly byPeer: Map<number, Record<Protocol, Segments>>;
+}
+
+/** The verdict of one port in a protocol's segments. */
+function lookup(decisions: Record<Protocol, Segments>, protocol: Protocol, port: number): DirectionVerdict {
+  const { starts, verdicts } = protocol === 'TCP' ? decisions.TCP : protocol === 'UDP' ? decisions.UDP : decisions.SCTP;
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid] <= port) lo = mid;
+    else hi = mid - 1;
+  }
+  return verdicts[lo];
 }
 
 const EXTERNAL_SIDE: Record<Direction, DirectionVerdict> = {
@@ -74,6 +85,8 @@ export class Engine {
   private readonly byId = new Map<string, number>();
   private readonly byIP = new Map<string, number>();
   private readonly pairCache = new Map<number, PortsByProtocol>();
+  /** Both directions' decision segments of the endpoint class pairs single-flow queries asked about. */
+  private readonly pairDecisions = new Map<number, { readonly egress: Record<Protocol, Segments>; readonly ingress: Record<Protocol, Segments> }>();
 
   constructor(readonly cluster: Cluster) {
     this.compiled = compileCluster(cluster);
@@ -264,7 +277,7 @@ export class Engine {
     let s = this.states[dir][subject.id];
     if (!s) {
       const partition = this.partitionFor(subject, dir);
-      s = { partition, results: new Array<PortsByProtocol | undefined>(partition.reps.length), decisions: new Array<Record<Protocol, Segments> | undefined>(partition.reps.length), byPeer: new Map() };
+      s = { partition, results: new Array<PortsByProtocol | undefined>(partition.reps.length), decisions: new Array<Record<Protocol, Segments> | undefined>(partition.reps.length) };
       this.states[dir][subject.id] = s;
     }
     return s;
@@ -328,25 +341,18 @@ export class Engine {
     return out;
   }
 
+  /** A direction's decision segments for a subject and a peer class. */
+  private directionDecisions(subject: PeerClass, peer: PeerClass, dir: Direction): Record<Protocol, Segments> {
+    const s = this.states[dir][subject.id] ?? this.state(subject, dir);
+    const group = this.groupOf(s.partition, peer);
+    return s.decisions[group] ?? this.decisionsFor(subject, dir, group);
+  }
+
   private directionVerdict(subject: PeerClass | undefined, peer: PeerClass, dir: Direction, protocol: Protocol, port: number): DirectionVerdict {
     if (!subject || subject.external) return EXTERNAL_SIDE[dir];
-    const s = this.states[dir][subject.id] ?? this.state(subject, dir);
-    let decisions = s.byPeer.get(peer.id);
-    if (decisions === undefined) {
-      const group = this.groupOf(s.partition, peer);
-      decisions = s.decisions[group] ?? this.decisionsFor(subject, dir, group);
-      s.byPeer.set(peer.id, decisions);
-    }
-    const { starts, verdicts } = protocol === 'TCP' ? decisions.TCP : protocol === 'UDP' ? decisions.UDP : decisions.SCTP;
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (starts[mid] <= port) lo = mid;
-      else hi = mid - 1;
-    }
-    return verdicts[lo];
+    return lookup(this.directionDecisions(subject, peer, dir), protocol, port);
   }
+
 
   /** Allowed ports from class `src` to class `dst` (different endpoints), remembered for repeated queries. */
   classPairPorts(src: PeerClass, dst: PeerClass): PortsByProtocol {
@@ -386,10 +392,17 @@ export class Engine {
     if (ai !== undefined && bi !== undefined && ai !== bi) {
       // The common case, without allocating resolved ends: two endpoints by id.
       const { classes, endpointClass } = this.compiled;
-      const src = classes[endpointClass[ai]];
-      const dst = classes[endpointClass[bi]];
-      const egress = this.directionVerdict(src, dst, 'egress', flow.protocol, flow.port);
-      const ingress = this.directionVerdict(dst, src, 'ingress', flow.protocol, flow.port);
+      const key = endpointClass[ai] * classes.length + endpointClass[bi];
+      let pair = this.pairDecisions.get(key);
+      if (pair === undefined) {
+        const src = classes[endpointClass[ai]];
+        const dst = classes[endpointClass[bi]];
+        pair = { egress: this.directionDecisions(src, dst, 'egress'), ingress: this.directionDecisions(dst, src, 'ingress') };
+        if (this.pairDecisions.size >= PAIR_CACHE_LIMIT) this.pairDecisions.clear();
+        this.pairDecisions.set(key, pair);
+      }
+      const egress = lookup(pair.egress, flow.protocol, flow.port);
+      const ingress = lookup(pair.ingress, flow.protocol, flow.port);
       return { flow, allowed: egress.allowed && ingress.allowed, egress, ingress };
     }
     const a = this.resolve(flow.from);
