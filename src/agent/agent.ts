@@ -11,7 +11,7 @@ import { deleteTable, NftSession, readCounters } from '../nft/apply.js';
 import { compileNode, countState, TABLE, type DesiredState, type EnforcingMode, type LocalPod, type LogTag } from '../nft/compile.js';
 import { renderDelta, renderFull } from '../nft/script.js';
 import { discoverNodeAddresses, discoverPods } from './discover.js';
-import { flowRecord, NflogReader, type FlowRecord } from './flowlog.js';
+import { explainRecord, flowRecord, flowTuple, NflogReader, type FlowExplainer, type FlowRecord } from './flowlog.js';
 import { createMetrics, serveMetrics, serverPort, type AgentMetrics } from './metrics.js';
 import type { PolicyEndpointSource } from './source.js';
 
@@ -45,6 +45,13 @@ export interface AgentOptions {
   readonly resyncIntervalMs?: number;
   /** @default a pino JSON logger on stderr */
   readonly logger?: Logger;
+  /**
+   * Explains each flow-log record with the engine: adds the deciding `policy`, `rule`, `engineVerdict` and `engineTier`,
+   * and `mismatch: true` (with a warning in the log) when the engine's verdict differs from the kernel's. Called once per
+   * logged connection, on the agent's thread: keep it cheap (`engineExplainer` caches).
+   * @default undefined (records name the policies the kernel knows, not the rule)
+   */
+  readonly explain?: FlowExplainer;
   /** Called before each nft transaction is applied (tests use it to kill the agent mid-sync). */
   readonly beforeApply?: (kind: 'full' | 'delta', script: string) => void | Promise<void>;
 }
@@ -202,8 +209,21 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
       netns: opts.netns,
       onPacket: (p) => {
         const tag = programmed?.logTags.get(p.prefix) ?? previousTags.get(p.prefix);
-        const r = flowRecord(p, tag, opts.node);
-        if (r) write(r).catch((e: Error) => log.warn({ err: e.message }, 'flow log write failed'));
+        let r = flowRecord(p, tag, opts.node);
+        if (!r) return;
+        if (opts.explain) {
+          try {
+            const e = opts.explain(flowTuple(p, r.direction));
+            if (e) r = explainRecord(r, e);
+            if (r.mismatch) {
+              metrics.flowMismatches.inc({ direction: r.direction });
+              log.warn({ flow: r.msg, verdict: r.verdict, engineVerdict: r.engineVerdict, engineTier: r.engineTier, policy: r.policy, rule: r.rule, engine: e?.summary }, 'flow verdict differs from the engine');
+            }
+          } catch (err) {
+            log.warn({ err: (err as Error).message }, 'flow explanation failed');
+          }
+        }
+        write(r).catch((e: Error) => log.warn({ err: e.message }, 'flow log write failed'));
       },
       onError: (e) => log.warn({ err: e.message }, 'nflog parse error'),
     });

@@ -108,20 +108,68 @@ export class PcapNflogParser {
 
 const PROTO_NAME: Record<number, string> = { 1: 'ICMP', 6: 'TCP', 17: 'UDP', 58: 'ICMPv6', 132: 'SCTP' };
 
+/** The rule that decided, as the engine numbers it: its index in the policy's ingress or egress list, and its name. */
+export interface FlowRule {
+  readonly index: number;
+  /** Set for Admin and Baseline tier rules that have one. @default absent */
+  readonly name?: string;
+}
+
 /** A flow-log record in the AWS network policy agent's (v1.2.2+) shape, plus the deciding policy. */
 export interface FlowRecord {
   readonly level: 'info';
   readonly ts: string;
   readonly msg: string;
   readonly node: string;
+  /** The kernel's verdict. */
   readonly verdict: 'ACCEPT' | 'DENY';
   readonly direction: 'ingress' | 'egress';
   /** `namespace/name` of the NetworkPolicy that decided (for DENY: every policy isolating the pod that direction). */
   readonly policies: readonly string[];
+  /** The kernel's tier, as in `msg`. */
   readonly tier: string;
-  /** Which PolicyEndpoint rule matched, when known (per-entry attribution is lost in merged sets: usually absent). */
-  readonly rule?: string;
+  // The fields below are the engine's explanation, present only when the agent has an explainer (`runAgent({ explain })`):
+  // the kernel's sets merge a policy's entries, so which rule matched is known to the engine only.
+  /**
+   * The policy that decided, by the engine: `namespace/name` of a NetworkPolicy, the name of an Admin or Baseline policy;
+   * for a denial by isolation, the isolating NetworkPolicies, `, `-separated. Absent when no policy decided (default allow).
+   */
+  readonly policy?: string;
+  /** The rule of `policy` that decided. Absent for a denial by isolation (no rule matched) and for default allow. */
+  readonly rule?: FlowRule;
+  /** What the engine decides for this direction of the flow. */
+  readonly engineVerdict?: 'ACCEPT' | 'DENY';
+  /** The engine's tier in the kernel's spelling: `ADMIN`, `NETWORK_POLICY`, `BASELINE` or `DEFAULT` (no policy applies). */
+  readonly engineTier?: string;
+  /** Present (and true) when the engine's verdict differs from the kernel's: the data plane does not do what the engine predicts. */
+  readonly mismatch?: true;
 }
+
+/** The 5-tuple and direction of a logged flow, as the agent asks an explainer about it. */
+export interface FlowTuple {
+  readonly srcIP: string;
+  readonly srcPort: number;
+  readonly dstIP: string;
+  readonly dstPort: number;
+  /** `TCP`, `UDP`, `SCTP`, `ICMP`, `ICMPv6`, or the protocol number. */
+  readonly protocol: string;
+  /** The side the kernel decided: `ingress` of the destination pod, `egress` of the source pod. */
+  readonly direction: 'ingress' | 'egress';
+}
+
+/** The engine's decision for one direction of a flow. */
+export interface FlowExplanation {
+  readonly verdict: 'ACCEPT' | 'DENY';
+  /** `ADMIN`, `NETWORK_POLICY`, `BASELINE` or `DEFAULT`. */
+  readonly tier: string;
+  readonly policy?: string;
+  readonly rule?: FlowRule;
+  /** One sentence for people; logged with a mismatch. */
+  readonly summary: string;
+}
+
+/** Explains a flow with the engine; `undefined` when it cannot (a pod or protocol the engine does not know). */
+export type FlowExplainer = (flow: FlowTuple) => FlowExplanation | undefined;
 
 /** Turns an NFLOG packet into a flow record, using the prefix → meaning table of the programmed state. */
 export function flowRecord(p: NflogPacket, tag: LogTag | undefined, node: string): FlowRecord | undefined {
@@ -135,6 +183,28 @@ export function flowRecord(p: NflogPacket, tag: LogTag | undefined, node: string
     `Flow Info: Src IP: ${p.src} Src Port: ${p.srcPort ?? 0} Dest IP: ${p.dst} Dest Port: ${p.dstPort ?? 0} ` +
     `Proto ${proto} Verdict ${verdict} Direction ${direction}, Tier ${tier}`;
   return { level: 'info', ts: p.time.toISOString(), msg, node, verdict, direction, policies: tag?.policies ?? [], tier };
+}
+
+/** The flow a packet's record is about, as an explainer is asked. */
+export function flowTuple(p: NflogPacket, direction: 'ingress' | 'egress'): FlowTuple {
+  return { srcIP: p.src, srcPort: p.srcPort ?? 0, dstIP: p.dst, dstPort: p.dstPort ?? 0, protocol: PROTO_NAME[p.protocol] ?? String(p.protocol), direction };
+}
+
+/**
+ * Adds the engine's explanation to a record, and `mismatch: true` when the verdicts differ. Strict mode's denial of a
+ * pod no policy selects (kernel tier `STRICT_MODE_DEFAULT`) is the configured mode, not a disagreement: the engine
+ * models standard mode, where such a pod is open.
+ */
+export function explainRecord(r: FlowRecord, e: FlowExplanation): FlowRecord {
+  const strictDefault = r.tier === 'STRICT_MODE_DEFAULT' && e.tier === 'DEFAULT';
+  return {
+    ...r,
+    ...(e.policy !== undefined ? { policy: e.policy } : {}),
+    ...(e.rule !== undefined ? { rule: e.rule } : {}),
+    engineVerdict: e.verdict,
+    engineTier: e.tier,
+    ...(e.verdict !== r.verdict && !strictDefault ? { mismatch: true as const } : {}),
+  };
 }
 
 export interface NflogReaderOptions {

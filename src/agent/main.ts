@@ -3,13 +3,15 @@
  *
  *   node dist/agent/main.js --node NAME [--policy-endpoints DIR|FILE | --kubeconfig FILE [--context C]]
  *     [--mode standard|strict] [--netns NS] [--pod-interfaces 'eni*'] [--flow-logs FILE|-] [--flow-logs-accept]
- *     [--metrics-port 9180]
+ *     [--metrics-port 9180] [--manifests PATH]...
  *
  * PolicyEndpoints come from files (`--policy-endpoints`), from the API server of a kubeconfig, or — with neither, as in
- * the DaemonSet — from the API server through the pod's service account (in-cluster config).
+ * the DaemonSet — from the API server through the pod's service account (in-cluster config). `--manifests` (optional,
+ * repeatable) compiles the engine from manifests to name the deciding rule in flow logs and flag disagreement.
  */
 import { parseArgs } from 'node:util';
 import { runAgent } from './agent.js';
+import type { FlowExplainer } from './flowlog.js';
 import { FilePolicyEndpointSource, type PolicyEndpointSource } from './source.js';
 
 const { values } = parseArgs({
@@ -24,6 +26,7 @@ const { values } = parseArgs({
     'flow-logs': { type: 'string' },
     'flow-logs-accept': { type: 'boolean', default: false },
     'metrics-port': { type: 'string' },
+    manifests: { type: 'string', multiple: true },
   },
 });
 
@@ -49,6 +52,19 @@ if (values['policy-endpoints'] !== undefined) {
   stopSource = () => kube.stop();
 }
 
+let explain: FlowExplainer | undefined;
+if (values.manifests !== undefined) {
+  // Loaded only when asked: the engine is not needed to enforce.
+  const [{ readCluster }, { compile }, { engineExplainer }] = await Promise.all([import('../model/read.js'), import('../engine/engine.js'), import('./explain.js')]);
+  const { cluster, diagnostics } = readCluster(values.manifests);
+  const errors = diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length > 0) {
+    process.stderr.write(`--manifests: ${errors.length} error(s) in the manifests; fix them or run \`palisade check\`\n`);
+    process.exit(2);
+  }
+  explain = engineExplainer(compile(cluster));
+}
+
 const flowFile = values['flow-logs'];
 const agent = await runAgent({
   node: values.node,
@@ -58,6 +74,7 @@ const agent = await runAgent({
   podInterfaces: values['pod-interfaces'],
   flowLogs: flowFile === undefined ? undefined : { file: flowFile === '-' ? undefined : flowFile, accept: values['flow-logs-accept'] },
   metricsPort: values['metrics-port'] === undefined ? undefined : Number(values['metrics-port']),
+  explain,
 });
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.once(sig, () => {

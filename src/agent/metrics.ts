@@ -10,6 +10,8 @@ export interface AgentMetrics {
   readonly registry: Registry;
   readonly verdicts: Counter<'verdict' | 'direction'>;
   readonly flowLogs: Counter<'verdict' | 'direction'>;
+  /** Flow-log records whose kernel verdict differs from the engine's (only with an explainer). */
+  readonly flowMismatches: Counter<'direction'>;
   readonly syncDuration: Histogram<'kind'>;
   readonly syncErrors: Counter<'kind'>;
   readonly elements: Gauge;
@@ -50,6 +52,12 @@ export function createMetrics(node: string, readKernelCounters: () => Promise<Ma
     registry,
     verdicts,
     flowLogs: new Counter({ name: 'palisade_agent_flow_logs_total', help: 'Flow-log records written', labelNames: ['verdict', 'direction'] as const, registers: [registry] }),
+    flowMismatches: new Counter({
+      name: 'palisade_agent_flow_verdict_mismatches_total',
+      help: 'Logged connections the kernel decided differently from the engine (with an explainer only)',
+      labelNames: ['direction'] as const,
+      registers: [registry],
+    }),
     syncDuration: new Histogram({
       name: 'palisade_agent_sync_duration_seconds',
       help: 'Time to compute and apply one nft transaction',

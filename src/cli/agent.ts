@@ -5,9 +5,13 @@
  */
 import { Option } from 'commander';
 import { runAgent } from '../agent/agent.js';
+import { engineExplainer } from '../agent/explain.js';
+import type { FlowExplainer } from '../agent/flowlog.js';
 import { FilePolicyEndpointSource, type PolicyEndpointSource } from '../agent/source.js';
 import { labRequirements } from '../lab/requirements.js';
+import { compile } from '../engine/engine.js';
 import type { EnforcingMode } from '../nft/compile.js';
+import { readInput } from './input.js';
 import { EXIT_FINDINGS, action, parsePort, type Register } from './program.js';
 
 interface AgentFlags {
@@ -18,6 +22,7 @@ interface AgentFlags {
   readonly enforcingMode: EnforcingMode;
   readonly flowLogs?: string;
   readonly flowLogsAccept?: boolean;
+  readonly manifests?: string[];
   readonly metricsPort?: number;
   readonly netns?: string;
   readonly podInterfaces: string;
@@ -39,6 +44,7 @@ export function agentCommand(signals: Pick<NodeJS.Process, 'once' | 'off'> = pro
       .addOption(new Option('--enforcing-mode <mode>', 'standard: a pod no policy selects is open; strict: it is denied').choices(['standard', 'strict']).default('standard'))
       .option('--flow-logs <file>', 'append AWS-format flow-log lines (JSON) to FILE, or `-` for standard output')
       .option('--flow-logs-accept', 'log accepted new connections too (denials are always logged)')
+      .option('--manifests <paths...>', 'explain flow logs with the engine compiled from these manifests: adds the deciding policy, rule and engine verdict, and flags disagreement')
       .option('--metrics-port <port>', 'serve /metrics and /healthz on 127.0.0.1:PORT', parsePort)
       .option('--netns <name>', 'program the table of this network namespace (`ip netns` name) instead of the own one')
       .addOption(new Option('--pod-interfaces <glob>', 'host-side interfaces of pods, as an nft wildcard').default('eni*'))
@@ -52,7 +58,15 @@ watches them on the API server (--kubeconfig, else the in-cluster service accoun
 
 Examples:
   $ sudo palisade agent --node node-1 --policy-endpoints /etc/palisade/pe --flow-logs /var/log/palisade/flows.log --metrics-port 9180
-  $ sudo palisade agent --node node-1 --kubeconfig ~/.kube/config --context prod`,
+  $ sudo palisade agent --node node-1 --kubeconfig ~/.kube/config --context prod
+
+Flow-log explanations (--manifests PATH...): the kernel knows which policy decided a connection, not which rule (a
+policy's entries share one set). With --manifests the agent compiles the engine from the manifests given (read once, at
+start) and adds to every flow-log line the engine's "policy", "rule" ({"index", "name"}), "engineVerdict" and
+"engineTier"; when the engine's verdict differs from the kernel's the line gets "mismatch": true and the agent logs a
+warning (metric palisade_agent_flow_verdict_mismatches_total). In a live cluster this is optional: enforcement never
+depends on it, and the explanations are only as current as the manifests you pass.
+  $ sudo palisade agent --node node-1 --policy-endpoints /etc/palisade/pe --flow-logs - --manifests manifests/`,
       )
       .action(
         action(io, setExit, async (flags: AgentFlags) => {
@@ -66,6 +80,13 @@ Examples:
             io.err('error: --policy-endpoints reads files; it cannot be combined with --kubeconfig or --context');
             setExit(EXIT_FINDINGS);
             return;
+          }
+          let explain: FlowExplainer | undefined;
+          if (flags.manifests !== undefined) {
+            if (flags.flowLogs === undefined) io.err('note: --manifests explains flow logs; without --flow-logs it has no effect');
+            // An error in the manifests stops here (InputError): an explainer missing a policy would report false mismatches.
+            const { cluster } = readInput(flags.manifests, io, { defaultNamespace: 'default' });
+            explain = engineExplainer(compile(cluster));
           }
           let agent;
           let stopSource = () => undefined as void;
@@ -90,6 +111,7 @@ Examples:
               ...(flags.netns !== undefined ? { netns: flags.netns } : {}),
               ...(flags.flowLogs !== undefined ? { flowLogs: { ...(flags.flowLogs === '-' ? {} : { file: flags.flowLogs }), accept: flags.flowLogsAccept ?? false } } : {}),
               ...(flags.metricsPort !== undefined ? { metricsPort: flags.metricsPort } : {}),
+              ...(explain ? { explain } : {}),
             });
           } catch (e) {
             stopSource();

@@ -13,12 +13,12 @@
 import { spawn } from 'node:child_process';
 import { readdir, readFile, rm, stat, writeFile, mkdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { parseAllDocuments } from 'yaml';
 import type { Pod, Protocol } from '../api/types.js';
 import { isPolicyEndpoint, type ClusterPolicyEndpoint, type PolicyEndpoint } from '../api/policyendpoint.js';
 import { runAgent, type Agent } from '../agent/agent.js';
-import type { FlowRecord } from '../agent/flowlog.js';
+import type { FlowExplainer, FlowRecord } from '../agent/flowlog.js';
 import { StaticPolicyEndpointSource } from '../agent/source.js';
 import { run } from '../nft/apply.js';
 import type { EnforcingMode } from '../nft/compile.js';
@@ -80,6 +80,10 @@ export interface LabOptions {
   readonly agents?: boolean;
   /** Flow logs of the agents, collected in `lab.flowLogs`. @default false */
   readonly flowLogs?: boolean | { readonly accept?: boolean };
+  /** Explains each flow-log record (rule, engine verdict, mismatch). @default none; `labUpCluster` passes the engine's */
+  readonly explain?: FlowExplainer;
+  /** The agents' logger. @default errors only, on stderr */
+  readonly logger?: Logger;
   /** Ports of the internet host. @default TCP 80 and UDP 53 */
   readonly internetPorts?: readonly LabPort[];
   /** Ports of the metadata host. @default TCP 80 */
@@ -360,7 +364,8 @@ export async function labUp(cluster: string | LabClusterSpec, opts: LabOptions =
         sources.set(n.name, source);
         agents.set(n.name, await runAgent({
           node: n.name, input: source, enforcingMode: opts.enforcingMode ?? 'standard', netns: n.netns,
-          podInterfaces: `${prefix}v*`, flowLogs: flow, pollIntervalMs: 500, logger: quietLogger(),
+          podInterfaces: `${prefix}v*`, flowLogs: flow, pollIntervalMs: 500, logger: opts.logger ?? quietLogger(),
+          ...(opts.explain ? { explain: opts.explain } : {}),
         }));
       }
     }

@@ -3,6 +3,7 @@
  * controller's resolver writes, and every probed connection compared with the engine's verdict. The lab decides
  * nothing itself: expectations come from `Engine.allows`, enforcement from the agents on the resolver's output.
  */
+import { engineExplainer } from '../agent/explain.js';
 import type { PolicyEndpoint } from '../api/policyendpoint.js';
 import type { Protocol } from '../api/types.js';
 import { resolvePolicyEndpoints } from '../controller/resolve.js';
@@ -188,7 +189,8 @@ export function formatMismatches(ms: readonly Mismatch[]): string[] {
 
 /**
  * Builds the lab of a cluster: the plan's pods, every pod and external host serving the plan's ports, one agent per
- * node enforcing the resolver's PolicyEndpoints. The caller must `down()` it.
+ * node enforcing the resolver's PolicyEndpoints, its flow logs (when on) explained by the engine. The caller must
+ * `down()` it.
  * @example
  * const engine = compile(readCluster(['examples/eks-multi-team']).cluster);
  * const lab = await labUpCluster(engine);
@@ -197,5 +199,5 @@ export function formatMismatches(ms: readonly Mismatch[]): string[] {
  */
 export async function labUpCluster(engine: Engine, opts: LabOptions & { plan?: LabPlan } = {}): Promise<Lab> {
   const plan = opts.plan ?? labPlan(engine.cluster);
-  return labUp(plan.spec, { internetPorts: plan.ports, metadataPorts: plan.ports, policies: policyEndpointsOf(engine), ...opts });
+  return labUp(plan.spec, { internetPorts: plan.ports, metadataPorts: plan.ports, policies: policyEndpointsOf(engine), explain: engineExplainer(engine), ...opts });
 }

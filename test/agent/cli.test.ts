@@ -1,6 +1,6 @@
 /** `palisade agent` (root): enforces PolicyEndpoints from a directory on a lab node, follows changes, stops on SIGTERM. */
 import { EventEmitter } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { run } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/program.js';
 import { labLeftovers, labUp, type Lab } from '../../src/lab/lab.js';
 import { podByName, policyEndpoint, skipNetns, sleep } from '../lab/support.js';
+import { namespace, pod } from '../support/cluster.js';
 
 const PREFIX = 'plg-';
 
@@ -18,7 +19,8 @@ describe('palisade agent --help', () => {
     const io: Io = { out: (t) => out.push(t), err: (t) => out.push(t), interactive: false, readStdin: () => '' };
     expect(await run(['agent', '--help'], io, [agentCommand(new EventEmitter() as unknown as NodeJS.Process)])).toBe(0);
     const text = out.join('\n');
-    for (const o of ['--node', '--policy-endpoints', '--enforcing-mode', '--flow-logs', '--metrics-port']) expect(text).toContain(o);
+    for (const o of ['--node', '--policy-endpoints', '--enforcing-mode', '--flow-logs', '--metrics-port', '--manifests']) expect(text).toContain(o);
+    expect(text).toMatch(/In a live cluster this is optional/);
     expect(text).toContain('Examples:');
     expect(text).toContain('--kubeconfig');
   });
@@ -39,16 +41,26 @@ describe.skipIf(skipNetns('agent-cli'))('palisade agent (root)', () => {
     expect(await labLeftovers(PREFIX)).toEqual([]);
   });
 
-  it('enforces the directory, follows a change, serves /healthz, writes flow logs, stops on SIGTERM', async () => {
+  it('enforces the directory, follows a change, serves /healthz, writes explained flow logs, stops on SIGTERM', async () => {
     const [a, b] = [podByName(lab.pods, 'a'), podByName(lab.pods, 'b')];
     const flows = join(dir, 'flows.log');
-    await writeFile(join(dir, 'pe.json'), JSON.stringify(policyEndpoint('deny-b', [b], { isolation: ['Ingress'] })));
+    // The manifests the PolicyEndpoint comes from, for --manifests: b isolated for ingress, no rule.
+    const manifests = join(dir, 'manifests');
+    await mkdir(manifests);
+    await writeFile(
+      join(manifests, 'cluster.yaml'),
+      namespace('default') + pod('default', 'a', a.ip, { app: 'a' }, ['80/TCP']) + pod('default', 'b', b.ip, { app: 'b' }, ['80/TCP']) +
+        'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-b, namespace: default}\nspec: {podSelector: {matchLabels: {app: b}}, policyTypes: [Ingress]}\n',
+    );
+    const peDir = join(dir, 'pe');
+    await mkdir(peDir);
+    await writeFile(join(peDir, 'pe.json'), JSON.stringify(policyEndpoint('deny-b', [b], { isolation: ['Ingress'] })));
     const signals = new EventEmitter();
     const err: string[] = [];
     const io: Io = { out: () => undefined, err: (t) => err.push(t), interactive: false, readStdin: () => '' };
     const port = 20000 + Math.floor(Math.random() * 20000);
     const done = run(
-      ['agent', '--node', 'n1', '--policy-endpoints', dir, '--netns', `${PREFIX}n1`, '--pod-interfaces', `${PREFIX}v*`, '--flow-logs', flows, '--metrics-port', String(port)],
+      ['agent', '--node', 'n1', '--policy-endpoints', peDir, '--netns', `${PREFIX}n1`, '--pod-interfaces', `${PREFIX}v*`, '--flow-logs', flows, '--metrics-port', String(port), '--manifests', manifests],
       io,
       [agentCommand(signals as unknown as NodeJS.Process)],
     );
@@ -61,7 +73,7 @@ describe.skipIf(skipNetns('agent-cli'))('palisade agent (root)', () => {
     }
     expect(healthy).toBe(true);
     expect(await reach()).toBe(false);
-    await writeFile(join(dir, 'pe.json'), JSON.stringify(policyEndpoint('deny-b', [b], { isolation: ['Ingress'], ingress: [{ cidr: `${a.ip}/32` }] })));
+    await writeFile(join(peDir, 'pe.json'), JSON.stringify(policyEndpoint('deny-b', [b], { isolation: ['Ingress'], ingress: [{ cidr: `${a.ip}/32` }] })));
     let open = false;
     for (let i = 0; i < 30 && !open; i++) {
       open = await reach();
@@ -71,6 +83,8 @@ describe.skipIf(skipNetns('agent-cli'))('palisade agent (root)', () => {
     signals.emit('SIGTERM');
     expect(await done).toBe(0);
     expect(err.filter((l) => l.startsWith('error'))).toEqual([]);
-    expect(await readFile(flows, 'utf8')).toMatch(/"verdict":"DENY".*default\/deny-b/);
+    const lines = (await readFile(flows, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.find((l) => l.verdict === 'DENY')).toMatchObject({ policies: ['default/deny-b'], policy: 'default/deny-b', engineVerdict: 'DENY', engineTier: 'NETWORK_POLICY' });
+    expect(lines.filter((l) => l.mismatch)).toEqual([]);
   });
 });
