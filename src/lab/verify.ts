@@ -6,7 +6,7 @@
 import { engineExplainer } from '../agent/explain.js';
 import type { PolicyEndpoint } from '../api/policyendpoint.js';
 import type { Protocol } from '../api/types.js';
-import { resolvePolicyEndpoints } from '../controller/resolve.js';
+import { resolveClusterPolicyEndpoints, resolvePolicyEndpoints } from '../controller/resolve.js';
 import type { Engine } from '../engine/engine.js';
 import { parseIP } from '../api/ip.js';
 import type { Cluster } from '../model/types.js';
@@ -199,5 +199,10 @@ export function formatMismatches(ms: readonly Mismatch[]): string[] {
  */
 export async function labUpCluster(engine: Engine, opts: LabOptions & { plan?: LabPlan } = {}): Promise<Lab> {
   const plan = opts.plan ?? labPlan(engine.cluster);
-  return labUp(plan.spec, { internetPorts: plan.ports, metadataPorts: plan.ports, policies: policyEndpointsOf(engine), explain: engineExplainer(engine), ...opts });
+  const lab = await labUp(plan.spec, { internetPorts: plan.ports, metadataPorts: plan.ports, policies: policyEndpointsOf(engine), explain: engineExplainer(engine), ...opts });
+  // Admin and baseline tiers reach the agents as ClusterPolicyEndpoints, as the controller writes them.
+  if (engine.cluster.tierPolicies.length > 0 && opts.policies === undefined) {
+    await lab.setPolicies(policyEndpointsOf(engine), resolveClusterPolicyEndpoints(engine));
+  }
+  return lab;
 }
