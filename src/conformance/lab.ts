@@ -10,6 +10,7 @@
  *
  * SCTP is not probed (Node.js has no SCTP sockets): a case's SCTP expectations are reported as SKIP, never as passed.
  */
+import { existsSync } from 'node:fs';
 import type { Protocol } from '../api/types.js';
 import { resolveClusterPolicyEndpoints, resolvePolicyEndpoints } from '../controller/resolve.js';
 import { compile } from '../engine/engine.js';
@@ -30,7 +31,8 @@ export interface LabCaseResult {
   readonly lines?: readonly string[];
 }
 
-export const SCTP_REASON = 'SCTP is not probed: Node.js has no SCTP sockets';
+/** Why SCTP expectations are skipped in the lab: the prober cannot, and (said when true) neither can this kernel. */
+export const SCTP_REASON = `SCTP is not probed: Node.js has no SCTP sockets${existsSync('/proc/net/sctp') ? '' : ', and this kernel has no SCTP (no /proc/net/sctp)'}`;
 
 /** Options of {@link runLabSuite}. */
 export interface LabSuiteOptions {
