@@ -4,7 +4,9 @@
 import { Option } from 'commander';
 import { InputError } from '../api/diagnostics.js';
 import { describePorts, diffClusters, groupChanges, isEmptyDiff, type ConnectionChange, type ReachabilityDiff } from '../analyze/diff.js';
-import { inputOptions, readInput } from './input.js';
+import type { LoadedDocument } from '../api/load.js';
+import { readDocuments } from '../model/read.js';
+import { inputOptions, readInput, type ReadInputOptions } from './input.js';
 import { action, EXIT_FINDINGS, type Register } from './program.js';
 
 function because(c: ConnectionChange): string {
@@ -63,20 +65,34 @@ export const registerDiff: Register = (program, io, setExit) => {
     program
       .command('diff')
       .description('connections opened and closed between two versions of the manifests, with the policy responsible for each')
-      .argument('<old>', 'the manifests before: a file, a directory, or - for stdin')
-      .argument('<new>', 'the manifests after: a file, a directory, or - for stdin')
+      .argument('<old>', 'the manifests before: a file, a directory, or - for stdin (with --kubeconfig: the manifests after)')
+      .argument('[new]', 'the manifests after: a file, a directory, or - for stdin')
       .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'md']).default('table'))
       .option('--exit-code', 'exit 1 when reachability changed (like git diff --exit-code)'),
   )
     .addHelpText(
       'after',
-      '\nExamples:\n  palisade diff main/manifests/ manifests/\n  git show HEAD~1:policies.yaml | palisade diff - policies.yaml -o md\n  palisade diff old/ new/ --exit-code -q   # in CI: fail when a change opens or closes anything\n\nExit status: 0, or with --exit-code 1 when anything changed; 1 invalid input; 2 usage error.',
+      '\nExamples:\n  palisade diff main/manifests/ manifests/\n  git show HEAD~1:policies.yaml | palisade diff - policies.yaml -o md\n  palisade diff old/ new/ --exit-code -q   # in CI: fail when a change opens or closes anything\n  palisade diff --kubeconfig ~/.kube/config policies/   # what applying policies/ would change in the live cluster\n\nExit status: 0, or with --exit-code 1 when anything changed; 1 invalid input; 2 usage error.',
     )
     .action(
-      action(io, setExit, (oldPath: string, newPath: string, opts: { output: string; exitCode?: boolean; defaultNamespace: string; quiet?: boolean }) => {
-        if (oldPath === '-' && newPath === '-') throw new InputError('only one of OLD and NEW can be - (standard input)');
-        const before = readInput([oldPath], io, opts);
-        const after = readInput([newPath], io, opts);
+      action(io, setExit, (first: string, second: string | undefined, opts: ReadInputOptions & { output: string; exitCode?: boolean; defaultNamespace: string; quiet?: boolean }) => {
+        let before;
+        let after;
+        if (opts.kubeSource) {
+          // The live cluster is OLD; NEW is the live cluster with the given manifests applied (same kind, namespace and
+          // name replaced), as `kubectl apply` would leave it.
+          if (second !== undefined) throw new InputError('with --kubeconfig, give only NEW: the live cluster is OLD');
+          before = readInput([], io, opts);
+          const applied = readInput([first], io, { ...opts, kubeSource: undefined });
+          const key = (d: LoadedDocument) => `${d.kind}\u0000${d.namespace ?? opts.defaultNamespace}\u0000${d.name ?? ''}`;
+          const replaced = new Set(applied.documents.map(key));
+          after = readDocuments([...before.documents.filter((d) => !replaced.has(key(d))), ...applied.documents], [], opts.defaultNamespace);
+        } else {
+          if (second === undefined) throw new InputError('give OLD and NEW (or --kubeconfig and NEW)');
+          if (first === '-' && second === '-') throw new InputError('only one of OLD and NEW can be - (standard input)');
+          before = readInput([first], io, opts);
+          after = readInput([second], io, opts);
+        }
         const d = diffClusters(before.cluster, after.cluster);
         if (opts.output === 'json') io.out(JSON.stringify(d, null, 2));
         else if (opts.output === 'md') io.out(renderDiffMarkdown(d));

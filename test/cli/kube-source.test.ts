@@ -13,7 +13,6 @@ import { describe, expect, it } from 'vitest';
 import { readKubeCluster } from '../../src/cli/kube-source.js';
 import { inputOptions, readInput } from '../../src/cli/input.js';
 import { run } from '../../src/cli/main.js';
-import { registerMatrix } from '../../src/cli/matrix.js';
 import { action, type Io, type Register } from '../../src/cli/program.js';
 import { compile } from '../../src/engine/engine.js';
 import { kubeApiServer, useKubeApiServer } from '../kube/apiserver.js';
@@ -69,13 +68,6 @@ const registerProbe: Register = (program, io, setExit) => {
     }),
   );
 };
-
-/** Whether `matrix` can run with no PATH (it declares `[paths...]`); it is not this test's file to change. */
-function matrixTakesNoPath(): boolean {
-  const program = new Command();
-  registerMatrix(program, capture().io, () => undefined);
-  return program.commands.find((c) => c.name() === 'matrix')?.registeredArguments.every((a) => !a.required) ?? false;
-}
 
 describe.skipIf(!kubeApiServer.available)(kubeApiServer.title('--kubeconfig against kube-apiserver 1.20'), () => {
   const server = useKubeApiServer();
@@ -138,11 +130,26 @@ describe.skipIf(!kubeApiServer.available)(kubeApiServer.title('--kubeconfig agai
     expect(b.err.join('\n')).toContain('not both');
   });
 
-  it.skipIf(!matrixTakesNoPath())(`palisade matrix --kubeconfig equals palisade matrix FILE${matrixTakesNoPath() ? '' : ' [skipped: matrix declares <paths...>; it needs [paths...]]'}`, async () => {
+  it('palisade matrix --kubeconfig equals palisade matrix FILE', async () => {
     const live = capture();
     expect(await run(['matrix', '--kubeconfig', join(server().dir, 'kubeconfig'), '-o', 'json', '-q'], live.io)).toBe(0);
     const files = capture();
     expect(await run(['matrix', manifest, '-o', 'json', '-q'], files.io)).toBe(0);
     expect(JSON.parse(live.out.join('\n'))).toEqual(JSON.parse(files.out.join('\n')));
+  });
+
+  it('palisade diff --kubeconfig NEW: what applying NEW to the live cluster would change', async () => {
+    // NEW holds only a changed policy: the live pods stay, the policy of the same name is replaced.
+    const dir = mkdtempSync(join(tmpdir(), 'palisade-kube-diff-'));
+    const changed = { ...policy, spec: { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ from: [{ podSelector: { matchLabels: { app: 'api' } } }], ports: [{ port: 'http' }] }] } };
+    writeFileSync(join(dir, 'web.json'), JSON.stringify(changed));
+    const r = capture();
+    expect(await run(['diff', '--kubeconfig', join(server().dir, 'kubeconfig'), join(dir, 'web.json'), '-o', 'json', '-q', '--exit-code'], r.io)).toBe(1);
+    const d = JSON.parse(r.out.join('\n')) as { opened: { from: string; to: string }[]; closed: { from: string; to: string }[] };
+    expect(d.opened).toEqual([]);
+    expect(d.closed.map((c) => `${c.from}>${c.to}`)).toEqual(['ops/mon-1>shop/web-1']);
+    const usage = capture();
+    expect(await run(['diff', '--kubeconfig', join(server().dir, 'kubeconfig'), manifest, manifest], usage.io)).toBe(1);
+    expect(usage.err.join('\n')).toContain('the live cluster is OLD');
   });
 });
