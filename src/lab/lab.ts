@@ -7,11 +7,17 @@
  *                  host side `<prefix>v<j>` in the node with a /32 route — the layout the agent discovers pods from
  *   <prefix>inet   an "internet" host (10.250.0.1); <prefix>meta: a host answering on 169.254.169.254
  *
+ * Dual-stack when a pod has an IPv6 address (or `ipv6` asks for them): pod eth0 also holds its IPv6 address as /128
+ * (nodad), default via fe80::1 (static neighbour = host veth MAC), a /128 host route on the node, IPv6 forwarding on
+ * the nodes, fd00:99::/64 on the underlay, the internet host also at fd00:250::1 and the metadata host also at
+ * fd00:ec2::254 (EC2's IPv6 metadata address). An IPv4-only lab has no IPv6 address anywhere.
+ *
  * No address is ever put on a host interface and nothing links to a real interface. Everything created is recorded
  * first in /run/palisade-lab/<prefix>state.json; `labDown` (also run by `labUp` first) removes it after a crash too.
  */
 import { spawn } from 'node:child_process';
 import { readdir, readFile, rm, stat, writeFile, mkdir, readlink } from 'node:fs/promises';
+import { isIPv4, isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { parseAllDocuments } from 'yaml';
@@ -20,6 +26,7 @@ import { isPolicyEndpoint, type ClusterPolicyEndpoint, type PolicyEndpoint } fro
 import { runAgent, type Agent } from '../agent/agent.js';
 import type { FlowExplainer, FlowRecord } from '../agent/flowlog.js';
 import { StaticPolicyEndpointSource } from '../agent/source.js';
+import { canonicalAddress } from '../nft/address.js';
 import { run } from '../nft/apply.js';
 import type { EnforcingMode } from '../nft/compile.js';
 import { HelperClient } from './helper-client.js';
@@ -36,6 +43,8 @@ export interface LabPodSpec {
   readonly node?: string;
   /** IPv4 address; @default allocated from 10.244.<node>.0/24 */
   readonly ip?: string;
+  /** IPv6 address; makes the lab dual-stack. @default none, or allocated from fd00:10::/64 when the cluster's `ipv6` is set */
+  readonly ip6?: string;
   /** Served on TCP and UDP as listed. @default [{ port: 80, protocol: 'TCP' }] */
   readonly ports?: readonly LabPort[];
   readonly labels?: Readonly<Record<string, string>>;
@@ -44,6 +53,8 @@ export interface LabPodSpec {
 export interface LabClusterSpec {
   readonly nodes: readonly string[];
   readonly pods: readonly LabPodSpec[];
+  /** Give every pod without `ip6` an IPv6 address (fd00:10::<node>:<n>). @default false (dual-stack only if a pod has `ip6`) */
+  readonly ipv6?: boolean;
 }
 
 /** A created pod. */
@@ -60,6 +71,8 @@ export interface LabNode {
   readonly name: string;
   readonly netns: string;
   readonly ip: string;
+  /** Its underlay IPv6 address, in a dual-stack lab. */
+  readonly ip6?: string;
 }
 
 /** PolicyEndpoints as a list, or computed from the lab's pods (their IPs are known only after `up`). */
@@ -124,6 +137,10 @@ const UNDERLAY = '10.99.0';
 const INTERNET_IP = '10.250.0.1';
 const METADATA_IP = '169.254.169.254';
 const GATEWAY = '169.254.1.1';
+const UNDERLAY6 = 'fd00:99::';
+const INTERNET_IP6 = 'fd00:250::1';
+const METADATA_IP6 = 'fd00:ec2::254';
+const GATEWAY6 = 'fe80::1';
 
 async function ip(args: string[], netns?: string): Promise<string> {
   return (await run('ip', netns ? ['-n', netns, ...args] : args)).stdout;
@@ -154,12 +171,19 @@ export async function loadLabManifests(dir: string): Promise<{ cluster: LabClust
       name: p.metadata.name ?? 'pod',
       namespace: p.metadata.namespace ?? 'default',
       node: p.spec.nodeName,
-      ip: p.status?.podIP,
+      ip: podIPs(p).find((a) => isIPv4(a)),
+      ip6: podIPs(p).find((a) => isIPv6(a)),
       labels: p.metadata.labels,
       ports: p.spec.containers.flatMap((c) => (c.ports ?? []).map((cp) => ({ port: cp.containerPort, protocol: (cp.protocol ?? 'TCP') as Protocol }))),
     })),
   };
   return { cluster, policyEndpoints: objs.filter(isPolicyEndpoint) };
+}
+
+/** A Pod's addresses: `status.podIPs`, else `status.podIP`. */
+function podIPs(p: Pod): string[] {
+  const list = p.status?.podIPs?.map((x) => x.ip) ?? [];
+  return list.length > 0 ? list : p.status?.podIP ? [p.status.podIP] : [];
 }
 
 /** Kills every process living in one of `names`' network namespaces (helpers, tcpdump), found by namespace inode. */
@@ -239,11 +263,16 @@ export async function labUp(cluster: string | LabClusterSpec, opts: LabOptions =
     await writeState(stateDir, state);
     await run('ip', ['netns', 'add', name]);
     await ip(['link', 'set', 'lo', 'up'], name);
+    // No duplicate address detection: link-local addresses (the NDP sources) are usable the moment a link is up.
+    if (dual) for (const k of ['all', 'default']) await sysctl(name, `net.ipv6.conf.${k}.accept_dad`, '0');
   };
 
   const labNs = `${prefix}lab`;
   const bridge = `${prefix}br`;
-  const nodes: LabNode[] = spec.nodes.map((name, i) => ({ name, netns: `${prefix}n${i + 1}`, ip: `${UNDERLAY}.${11 + i}` }));
+  const dual = spec.ipv6 === true || spec.pods.some((p) => p.ip6 !== undefined);
+  const nodes: LabNode[] = spec.nodes.map((name, i) => ({
+    name, netns: `${prefix}n${i + 1}`, ip: `${UNDERLAY}.${11 + i}`, ...(dual ? { ip6: `${UNDERLAY6}${(11 + i).toString(16)}` } : {}),
+  }));
   const pods: LabPod[] = [];
   const clients = new Map<string, HelperClient>();
   const agents = new Map<string, Agent>();
@@ -254,7 +283,7 @@ export async function labUp(cluster: string | LabClusterSpec, opts: LabOptions =
   const underlayPort = async (netns: string, bridgePort: string, addrs: string[]) => {
     await ip(['link', 'add', bridgePort, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns], labNs);
     await ip(['link', 'set', bridgePort, 'master', bridge, 'up'], labNs);
-    for (const a of addrs) await ip(['addr', 'add', a, 'dev', 'eth0'], netns);
+    for (const a of addrs) await ip(['addr', 'add', a, 'dev', 'eth0', ...(a.includes(':') ? ['nodad'] : [])], netns);
     await ip(['link', 'set', 'eth0', 'up'], netns);
   };
 
@@ -286,9 +315,24 @@ export async function labUp(cluster: string | LabClusterSpec, opts: LabOptions =
     }
     throw new Error('lab pod addresses exhausted');
   };
+  const used6 = new Set(spec.pods.map((p) => p.ip6).filter((x): x is string => !!x).map(canonicalAddress));
+  const allocate6 = (nodeIdx: number): string => {
+    for (let h = 2; h < 255; h++) {
+      const a = `fd00:10::${(nodeIdx + 1).toString(16)}:${h.toString(16)}`;
+      if (!used6.has(a)) { used6.add(a); return a; }
+    }
+    throw new Error('lab pod IPv6 addresses exhausted');
+  };
 
-  const routeToPodEverywhere = async (podIp: string, node: LabNode) => {
+  const routeToPodEverywhere = async (podIp: string, podIp6: string | undefined, node: LabNode) => {
     await Promise.all([
+      ...(podIp6 === undefined || node.ip6 === undefined
+        ? []
+        : [
+            ...nodes.filter((n) => n !== node).map((n) => ip(['-6', 'route', 'add', `${podIp6}/128`, 'via', node.ip6!], n.netns)),
+            ip(['-6', 'route', 'add', `${podIp6}/128`, 'via', node.ip6, 'src', INTERNET_IP6], `${prefix}inet`),
+            ip(['-6', 'route', 'add', `${podIp6}/128`, 'via', node.ip6, 'src', METADATA_IP6], `${prefix}meta`),
+          ]),
       ...nodes.filter((n) => n !== node).map((n) => ip(['route', 'add', `${podIp}/32`, 'via', node.ip], n.netns)),
       // `src`: UDP answers of the helpers (unconnected sockets) must leave from the address that was asked, or
       // conntrack sees a new flow instead of the reply.
@@ -305,6 +349,7 @@ export async function labUp(cluster: string | LabClusterSpec, opts: LabOptions =
     const netns = `${prefix}p${j}`;
     const hostIf = `${prefix}v${j}`;
     const podIp = p.ip ?? allocate(nodeIdx);
+    const podIp6 = p.ip6 !== undefined ? canonicalAddress(p.ip6) : spec.ipv6 ? allocate6(nodeIdx) : undefined;
     await addNetns(netns);
     await ip(['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns], node.netns);
     await ip(['link', 'set', hostIf, 'up'], node.netns);
@@ -315,10 +360,16 @@ export async function labUp(cluster: string | LabClusterSpec, opts: LabOptions =
     await ip(['route', 'add', 'default', 'via', GATEWAY, 'dev', 'eth0'], netns);
     await ip(['neigh', 'replace', GATEWAY, 'lladdr', mac, 'dev', 'eth0', 'nud', 'permanent'], netns);
     await ip(['route', 'add', `${podIp}/32`, 'dev', hostIf], node.netns);
-    await routeToPodEverywhere(podIp, node);
+    if (podIp6 !== undefined) {
+      await ip(['-6', 'addr', 'add', `${podIp6}/128`, 'dev', 'eth0', 'nodad'], netns);
+      await ip(['-6', 'neigh', 'replace', GATEWAY6, 'lladdr', mac, 'dev', 'eth0', 'nud', 'permanent'], netns);
+      await ip(['-6', 'route', 'add', 'default', 'via', GATEWAY6, 'dev', 'eth0'], netns);
+      await ip(['-6', 'route', 'add', `${podIp6}/128`, 'dev', hostIf], node.netns);
+    }
+    await routeToPodEverywhere(podIp, podIp6, node);
     const ns = p.namespace ?? 'default';
     const pod: LabPod = {
-      id: `${ns}/${p.name}`, kind: 'pod', name: p.name, namespace: ns, node: node.name, netns, ip: podIp, hostIf, hostIP: node.ip,
+      id: `${ns}/${p.name}`, kind: 'pod', name: p.name, namespace: ns, node: node.name, netns, ip: podIp, ...(podIp6 !== undefined ? { ip6: podIp6 } : {}), hostIf, hostIP: node.ip,
       labels: p.labels ?? {}, ports: p.ports && p.ports.length > 0 ? p.ports : [{ port: 80, protocol: 'TCP' }], sock: join(stateDir, `${netns}.sock`),
     };
     await startHelper(pod);
@@ -328,28 +379,34 @@ export async function labUp(cluster: string | LabClusterSpec, opts: LabOptions =
 
   try {
     await addNetns(labNs);
-    await ip(['link', 'add', bridge, 'type', 'bridge'], labNs);
+    // Without snooping the bridge floods IPv6 neighbour solicitations (multicast) whatever MLD it saw.
+    await ip(['link', 'add', bridge, 'type', 'bridge', ...(dual ? ['mcast_snooping', '0'] : [])], labNs);
     await ip(['link', 'set', bridge, 'up'], labNs);
     for (const [i, n] of nodes.entries()) {
       await addNetns(n.netns);
       await sysctl(n.netns, 'net.ipv4.ip_forward', '1');
-      await underlayPort(n.netns, `${prefix}b${i + 1}`, [`${n.ip}/24`]);
+      if (dual) await sysctl(n.netns, 'net.ipv6.conf.all.forwarding', '1');
+      await underlayPort(n.netns, `${prefix}b${i + 1}`, [`${n.ip}/24`, ...(n.ip6 ? [`${n.ip6}/64`] : [])]);
     }
     const internet: LabEndpoint = {
-      id: 'internet', kind: 'external', netns: `${prefix}inet`, ip: INTERNET_IP, sock: join(stateDir, `${prefix}inet.sock`),
+      id: 'internet', kind: 'external', netns: `${prefix}inet`, ip: INTERNET_IP, ...(dual ? { ip6: INTERNET_IP6 } : {}), sock: join(stateDir, `${prefix}inet.sock`),
       ports: opts.internetPorts ?? [{ port: 80, protocol: 'TCP' }, { port: 53, protocol: 'UDP' }],
     };
     const metadata: LabEndpoint = {
-      id: 'metadata', kind: 'external', netns: `${prefix}meta`, ip: METADATA_IP, sock: join(stateDir, `${prefix}meta.sock`),
+      id: 'metadata', kind: 'external', netns: `${prefix}meta`, ip: METADATA_IP, ...(dual ? { ip6: METADATA_IP6 } : {}), sock: join(stateDir, `${prefix}meta.sock`),
       ports: opts.metadataPorts ?? [{ port: 80, protocol: 'TCP' }],
     };
     await addNetns(internet.netns);
-    await underlayPort(internet.netns, `${prefix}bi`, [`${UNDERLAY}.2/24`, `${INTERNET_IP}/32`]);
+    await underlayPort(internet.netns, `${prefix}bi`, [`${UNDERLAY}.2/24`, `${INTERNET_IP}/32`, ...(dual ? [`${UNDERLAY6}2/64`, `${INTERNET_IP6}/128`] : [])]);
     await addNetns(metadata.netns);
-    await underlayPort(metadata.netns, `${prefix}bm`, [`${UNDERLAY}.3/24`, `${METADATA_IP}/32`]);
+    await underlayPort(metadata.netns, `${prefix}bm`, [`${UNDERLAY}.3/24`, `${METADATA_IP}/32`, ...(dual ? [`${UNDERLAY6}3/64`, `${METADATA_IP6}/128`] : [])]);
     for (const n of nodes) {
       await ip(['route', 'add', `${INTERNET_IP}/32`, 'via', `${UNDERLAY}.2`], n.netns);
       await ip(['route', 'add', `${METADATA_IP}/32`, 'via', `${UNDERLAY}.3`], n.netns);
+      if (dual) {
+        await ip(['-6', 'route', 'add', `${INTERNET_IP6}/128`, 'via', `${UNDERLAY6}2`], n.netns);
+        await ip(['-6', 'route', 'add', `${METADATA_IP6}/128`, 'via', `${UNDERLAY6}3`], n.netns);
+      }
     }
     await Promise.all([startHelper(internet), startHelper(metadata)]);
     for (const p of spec.pods) await addPod(p);

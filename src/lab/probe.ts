@@ -21,6 +21,11 @@ export interface ProbeOptions {
   readonly port?: number;
   /** Only this protocol. @default TCP and UDP (SCTP is never probed: Node.js has no SCTP sockets) */
   readonly protocol?: 'TCP' | 'UDP' | 'SCTP';
+  /**
+   * Connect over IPv4 or IPv6; with 6 only endpoints with an IPv6 address (`ip6`, in a dual-stack lab) take part.
+   * @default 4
+   */
+  readonly family?: 4 | 6;
 }
 
 export interface ProbeCell {
@@ -28,6 +33,8 @@ export interface ProbeCell {
   readonly to: string;
   readonly protocol: 'TCP' | 'UDP' | 'SCTP';
   readonly port: number;
+  /** The address family the connection used. */
+  readonly family: 4 | 6;
   readonly allowed: boolean;
 }
 
@@ -45,12 +52,15 @@ export async function labProbe(opts: ProbeOptions = {}): Promise<ProbeReport> {
   const t0 = performance.now();
   const state = await readState(opts.stateDir ?? DEFAULT_STATE_DIR, opts.prefix ?? DEFAULT_PREFIX);
   if (!state) throw new Error(`no lab with prefix ${opts.prefix ?? DEFAULT_PREFIX}`);
-  const pods = state.endpoints.filter((e) => e.kind === 'pod');
-  const externals = state.endpoints.filter((e) => e.kind === 'external');
+  const family = opts.family ?? 4;
+  const address = (e: LabEndpoint) => (family === 4 ? e.ip : e.ip6);
+  const endpoints = state.endpoints.filter((e) => address(e) !== undefined);
+  const pods = endpoints.filter((e) => e.kind === 'pod');
+  const externals = endpoints.filter((e) => e.kind === 'external');
   const targets: LabEndpoint[] = opts.to
-    ? state.endpoints.filter((e) => opts.to!.includes(e.id))
+    ? endpoints.filter((e) => opts.to!.includes(e.id))
     : [...pods, ...(opts.external ?? true ? externals : [])];
-  const sources = opts.from ? state.endpoints.filter((p) => opts.from!.includes(p.id)) : pods;
+  const sources = opts.from ? endpoints.filter((p) => opts.from!.includes(p.id)) : pods;
   const timeoutMs = opts.timeoutMs ?? 1000;
   const shown = (p: LabPort) =>
     p.protocol !== 'SCTP' && (opts.port === undefined || p.port === opts.port) && (opts.protocol === undefined || p.protocol === opts.protocol);
@@ -64,8 +74,8 @@ export async function labProbe(opts: ProbeOptions = {}): Promise<ProbeReport> {
       if (list.length === 0) return;
       const client = await HelperClient.connect(src.sock);
       try {
-        const results = await client.probe(list.map(({ t, p }) => ({ host: t.ip, port: p.port, protocol: p.protocol })), timeoutMs);
-        list.forEach(({ t, p }, i) => cells.push({ from: src.id, to: t.id, protocol: p.protocol, port: p.port, allowed: results[i] }));
+        const results = await client.probe(list.map(({ t, p }) => ({ host: address(t)!, port: p.port, protocol: p.protocol })), timeoutMs);
+        list.forEach(({ t, p }, i) => cells.push({ from: src.id, to: t.id, protocol: p.protocol, port: p.port, family, allowed: results[i] }));
       } finally {
         client.close();
       }

@@ -20,6 +20,8 @@ export interface LabEndpoint {
   readonly id: string;
   readonly netns: string;
   readonly ip: string;
+  /** Its IPv6 address, in a dual-stack lab. */
+  readonly ip6?: string;
   readonly ports: readonly LabPort[];
   readonly sock: string;
   readonly kind: 'pod' | 'external';

@@ -71,8 +71,9 @@ export function clusterPorts(cluster: Cluster, max = 16): LabPort[] {
 }
 
 /**
- * The lab of a cluster: one lab pod per Pod with an IPv4 address (same namespace, name, labels, node and IP), every pod
- * and external host serving the probe ports. Nodes are the pods' nodes (two when no pod names one).
+ * The lab of a cluster: one lab pod per Pod with an IPv4 address (same namespace, name, labels, node and IPs — its
+ * IPv6 address too, which makes the lab dual-stack), every pod and external host serving the probe ports. Nodes are
+ * the pods' nodes (two when no pod names one).
  */
 export function labPlan(cluster: Cluster, opts: PlanOptions = {}): LabPlan {
   const ports = opts.ports ?? clusterPorts(cluster, opts.maxPortsPerProtocol ?? 16);
@@ -81,8 +82,9 @@ export function labPlan(cluster: Cluster, opts: PlanOptions = {}): LabPlan {
   const nodes: string[] = [];
   for (const ep of cluster.endpoints) {
     const v4 = ep.ips.find((ip) => parseIP(ip)?.family === 4);
+    const v6 = ep.ips.find((ip) => parseIP(ip)?.family === 6);
     if (!v4) {
-      leftOut.push(`${ep.id}: ${ep.ips.length === 0 ? `a ${ep.kind} without a pod IP` : 'IPv6 only (the lab probes IPv4)'}`);
+      leftOut.push(`${ep.id}: ${ep.ips.length === 0 ? `a ${ep.kind} without a pod IP` : 'IPv6 only (every lab pod needs an IPv4 address)'}`);
       continue;
     }
     if (ep.kind !== 'Pod') {
@@ -90,7 +92,7 @@ export function labPlan(cluster: Cluster, opts: PlanOptions = {}): LabPlan {
       continue;
     }
     if (ep.nodeName && !nodes.includes(ep.nodeName)) nodes.push(ep.nodeName);
-    pods.push({ name: ep.name, namespace: ep.namespace, ip: v4, labels: ep.labels, ports, ...(ep.nodeName ? { node: ep.nodeName } : {}) });
+    pods.push({ name: ep.name, namespace: ep.namespace, ip: v4, ...(v6 ? { ip6: v6 } : {}), labels: ep.labels, ports, ...(ep.nodeName ? { node: ep.nodeName } : {}) });
   }
   if (nodes.length === 0) nodes.push('node-1', 'node-2');
   return { spec: { nodes, pods }, ports, leftOut };
@@ -128,6 +130,8 @@ export interface VerifyOptions {
   readonly timeoutMs?: number;
   /** Probe from the internet and metadata hosts to the pods too. @default true */
   readonly externalSources?: boolean;
+  /** Probe over IPv4 or IPv6 (the endpoints with an IPv6 address, named to the engine by it). @default 4 */
+  readonly family?: 4 | 6;
 }
 
 /**
@@ -142,9 +146,10 @@ export async function verifyLab(engine: Engine, opts: VerifyOptions = {}): Promi
   const stateDir = opts.stateDir ?? DEFAULT_STATE_DIR;
   const state = await readState(stateDir, prefix);
   if (!state) throw new Error(`no lab with prefix ${prefix} (run \`palisade lab up\` first)`);
+  const family = opts.family ?? 4;
   const names = new Map<string, string>();
   for (const e of state.endpoints) {
-    const name = engineName(engine, e);
+    const name = engineName(engine, e, family);
     if (name !== undefined) names.set(e.id, name);
   }
   const pods = state.endpoints.filter((e) => e.kind === 'pod' && names.has(e.id)).map((e) => e.id);
@@ -155,6 +160,7 @@ export async function verifyLab(engine: Engine, opts: VerifyOptions = {}): Promi
     from: [...pods, ...(opts.externalSources ?? true ? externals : [])],
     to: [...pods, ...externals],
     timeoutMs: opts.timeoutMs ?? 1000,
+    family,
     ...(opts.port !== undefined ? { port: opts.port } : {}),
     ...(opts.protocol !== undefined ? { protocol: opts.protocol } : {}),
   });
@@ -168,22 +174,28 @@ export async function verifyLab(engine: Engine, opts: VerifyOptions = {}): Promi
   return { report, checked: report.cells.length, mismatches };
 }
 
-/** The engine's name of a lab endpoint: the endpoint holding its IP, or the bare address for an external host. */
-function engineName(engine: Engine, e: LabEndpoint): string | undefined {
-  if (e.kind === 'external') return e.ip;
+/**
+ * The engine's name of a lab endpoint over `family`: for IPv4 the endpoint holding its IP, or the bare address for an
+ * external host; for IPv6 its IPv6 address itself (the engine resolves it), if that is a pod's or an external one.
+ */
+function engineName(engine: Engine, e: LabEndpoint, family: 4 | 6): string | undefined {
+  const address = family === 4 ? e.ip : e.ip6;
+  if (address === undefined) return undefined;
+  if (e.kind === 'external') return address;
   try {
-    const r = engine.resolve(e.ip);
-    return r.kind === 'endpoint' ? r.endpoint.id : undefined;
+    const r = engine.resolve(address);
+    return r.kind !== 'endpoint' ? undefined : family === 4 ? r.endpoint.id : address;
   } catch {
     return undefined;
   }
 }
 
-/** Mismatches as lines: `from → to PROTO/port: lab allowed, engine denies`. */
+/** Mismatches as lines: `from → to PROTO/port: lab allowed, engine denies` (over IPv6 also the lab's names). */
 export function formatMismatches(ms: readonly Mismatch[]): string[] {
+  const end = (m: Mismatch, id: string, name: string) => (m.family === 6 && id !== name ? `${id} (${name})` : name);
   return ms.map(
     (m) =>
-      `${m.engineFrom} → ${m.engineTo} ${m.protocol}/${m.port}: the lab ${m.allowed ? 'connected' : 'was denied'}, the engine says ${m.expected ? 'allowed' : 'denied'}`,
+      `${end(m, m.from, m.engineFrom)} → ${end(m, m.to, m.engineTo)} ${m.protocol}/${m.port}: the lab ${m.allowed ? 'connected' : 'was denied'}, the engine says ${m.expected ? 'allowed' : 'denied'}`,
   );
 }
 
