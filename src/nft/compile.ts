@@ -32,7 +32,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Protocol } from '../api/types.js';
-import type { ClusterEndpointInfo, ClusterPolicyEndpoint, ClusterRuleAction, EndpointInfo, PolicyEndpoint, TrafficDirection } from '../api/policyendpoint.js';
+import { mergeClusterPolicyEndpoints, mergePolicyEndpoints, type ClusterEndpointInfo, type ClusterPolicyEndpoint, type ClusterRuleAction, type EndpointInfo, type PolicyEndpoint, type TrafficDirection } from '../api/policyendpoint.js';
 import { canonicalAddress, cidrExcept, formatRange, mergeRanges, parseAddress, type AddressRange, type Family } from './address.js';
 
 /** `standard`: a pod selected by no PolicyEndpoint allows everything. `strict`: it denies everything (AWS strict mode). */
@@ -355,7 +355,8 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
 
   // PolicyEndpoint peer sets, only for PolicyEndpoints that isolate a local pod in that direction.
   // Code-unit order, not localeCompare: the same order everywhere, and ~10× cheaper (most of a 10k-pod compile was this sort).
-  const keyed = input.policyEndpoints.map((pe) => ({ pe, k: peKey(pe) }));
+  // The objects of one policy are one whole: a pod listed in one of them gets the rules written in the others.
+  const keyed = mergePolicyEndpoints(input.policyEndpoints).map((pe) => ({ pe, k: peKey(pe) }));
   const pes = keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)).map((x) => x.pe);
   // Declares the sets holding `peers` (named `<base><family><a|p>`) and returns the matches that look them up.
   const peerMatches = (peers: PeerSets, dir: Dir, base: string): string[] => {
@@ -411,7 +412,7 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
 
   // Which PolicyEndpoints and ClusterPolicyEndpoints select which pod, indexed once (as `selects` matches).
   const peIndex = selectionIndex(pes, input.pods);
-  const cpes = [...(input.clusterPolicyEndpoints ?? [])].sort(cpeOrder);
+  const cpes = mergeClusterPolicyEndpoints(input.clusterPolicyEndpoints ?? []).sort(cpeOrder);
   const cpeIndex = selectionIndex(cpes, input.pods);
 
   // The tier stages. A stage chain is shared by every pod with the same ClusterPolicyEndpoints and the same next stage.
