@@ -5,7 +5,9 @@
  *
  * The pods a policy selects and the pods a peer matches come from the engine's compiled atoms; this module only turns
  * them into addresses and ports:
- * - a pod is its primary pod IP written bare (`10.0.1.5`, not `10.0.1.5/32`), as the AWS controller writes it;
+ * - a pod peer is its pod IPs written bare (`10.0.1.5`, not `10.0.1.5/32`), as the AWS controller writes them; a
+ *   dual-stack pod gives one entry per family (the AWS controller writes `status.podIP` only, which is all there is
+ *   in the single-family clusters it supports);
  * - an ipBlock is copied with its `except`; a rule without peers is `0.0.0.0/0` and `::/0` with the rule's ports;
  * - ingress named ports resolve against the selected pods (a rule whose ports all fail to resolve is dropped); egress
  *   named ports resolve per destination pod (a pod that has none of them is left out); a CIDR (or a rule without
@@ -272,7 +274,7 @@ function resolveIngressRule(engine: Engine, rule: CompiledRule, from: readonly N
   const entries: EndpointInfo[] = [];
   (from ?? []).forEach((peer, k) => {
     if (peer.ipBlock) entries.push(entry(peer.ipBlock.cidr, peer.ipBlock.except, resolved));
-    else for (const pod of podsOfAtom(engine, rule.peers![k])) entries.push(entry(primaryIP(pod), undefined, resolved));
+    else for (const pod of podsOfAtom(engine, rule.peers![k])) for (const ip of pod.ips) entries.push(entry(ip, undefined, resolved));
   });
   return { ...base, entries };
 }
@@ -288,7 +290,7 @@ function namedPortPodEntries(pods: readonly Endpoint[], ports: readonly NetworkP
   const out: EndpointInfo[] = [];
   for (const pod of pods) {
     const list = podPorts(pod, named);
-    if (list.length > 0) out.push(entry(primaryIP(pod), undefined, list));
+    if (list.length > 0) for (const ip of pod.ips) out.push(entry(ip, undefined, list));
   }
   return out;
 }
@@ -312,7 +314,7 @@ function resolveEgressRule(engine: Engine, namespace: string, rule: CompiledRule
     for (const pod of podsOfAtom(engine, rule.peers![k])) {
       const list = podPorts(pod, ports);
       if (ports.length > 0 && list.length === 0) continue;
-      entries.push(entry(primaryIP(pod), undefined, list));
+      for (const ip of pod.ips) entries.push(entry(ip, undefined, list));
     }
     entries.push(...serviceEntries(engine, peerNamespaces(engine, namespace, peer), peer.podSelector, ports));
   });
@@ -489,7 +491,7 @@ function resolveTierRule(engine: Engine, compiled: CompiledTierPolicy, dir: Dire
         for (const pod of podsOfAtom(engine, atom)) {
           const list = dir === 'ingress' ? shared : tierPodPorts(pod, ports);
           if (dir === 'egress' && ports.length > 0 && list.length === 0) continue;
-          entries.push(entry(primaryIP(pod), undefined, list));
+          for (const ip of pod.ips) entries.push(entry(ip, undefined, list));
         }
         if (dir === 'egress') {
           entries.push(...serviceEntries(engine, namespacesMatching(engine.cluster, peer.selector.namespaceSelector), peer.selector.podSelector, asPolicyPorts(ports)));
