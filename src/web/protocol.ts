@@ -4,7 +4,7 @@
  */
 import type { Severity } from '../api/diagnostics.js';
 import type { Protocol } from '../api/types.js';
-import type { PolicyEndpoint } from '../api/policyendpoint.js';
+import type { ClusterPolicyEndpoint, PolicyEndpoint } from '../api/policyendpoint.js';
 import type { MatrixEndpoint, MatrixJson, Verdict } from '../engine/types.js';
 
 /** Allowed ports of one ordered pair, per protocol, in `matrix -o json` form (`""` = none, `1-65535` = all). */
@@ -158,8 +158,8 @@ export interface PolicyView {
   /** Every endpoint the policy applies to (not truncated). */
   readonly selects: readonly string[];
   readonly source?: PolicySource;
-  /** The PolicyEndpoints the controller would write (NetworkPolicies only). */
-  readonly policyEndpoints?: readonly PolicyEndpoint[];
+  /** The objects the controller would write: PolicyEndpoints for a NetworkPolicy, ClusterPolicyEndpoints for a tier policy. */
+  readonly policyEndpoints?: readonly (PolicyEndpoint | ClusterPolicyEndpoint)[];
   /** Lint findings about this policy. */
   readonly findings: readonly FindingView[];
 }

@@ -6,11 +6,11 @@
 import { formatDiagnostic, InputError, type Diagnostic } from '../api/diagnostics.js';
 import { parseManifests, type LoadedDocument } from '../api/load.js';
 import { sortDiagnostics, validateDocuments, type ReadResult } from '../model/read.js';
-import type { PolicyEndpoint } from '../api/policyendpoint.js';
+import type { ClusterPolicyEndpoint, PolicyEndpoint } from '../api/policyendpoint.js';
 import { PROTOCOLS, type Protocol } from '../api/types.js';
 import { lint } from '../analyze/lint.js';
 import { explainPolicies } from '../analyze/explain.js';
-import { resolvePolicyEndpoints } from '../controller/resolve.js';
+import { resolveClusterPolicyEndpoints, resolvePolicyEndpoints } from '../controller/resolve.js';
 import { compile, type Engine } from '../engine/engine.js';
 import { containsPort, formatPorts } from '../engine/ports.js';
 import type { PortsByProtocol } from '../engine/types.js';
@@ -272,14 +272,15 @@ export class Workspace {
     const s = this.ok(yaml);
     const { engine } = s;
     let policyEndpointsError: string | undefined;
-    const endpointsOf = new Map<string, PolicyEndpoint[]>();
+    const endpointsOf = new Map<string, (PolicyEndpoint | ClusterPolicyEndpoint)[]>();
+    const add = (key: string, o: PolicyEndpoint | ClusterPolicyEndpoint) => {
+      const list = endpointsOf.get(key);
+      if (list) list.push(o);
+      else endpointsOf.set(key, [o]);
+    };
     try {
-      for (const pe of resolvePolicyEndpoints(engine)) {
-        const key = policyKey('NetworkPolicy', pe.spec.policyRef.name, pe.spec.policyRef.namespace);
-        const list = endpointsOf.get(key);
-        if (list) list.push(pe);
-        else endpointsOf.set(key, [pe]);
-      }
+      for (const pe of resolvePolicyEndpoints(engine)) add(policyKey('NetworkPolicy', pe.spec.policyRef.name, pe.spec.policyRef.namespace), pe);
+      for (const cpe of resolveClusterPolicyEndpoints(engine)) add(policyKey(cpe.metadata.ownerReferences?.[0]?.kind ?? 'ClusterNetworkPolicy', cpe.spec.policyRef.name), cpe);
     } catch (e) {
       policyEndpointsError = e instanceof Error ? e.message : String(e);
     }
@@ -317,6 +318,7 @@ export class Workspace {
           lines,
           selects: e.selects,
           ...(source ? { source } : {}),
+          ...(endpointsOf.has(key) ? { policyEndpoints: endpointsOf.get(key) } : {}),
           findings: findingsOf(key),
         });
       }

@@ -223,3 +223,15 @@ describe('the server', () => {
     expect(await res.text()).toMatch(/build:web/);
   });
 });
+
+describe('GET /api/policies with admin tiers', () => {
+  it('shows each tier policy with the ClusterPolicyEndpoints the controller would write', () => {
+    const { workspace: ws } = workspaceOf(['examples/eks-multi-team/', 'test/fixtures/lab/admin-tiers.yaml']);
+    const views = ws.policies().policies;
+    const tier = views.find((p) => p.name === 'monitoring-scrapes');
+    expect(tier?.tier).toBe('Admin');
+    expect(tier?.policyEndpoints?.map((o) => o.kind)).toEqual(['ClusterPolicyEndpoint']);
+    const np = views.find((p) => p.kind === 'NetworkPolicy' && p.name === 'access-nginx');
+    expect(np?.policyEndpoints?.every((o) => o.kind === 'PolicyEndpoint')).toBe(true);
+  });
+});

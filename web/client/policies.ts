@@ -56,7 +56,7 @@ function card(p: PolicyView): HTMLElement {
     h('details', {}, h('summary', {}, `Selects ${p.selects.length} endpoint${p.selects.length === 1 ? '' : 's'}`), h('ul', { class: 'chips' }, ...p.selects.map((id) => h('li', {}, id)))),
     p.source ? h('details', {}, h('summary', {}, 'YAML'), codeBlock(p.source)) : null,
     p.policyEndpoints
-      ? h('details', {}, h('summary', {}, `PolicyEndpoints (${p.policyEndpoints.length})`), h('pre', { class: 'code json', tabindex: 0 }, JSON.stringify(p.policyEndpoints, null, 2)))
+      ? h('details', {}, h('summary', {}, `${p.tier === 'NetworkPolicy' ? 'PolicyEndpoints' : 'ClusterPolicyEndpoints'} (${p.policyEndpoints.length})`), h('pre', { class: 'code json', tabindex: 0 }, JSON.stringify(p.policyEndpoints, null, 2)))
       : null,
   );
 }
