@@ -140,63 +140,56 @@ export function isClusterPolicyEndpoint(o: unknown): o is ClusterPolicyEndpoint 
 
 // ---------------------------------------------------------------- one policy, many objects
 
+/** What the PolicyEndpoint kinds share: the lists a controller splits across objects. */
+interface Chunked<E> {
+  readonly metadata: ObjectMeta;
+  readonly spec: { readonly podSelectorEndpoints?: readonly PodEndpoint[]; readonly ingress?: readonly E[]; readonly egress?: readonly E[] };
+}
+
+/** Groups objects by policy and concatenates their lists in object-name order (for ClusterPolicyEndpoints, rule order). */
+function mergeChunks<E, T extends Chunked<E>>(objects: readonly T[], policyOf: (o: T) => string, extra: (parts: readonly T[]) => Partial<T['spec']> = () => ({})): T[] {
+  const byPolicy = new Map<string, T[]>();
+  for (const o of objects) {
+    const key = policyOf(o);
+    const list = byPolicy.get(key);
+    if (list) list.push(o);
+    else byPolicy.set(key, [o]);
+  }
+  return [...byPolicy.values()].map((parts) => {
+    if (parts.length === 1) return parts[0];
+    const sorted = [...parts].sort((a, b) => ((a.metadata.name ?? '') < (b.metadata.name ?? '') ? -1 : 1));
+    const { podSelectorEndpoints: _pods, ingress: _ingress, egress: _egress, ...rest } = sorted[0].spec;
+    const spec = {
+      ...rest,
+      ...extra(sorted),
+      ...nonEmpty('podSelectorEndpoints', sorted.flatMap((p) => p.spec.podSelectorEndpoints ?? [])),
+      ...nonEmpty('ingress', sorted.flatMap((p) => p.spec.ingress ?? [])),
+      ...nonEmpty('egress', sorted.flatMap((p) => p.spec.egress ?? [])),
+    };
+    return { ...sorted[0], spec } as T;
+  });
+}
+
 /**
  * The objects of one policy as one whole. A controller splits a policy into objects of at most N entries per list, and
  * splits each list on its own (the pods of chunk 2 may have their rules in chunk 1), so an agent must read every object
  * of a policy together: a pod selected by any of them gets the isolation and the rules of all of them. Objects merge
- * by `policyRef`; ClusterPolicyEndpoint pieces keep their entries in object-name order, which is rule order.
+ * by `policyRef`.
  */
 export function mergePolicyEndpoints(pes: readonly PolicyEndpoint[]): PolicyEndpoint[] {
-  const byPolicy = new Map<string, PolicyEndpoint[]>();
-  for (const pe of pes) {
-    const key = `${pe.spec.policyRef.namespace}/${pe.spec.policyRef.name}`;
-    const list = byPolicy.get(key);
-    if (list) list.push(pe);
-    else byPolicy.set(key, [pe]);
-  }
-  return [...byPolicy.values()].map((parts) => {
-    if (parts.length === 1) return parts[0];
-    const sorted = [...parts].sort((a, b) => ((a.metadata.name ?? '') < (b.metadata.name ?? '') ? -1 : 1));
-    const [first] = sorted;
-    const isolation = [...new Set(sorted.flatMap((p) => p.spec.podIsolation ?? []))];
-    const { podSelectorEndpoints: _pods, ingress: _ingress, egress: _egress, podIsolation: _isolation, ...rest } = first.spec;
-    return {
-      ...first,
-      spec: {
-        ...rest,
-        ...(isolation.length > 0 ? { podIsolation: isolation } : {}),
-        ...nonEmpty('podSelectorEndpoints', sorted.flatMap((p) => p.spec.podSelectorEndpoints ?? [])),
-        ...nonEmpty('ingress', sorted.flatMap((p) => p.spec.ingress ?? [])),
-        ...nonEmpty('egress', sorted.flatMap((p) => p.spec.egress ?? [])),
-      },
-    };
-  });
+  return mergeChunks<EndpointInfo, PolicyEndpoint>(
+    pes,
+    (pe) => `${pe.spec.policyRef.namespace}/${pe.spec.policyRef.name}`,
+    (parts) => {
+      const isolation = [...new Set(parts.flatMap((p) => p.spec.podIsolation ?? []))];
+      return isolation.length > 0 ? { podIsolation: isolation } : {};
+    },
+  );
 }
 
 /** {@link mergePolicyEndpoints} for ClusterPolicyEndpoints: pieces merge by policy (kind and name), in name order. */
 export function mergeClusterPolicyEndpoints(cpes: readonly ClusterPolicyEndpoint[]): ClusterPolicyEndpoint[] {
-  const byPolicy = new Map<string, ClusterPolicyEndpoint[]>();
-  for (const c of cpes) {
-    const key = `${c.metadata.ownerReferences?.[0]?.kind ?? ''}/${c.spec.policyRef.name}`;
-    const list = byPolicy.get(key);
-    if (list) list.push(c);
-    else byPolicy.set(key, [c]);
-  }
-  return [...byPolicy.values()].map((parts) => {
-    if (parts.length === 1) return parts[0];
-    const sorted = [...parts].sort((a, b) => ((a.metadata.name ?? '') < (b.metadata.name ?? '') ? -1 : 1));
-    const [first] = sorted;
-    const { podSelectorEndpoints: _pods, ingress: _ingress, egress: _egress, ...rest } = first.spec;
-    return {
-      ...first,
-      spec: {
-        ...rest,
-        ...nonEmpty('podSelectorEndpoints', sorted.flatMap((p) => p.spec.podSelectorEndpoints ?? [])),
-        ...nonEmpty('ingress', sorted.flatMap((p) => p.spec.ingress ?? [])),
-        ...nonEmpty('egress', sorted.flatMap((p) => p.spec.egress ?? [])),
-      },
-    };
-  });
+  return mergeChunks<ClusterEndpointInfo, ClusterPolicyEndpoint>(cpes, (c) => `${c.metadata.ownerReferences?.[0]?.kind ?? ''}/${c.spec.policyRef.name}`);
 }
 
 /** `{ [key]: list }` when the list has entries, else nothing: merged objects keep the shape of a single one. */
