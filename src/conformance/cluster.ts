@@ -3,11 +3,10 @@
  * case's accumulated label changes, plus the policy objects the steps have applied and not deleted. Built through the
  * same load → validate → model path a user's manifests take, so the cases exercise it too.
  */
-import { formatPath } from '../api/diagnostics.js';
 import type { Diagnostic } from '../api/diagnostics.js';
-import { describeObject, parseManifests } from '../api/load.js';
-import { validateObject } from '../api/validate.js';
-import { buildCluster } from '../model/cluster.js';
+import { parseManifests } from '../api/load.js';
+import { compile, type Engine } from '../engine/engine.js';
+import { readDocuments } from '../model/read.js';
 import type { Cluster } from '../model/types.js';
 import type { CaseStep, ManifestObject, Topology } from './cases.js';
 
@@ -98,16 +97,24 @@ export function topologyManifests(topology: Topology, state: CaseState): Record<
 export function clusterOf(topology: Topology, state: CaseState): Cluster {
   const items = [...topologyManifests(topology, state), ...state.objects.values()];
   const { documents, diagnostics } = parseManifests(JSON.stringify({ apiVersion: 'v1', kind: 'List', items }), '<case>');
-  const problems = diagnostics.filter(isError).map((d) => d.message);
-  for (const doc of documents) {
-    for (const e of validateObject(doc.value)) {
-      if ((e.severity ?? 'error') === 'error') problems.push(`${describeObject(doc)}: ${formatPath(e.path)}: ${e.message}`);
-    }
-  }
-  const built = buildCluster(documents);
-  problems.push(...built.diagnostics.filter(isError).map((d) => `${d.object ?? ''}${d.path ? ` ${d.path}` : ''}: ${d.message}`));
+  const read = readDocuments(documents, diagnostics);
+  const problems = read.diagnostics.filter(isError).map((d) => `${d.object ?? ''}${d.path ? `: ${d.path}` : ''}: ${d.message}`);
   if (problems.length > 0) throw new StepError(problems);
-  return built.cluster;
+  return read.cluster;
+}
+
+/**
+ * Applies a step to the state and compiles the cluster it leaves; a step whose objects are invalid gives the line to
+ * report instead of an engine.
+ */
+export function compileStep(topology: Topology, state: CaseState, step: CaseStep, index: number): Engine | string {
+  try {
+    applyStep(state, step);
+    return compile(clusterOf(topology, state));
+  } catch (e) {
+    if (!(e instanceof StepError)) throw e;
+    return `step ${index + 1}: ${e.message}`;
+  }
 }
 
 function isError(d: Diagnostic): boolean {

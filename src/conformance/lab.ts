@@ -13,12 +13,11 @@
 import { existsSync } from 'node:fs';
 import type { Protocol } from '../api/types.js';
 import { resolveClusterPolicyEndpoints, resolvePolicyEndpoints } from '../controller/resolve.js';
-import { compile } from '../engine/engine.js';
 import { labUp, type Lab } from '../lab/lab.js';
 import { labRequirements } from '../lab/requirements.js';
 import { cellKey, checkAgainstTopology, expectedMatrix } from './cases.js';
 import type { CaseStep, ConformanceCase, Topology } from './cases.js';
-import { StepError, applyStep, clusterOf, initialState } from './cluster.js';
+import { compileStep, initialState } from './cluster.js';
 
 /** The result of one case (or one case's SCTP part) in the lab. */
 export interface LabCaseResult {
@@ -132,13 +131,9 @@ export async function runLabSuite(topology: Topology, cases: readonly Conformanc
       let probed = 0;
       let sctp = 0;
       for (const [i, step] of c.steps.entries()) {
-        let engine;
-        try {
-          applyStep(state, step);
-          engine = compile(clusterOf(topology, state));
-        } catch (e) {
-          if (!(e instanceof StepError)) throw e;
-          lines.push(`step ${i + 1}: ${e.message}`);
+        const engine = compileStep(topology, state, step, i);
+        if (typeof engine === 'string') {
+          lines.push(engine);
           continue;
         }
         // The resolver reads the engine's compiled selectors; the verdicts below come from the case.

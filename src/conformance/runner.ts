@@ -6,11 +6,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Protocol } from '../api/types.js';
-import { compile } from '../engine/engine.js';
 import type { Engine } from '../engine/engine.js';
 import { cellKey, checkAgainstTopology, expectedMatrix, loadSuite } from './cases.js';
 import type { CaseStep, ConformanceCase, Topology } from './cases.js';
-import { StepError, applyStep, clusterOf, initialState } from './cluster.js';
+import { compileStep, initialState } from './cluster.js';
 import { runLabSuite } from './lab.js';
 
 /** The suites, each a folder of `conformance/`. */
@@ -122,13 +121,9 @@ export function runCase(c: ConformanceCase, topology: Topology): string[] {
   const podIds = topology.pods.map((p) => `${p.namespace}/${p.name}`);
   const lines: string[] = [];
   c.steps.forEach((step, i) => {
-    let engine: Engine;
-    try {
-      applyStep(state, step);
-      engine = compile(clusterOf(topology, state));
-    } catch (e) {
-      if (!(e instanceof StepError)) throw e;
-      lines.push(`step ${i + 1}: ${e.message}`);
+    const engine = compileStep(topology, state, step, i);
+    if (typeof engine === 'string') {
+      lines.push(engine);
       return;
     }
     const wrong = checkStep(engine, step, i, podIds);
