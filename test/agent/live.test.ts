@@ -17,15 +17,15 @@ import { run } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/program.js';
 import { labLeftovers, labUp, type Lab, type LabPod } from '../../src/lab/lab.js';
 import { kubeApiServer, useKubeApiServer } from '../kube/apiserver.js';
+import { gate } from '../support/gate.js';
 import { deployCrds, installCrds } from '../kube/manifests.js';
 import { podByName, policyEndpoint, skipReason, sleep } from '../lab/support.js';
 
 const PREFIX = 'plv-';
 const GROUP = { group: 'networking.k8s.aws', version: 'v1alpha1' } as const;
 const why = skipReason() ?? (kubeApiServer.available ? undefined : kubeApiServer.reason);
-if (why) console.warn(`[agent-live] SKIPPED: ${why}`);
 
-describe.skipIf(why !== undefined)(`agent live mode on a real API server${why ? ` [skipped: ${why}]` : ''}`, () => {
+describe.skipIf(gate('agent-live', why))(`agent live mode on a real API server${why ? ` [skipped: ${why}]` : ''}`, () => {
   const server = useKubeApiServer();
   let lab: Lab;
   let source: KubePolicyEndpointSource;

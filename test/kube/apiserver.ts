@@ -25,6 +25,7 @@ import { promisify } from 'node:util';
 
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll } from 'vitest';
+import { gate } from '../support/gate.js';
 
 const run = promisify(execFile);
 
@@ -97,9 +98,7 @@ function checkAvailability(): KubeApiServerAvailability {
 
 /** Checked once per test file, at import, so `describe.skipIf` can use it. */
 export const kubeApiServer: KubeApiServerAvailability = checkAvailability();
-if (!kubeApiServer.available) {
-  console.warn(`[palisade] kube-apiserver tests skipped: ${kubeApiServer.reason}`);
-}
+gate('kube-apiserver', kubeApiServer.available ? undefined : kubeApiServer.reason);
 
 /** Builds the binary if needed; safe to call from several test files at once (the script serialises builds). */
 async function ensureBinary(): Promise<void> {

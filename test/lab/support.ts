@@ -2,6 +2,7 @@
 import type { EndpointInfo, PolicyEndpoint, TrafficDirection } from '../../src/api/policyendpoint.js';
 import type { LabPod } from '../../src/lab/lab.js';
 import { labRequirements } from '../../src/lab/requirements.js';
+import { gate } from '../support/gate.js';
 
 /** Why the netns tests cannot run here, or undefined when they can. */
 export function skipReason(): string | undefined {
@@ -10,9 +11,7 @@ export function skipReason(): string | undefined {
 
 /** Skip condition for `describe.skipIf`, printing the reason so a skip is never silent. */
 export function skipNetns(suite: string): boolean {
-  const reason = skipReason();
-  if (reason) console.warn(`[${suite}] SKIPPED: ${reason}`);
-  return reason !== undefined;
+  return gate(suite, skipReason());
 }
 
 /** A PolicyEndpoint selecting `pods`, as the AWS controller would write it. */

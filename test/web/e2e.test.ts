@@ -4,6 +4,7 @@
  * mode toggles, and the screenshot for the README is taken. Skipped, with the reason, when Chromium is missing.
  */
 import { screenshotPath } from '../support/screenshots.js';
+import { gate } from '../support/gate.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,8 +19,7 @@ import { Workspace } from '../../src/web/workspace.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const EXAMPLE = 'examples/eks-multi-team/';
-const missing = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} not found: end-to-end UI tests skipped`;
-if (missing) console.warn(missing);
+const skipChromium = gate('web-e2e', existsSync(CHROMIUM) ? undefined : `${CHROMIUM} not found (apt-get install chromium)`);
 
 /** The state `palisade matrix` shows for each ordered pair (no filter). */
 function expectedStates(m: MatrixJson): Map<string, string> {
@@ -41,7 +41,7 @@ async function cellStates(page: Page): Promise<Map<string, string>> {
   return new Map(cells.map(([f, t, s]) => [`${f} ${t}`, s]));
 }
 
-describe.skipIf(missing !== undefined)('web UI in Chromium', () => {
+describe.skipIf(skipChromium)('web UI in Chromium', () => {
   let web: WebServer;
   let browser: Browser;
   let page: Page;

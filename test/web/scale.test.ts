@@ -3,6 +3,7 @@
  * only the cells in view in the DOM, however large the matrix.
  */
 import { screenshotPath } from '../support/screenshots.js';
+import { gate } from '../support/gate.js';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -62,7 +63,7 @@ describe('2,000 endpoints', () => {
     expect(sample).toEqual(engine.matrixJson().connections.filter((c) => c.from === 'team-01/pod-3'));
   });
 
-  describe.skipIf(!existsSync(CHROMIUM))('in Chromium', () => {
+  describe.skipIf(gate('web-scale', existsSync(CHROMIUM) ? undefined : `${CHROMIUM} not found (apt-get install chromium)`))('in Chromium', () => {
     beforeAll(async () => {
       staticDir = mkdtempSync(join(tmpdir(), 'palisade-web-'));
       expect(spawnSync(process.execPath, ['scripts/build-web.mjs', '--outdir', staticDir]).status).toBe(0);
