@@ -3,25 +3,32 @@
  * network policy controller resolves them (`pkg/resolvers/endpoints.go`, `pkg/policyendpoints/manager.go` of
  * aws/amazon-network-policy-controller-k8s), so the AWS node agent and Palisade's agent read the same objects.
  *
- * The pods a policy selects and the pods a peer matches come from the engine's compiled atoms; this module only turns
- * them into addresses and ports:
+ * What each rule allows or denies, for which pods, on which ports, is the engine's plan (src/engine/plan.ts); this
+ * module only writes it in the AWS objects' shape:
  * - a pod peer is its pod IPs written bare (`10.0.1.5`, not `10.0.1.5/32`), as the AWS controller writes them; a
  *   dual-stack pod gives one entry per family (the AWS controller writes `status.podIP` only, which is all there is
  *   in the single-family clusters it supports);
  * - an ipBlock is copied with its `except`; a rule without peers is `0.0.0.0/0` and `::/0` with the rule's ports;
- * - ingress named ports resolve against the selected pods (a rule whose ports all fail to resolve is dropped); egress
- *   named ports resolve per destination pod (a pod that has none of them is left out); a CIDR (or a rule without
- *   peers) cannot carry a name, so on egress it keeps only its numeric ports, and each pod it covers that has the
- *   named port gets its own entry with the resolved number (the AWS controller drops those; the spec allows them);
+ * - ingress named ports resolve per subject pod: when they resolve differently on different subjects, the policy is
+ *   written as one set of objects per group of subjects (labelled {@link SUBJECT_GROUP_LABEL}), so no pod gets
+ *   another's port (the AWS controller writes the union for every pod); egress named ports resolve per destination
+ *   pod; a CIDR cannot carry a name, so on egress each pod it covers that has the named port gets its own entry with
+ *   the resolved number (the AWS controller drops those; the spec allows them);
+ * - a rule with a peer the engine cannot evaluate fails closed: an Allow/Accept rule has no entries at all, a Deny or
+ *   Pass rule covers every address on its ports;
  * - egress to pods also lists the ClusterIPs of the Services the peer names (the AWS agent sees traffic before DNAT);
  * - entries with the same cidr and except merge, their ports unioned (a merge with an all-ports entry is all ports).
  */
 import type { EndpointInfo, PodEndpoint, PolicyEndpoint, PolicyEndpointPort, TrafficDirection } from '../api/policyendpoint.js';
 import type { IntOrString, LabelSelector, NetworkPolicyPeer, NetworkPolicyPort, OwnerReference, Protocol } from '../api/types.js';
-import type { CompiledRule, CompiledTierPolicy } from '../engine/compile.js';
+import type { CompiledRule } from '../engine/compile.js';
 import type { Engine } from '../engine/engine.js';
 import { parseIP } from '../api/ip.js';
 import { effectivePolicyTypes } from '../engine/semantics.js';
+import { planNetworkPolicy, planTierPolicy, type PlanRule } from '../engine/plan.js';
+import { NOTHING, isEverything, only, range, unionAll } from '../engine/ports.js';
+import type { PortsByProtocol } from '../engine/types.js';
+import { PROTOCOLS } from '../api/types.js';
 import type { Endpoint, ServiceInfo, TierPeer, TierPolicy, TierPort } from '../model/types.js';
 import { chunkName, DEFAULT_CHUNK_SIZE, packChunks, type Chunk, type Keyed } from './chunk.js';
 import { atomHosts, namespacesMatching, podsOfAtom, podsOfService, primaryIP, servicesForPeer } from './queries.js';
@@ -47,6 +54,17 @@ export interface ResolvedRule {
   readonly dropped?: string;
 }
 
+/** One group of a NetworkPolicy's subject pods (all of them, unless ingress named ports split them), resolved. */
+export interface ResolvedGroup {
+  /** Set when the policy has more than one group: the value of {@link SUBJECT_GROUP_LABEL} on its objects. */
+  readonly key?: string;
+  readonly pods: readonly PodEndpoint[];
+  readonly rules: readonly ResolvedRule[];
+  /** Merged and sorted, as written. */
+  readonly ingress: readonly EndpointInfo[];
+  readonly egress: readonly EndpointInfo[];
+}
+
 /** A NetworkPolicy resolved, before chunking. */
 export interface ResolvedPolicy {
   readonly namespace: string;
@@ -54,9 +72,12 @@ export interface ResolvedPolicy {
   readonly uid?: string;
   readonly podSelector: LabelSelector;
   readonly podIsolation: readonly TrafficDirection[];
+  readonly groups: readonly ResolvedGroup[];
+  /** Every selected pod (all groups). */
   readonly pods: readonly PodEndpoint[];
+  /** Every group's rules. */
   readonly rules: readonly ResolvedRule[];
-  /** Merged and sorted, as written. */
+  /** Every group's entries, merged (for reports; the objects carry each group's own). */
   readonly ingress: readonly EndpointInfo[];
   readonly egress: readonly EndpointInfo[];
 }
@@ -78,11 +99,17 @@ function protocolOf(p: { readonly protocol?: Protocol }): Protocol {
   return p.protocol ?? 'TCP';
 }
 
-/** A port a CIDR can carry: numeric or absent; a named port cannot be resolved without a pod. */
-function cidrPort(p: NetworkPolicyPort): Port | undefined {
-  if (typeof p.port === 'string') return undefined;
-  if (p.port === undefined) return { protocol: protocolOf(p) };
-  return p.endPort !== undefined ? { protocol: protocolOf(p), port: p.port, endPort: p.endPort } : { protocol: protocolOf(p), port: p.port };
+/** The plan's ports as PolicyEndpoint ports: every port of every protocol is no list at all. */
+export function portsOf(ports: PortsByProtocol): Port[] {
+  if (isEverything(ports)) return [];
+  const out: Port[] = [];
+  for (const protocol of PROTOCOLS) {
+    for (const r of ports[protocol]) {
+      if (r.from === 1 && r.to === 65535) out.push({ protocol });
+      else out.push(r.from === r.to ? { protocol, port: r.from } : { protocol, port: r.from, endPort: r.to });
+    }
+  }
+  return out;
 }
 
 /** The container port a policy port names on a pod: a number is itself; a name must be a port of that protocol. */
@@ -95,36 +122,15 @@ function containerPort(pod: Endpoint, port: IntOrString, protocol: Protocol): { 
   return cp ? { port: cp.port, name: port } : undefined;
 }
 
-/** A rule's ports on one pod; the ports the pod cannot resolve are left out. */
-function podPorts(pod: Endpoint, ports: readonly NetworkPolicyPort[]): Port[] {
-  const out: Port[] = [];
-  for (const p of ports) {
-    const protocol = protocolOf(p);
-    if (p.port === undefined) {
-      out.push({ protocol });
-      continue;
-    }
-    const cp = containerPort(pod, p.port, protocol);
-    if (cp) out.push(p.endPort !== undefined ? { protocol, port: cp.port, endPort: p.endPort } : { protocol, port: cp.port });
-  }
-  return out;
-}
-
 function portKey(p: Port): string {
   return `${p.protocol}/${p.port ?? ''}/${p.endPort ?? ''}`;
 }
 
+/** Ports in canonical form: per protocol ascending, overlapping and adjacent ranges merged (what they cover is kept). */
 function sortPorts(ports: readonly Port[]): Port[] {
-  const byKey = new Map(ports.map((p) => [portKey(p), p]));
-  return [...byKey.values()].sort(
-    (a, b) => (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0) || (a.port ?? 0) - (b.port ?? 0) || (a.endPort ?? 0) - (b.endPort ?? 0),
-  );
-}
-
-/** Ingress ports resolved once per rule; named ones against the selected pods. */
-function ingressPorts(ports: readonly NetworkPolicyPort[], selected: readonly Endpoint[]): Port[] {
-  if (!ports.some((p) => typeof p.port === 'string')) return ports.map(cidrPort).filter((p): p is Port => p !== undefined);
-  return sortPorts(selected.flatMap((pod) => podPorts(pod, ports)));
+  let covered: PortsByProtocol = NOTHING;
+  for (const p of ports) covered = unionAll(covered, only(p.protocol, p.port === undefined ? range(1, 65535) : range(p.port, p.endPort ?? p.port)));
+  return portsOf(covered);
 }
 
 function isNumericPortAllowed(port: number, protocol: Protocol, ports: readonly NetworkPolicyPort[]): boolean {
@@ -169,7 +175,11 @@ function bypassesPorts(cluster: Engine['cluster'], svc: ServiceInfo, listen: num
   });
 }
 
-/** The ClusterIP entries of the Services an egress pod peer names, in the peer's namespaces. */
+/**
+ * The ClusterIP entries of the Services an egress pod peer names, in the peer's namespaces. The AWS agent sees a
+ * connection to a Service before DNAT, so its ClusterIP must be allowed on the Service port that leads to an allowed
+ * pod port. This is the one addition to the engine's plan: a Service address is the engine's pod after translation.
+ */
 function serviceEntries(engine: Engine, namespaces: readonly string[], podSelector: LabelSelector | undefined, ports: readonly NetworkPolicyPort[]): EndpointInfo[] {
   const cluster = engine.cluster;
   const out: EndpointInfo[] = [];
@@ -266,95 +276,65 @@ function peerNamespaces(engine: Engine, policyNamespace: string, peer: NetworkPo
   return peer.namespaceSelector ? namespacesMatching(engine.cluster, peer.namespaceSelector) : [policyNamespace];
 }
 
-function resolveIngressRule(engine: Engine, rule: CompiledRule, from: readonly NetworkPolicyPeer[] | undefined, ports: readonly NetworkPolicyPort[], selected: readonly Endpoint[]): ResolvedRule {
-  const resolved = ingressPorts(ports, selected);
-  const base = { direction: 'ingress' as const, index: rule.index };
-  if (ports.length > 0 && resolved.length === 0) return { ...base, entries: [], dropped: 'none of its named ports is a container port of a selected pod' };
-  if (rule.peers === null) return { ...base, entries: allAddresses(resolved) };
-  const entries: EndpointInfo[] = [];
-  (from ?? []).forEach((peer, k) => {
-    if (peer.ipBlock) entries.push(entry(peer.ipBlock.cidr, peer.ipBlock.except, resolved));
-    else for (const pod of podsOfAtom(engine, rule.peers![k])) for (const ip of pod.ips) entries.push(entry(ip, undefined, resolved));
-  });
-  return { ...base, entries };
+/** The plan's rule as PolicyEndpoint entries. */
+function ruleOf(r: PlanRule, extra: readonly EndpointInfo[] = []): ResolvedRule {
+  const entries = [...r.entries.map((e) => entry(e.cidr, e.except, portsOf(e.ports))), ...extra];
+  return {
+    direction: r.direction,
+    index: r.index,
+    ...(r.name ? { name: r.name } : {}),
+    entries,
+    ...(r.dropped && extra.length === 0 ? { dropped: r.dropped } : {}),
+  };
 }
 
 /**
- * Entries for the named ports of an egress rule towards pods a CIDR-like peer covers: a CIDR cannot carry a name, but
- * each covered pod that has the named container port can, as its own IP with the resolved number. (The AWS controller
- * drops these; the engine, and upstream's conformance, allow them.)
- */
-function namedPortPodEntries(pods: readonly Endpoint[], ports: readonly NetworkPolicyPort[]): EndpointInfo[] {
-  const named = ports.filter((p) => typeof p.port === 'string');
-  if (named.length === 0) return [];
-  const out: EndpointInfo[] = [];
-  for (const pod of pods) {
-    const list = podPorts(pod, named);
-    if (list.length > 0) for (const ip of pod.ips) out.push(entry(ip, undefined, list));
-  }
-  return out;
-}
-
-function resolveEgressRule(engine: Engine, namespace: string, rule: CompiledRule, to: readonly NetworkPolicyPeer[] | undefined, ports: readonly NetworkPolicyPort[]): ResolvedRule {
-  const base = { direction: 'egress' as const, index: rule.index };
-  const cidrPorts = ports.map(cidrPort).filter((p): p is Port => p !== undefined);
-  const cidrUnresolvable = ports.length > 0 && cidrPorts.length === 0;
-  if (rule.peers === null) {
-    const pods = engine.cluster.endpoints.filter((ep) => ep.kind === 'Pod' && ep.ips.length > 0);
-    const entries = [...(cidrUnresolvable ? [] : allAddresses(cidrPorts)), ...namedPortPodEntries(pods, ports)];
-    return entries.length === 0 ? { ...base, entries, dropped: 'no destination has any of its named ports' } : { ...base, entries };
-  }
-  const entries: EndpointInfo[] = [];
-  (to ?? []).forEach((peer, k) => {
-    if (peer.ipBlock) {
-      if (!cidrUnresolvable) entries.push(entry(peer.ipBlock.cidr, peer.ipBlock.except, cidrPorts));
-      entries.push(...namedPortPodEntries(podsOfAtom(engine, rule.peers![k]), ports));
-      return;
-    }
-    for (const pod of podsOfAtom(engine, rule.peers![k])) {
-      const list = podPorts(pod, ports);
-      if (ports.length > 0 && list.length === 0) continue;
-      for (const ip of pod.ips) entries.push(entry(ip, undefined, list));
-    }
-    entries.push(...serviceEntries(engine, peerNamespaces(engine, namespace, peer), peer.podSelector, ports));
-  });
-  return { ...base, entries };
-}
-
-/**
- * Resolves `cluster.policies[index]`: the pods it selects, its isolation, and each rule's peers as addresses.
+ * Resolves `cluster.policies[index]`: the pods it selects, its isolation, and each rule's peers as addresses, from the
+ * engine's plan (plus the ClusterIPs of Services that egress pod peers name).
  * @example resolveNetworkPolicy(compile(cluster), 0).ingress // [{ cidr: '10.0.1.5', ports: [{ protocol: 'TCP', port: 80 }] }]
  */
 export function resolveNetworkPolicy(engine: Engine, index: number): ResolvedPolicy {
   const compiled = engine.compiled.networkPolicies[index];
   if (!compiled) throw new RangeError(`no NetworkPolicy at index ${index}`);
   const policy = compiled.source.policy;
-  const selected = podsOfAtom(engine, compiled.subject);
-  const rules: ResolvedRule[] = [
-    ...compiled.rules.ingress.map((r) => {
-      const src = policy.spec.ingress?.[r.index];
-      return resolveIngressRule(engine, r, src?.from, src?.ports ?? [], selected);
-    }),
-    ...compiled.rules.egress.map((r) => {
-      const src = policy.spec.egress?.[r.index];
-      return resolveEgressRule(engine, compiled.namespace, r, src?.to, src?.ports ?? []);
-    }),
-  ];
+  const plan = planNetworkPolicy(engine, index);
+  const services = (r: PlanRule): EndpointInfo[] => {
+    if (r.direction !== 'egress' || r.entries.length === 0 && r.dropped?.startsWith('fails closed')) return [];
+    const src = policy.spec.egress?.[r.index];
+    return (src?.to ?? []).filter((peer) => !peer.ipBlock).flatMap((peer) => serviceEntries(engine, peerNamespaces(engine, compiled.namespace, peer), peer.podSelector, src?.ports ?? []));
+  };
+  const groups: ResolvedGroup[] = plan.groups.map((g, k) => {
+    const rules = g.rules.map((r) => ruleOf(r, services(r)));
+    return {
+      ...(plan.groups.length > 1 ? { key: `g${k}` } : {}),
+      pods: g.pods.map(podEndpoint),
+      rules,
+      ingress: mergeEntries(rules.filter((r) => r.direction === 'ingress').flatMap((r) => r.entries)),
+      egress: mergeEntries(rules.filter((r) => r.direction === 'egress').flatMap((r) => r.entries)),
+    };
+  });
   return {
     namespace: compiled.namespace,
     name: compiled.name,
     ...(policy.metadata.uid ? { uid: policy.metadata.uid } : {}),
     podSelector: policy.spec.podSelector,
     podIsolation: [...effectivePolicyTypes(policy.spec)],
-    pods: selected.map(podEndpoint),
-    rules,
-    ingress: mergeEntries(rules.filter((r) => r.direction === 'ingress').flatMap((r) => r.entries)),
-    egress: mergeEntries(rules.filter((r) => r.direction === 'egress').flatMap((r) => r.entries)),
+    groups,
+    pods: groups.flatMap((g) => g.pods),
+    rules: groups.flatMap((g) => g.rules),
+    ingress: mergeEntries(groups.flatMap((g) => g.ingress)),
+    egress: mergeEntries(groups.flatMap((g) => g.egress)),
   };
 }
 
 type PeLists = 'podSelectorEndpoints' | 'ingress' | 'egress';
 const PE_LISTS: readonly PeLists[] = ['podSelectorEndpoints', 'ingress', 'egress'];
+
+/**
+ * The label that keeps the objects of one group of subject pods apart, when a policy's ingress named ports resolve to
+ * different numbers on different subjects: objects of one policy merge by policyRef and this label.
+ */
+export const SUBJECT_GROUP_LABEL = 'palisade.dev/subject-group';
 
 function ownerReference(apiVersion: string, kind: string, name: string, uid: string | undefined): OwnerReference {
   // uid is required by the API; offline (manifests without uids) it is unknown and left out.
@@ -366,43 +346,50 @@ function podKey(p: PodEndpoint): string {
   return `${p.namespace}/${p.name}`;
 }
 
-/** Chunks a resolved policy into PolicyEndpoints (see chunk.ts for the naming and layout). */
+function groupOf(o: { readonly metadata: { readonly labels?: Readonly<Record<string, string>> } }): string | undefined {
+  return o.metadata.labels?.[SUBJECT_GROUP_LABEL];
+}
+
+/** Chunks a resolved policy into PolicyEndpoints (see chunk.ts for the naming and layout), one set per subject group. */
 export function policyEndpointsFor(resolved: ResolvedPolicy, opts: ResolveOptions = {}): PolicyEndpoint[] {
   const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  const mine = (opts.previous ?? []).filter((pe) => pe.spec.policyRef.namespace === resolved.namespace && pe.spec.policyRef.name === resolved.name);
-  type V = PodEndpoint | EndpointInfo;
-  const previous: Chunk<PeLists, V>[] = mine.map((pe) => ({
-    name: pe.metadata.name ?? '',
-    lists: {
-      podSelectorEndpoints: (pe.spec.podSelectorEndpoints ?? []).map((p) => ({ key: podKey(p), value: p })),
-      ingress: (pe.spec.ingress ?? []).map((e) => ({ key: entryKey(e), value: e })),
-      egress: (pe.spec.egress ?? []).map((e) => ({ key: entryKey(e), value: e })),
-    },
-  }));
-  const lists: Record<PeLists, Keyed<V>[]> = {
-    podSelectorEndpoints: resolved.pods.map((p) => ({ key: podKey(p), value: p })),
-    ingress: resolved.ingress.map((e) => ({ key: entryKey(e), value: e })),
-    egress: resolved.egress.map((e) => ({ key: entryKey(e), value: e })),
-  };
-  const chunks = packChunks(PE_LISTS, lists, previous, chunkSize, (slot) => chunkName(resolved.name, `PolicyEndpoint/${resolved.namespace}/${resolved.name}/${slot}`));
   const owner = ownerReference('networking.k8s.io/v1', 'NetworkPolicy', resolved.name, resolved.uid);
-  return chunks.map((c) => {
-    const pods = c.lists.podSelectorEndpoints.map((e) => e.value as PodEndpoint);
-    const ingress = c.lists.ingress.map((e) => e.value as EndpointInfo);
-    const egress = c.lists.egress.map((e) => e.value as EndpointInfo);
-    return {
-      apiVersion: 'networking.k8s.aws/v1alpha1',
-      kind: 'PolicyEndpoint',
-      metadata: { name: c.name, namespace: resolved.namespace, ownerReferences: [owner] },
-      spec: {
-        podSelector: resolved.podSelector,
-        policyRef: { name: resolved.name, namespace: resolved.namespace },
-        podIsolation: resolved.podIsolation,
-        ...(pods.length > 0 ? { podSelectorEndpoints: pods } : {}),
-        ...(ingress.length > 0 ? { ingress } : {}),
-        ...(egress.length > 0 ? { egress } : {}),
+  return resolved.groups.flatMap((group) => {
+    const mine = (opts.previous ?? []).filter((pe) => pe.spec.policyRef.namespace === resolved.namespace && pe.spec.policyRef.name === resolved.name && groupOf(pe) === group.key);
+    type V = PodEndpoint | EndpointInfo;
+    const previous: Chunk<PeLists, V>[] = mine.map((pe) => ({
+      name: pe.metadata.name ?? '',
+      lists: {
+        podSelectorEndpoints: (pe.spec.podSelectorEndpoints ?? []).map((p) => ({ key: podKey(p), value: p })),
+        ingress: (pe.spec.ingress ?? []).map((e) => ({ key: entryKey(e), value: e })),
+        egress: (pe.spec.egress ?? []).map((e) => ({ key: entryKey(e), value: e })),
       },
+    }));
+    const lists: Record<PeLists, Keyed<V>[]> = {
+      podSelectorEndpoints: group.pods.map((p) => ({ key: podKey(p), value: p })),
+      ingress: group.ingress.map((e) => ({ key: entryKey(e), value: e })),
+      egress: group.egress.map((e) => ({ key: entryKey(e), value: e })),
     };
+    const scope = `PolicyEndpoint/${resolved.namespace}/${resolved.name}${group.key ? `/${group.key}` : ''}`;
+    const chunks = packChunks(PE_LISTS, lists, previous, chunkSize, (slot) => chunkName(resolved.name, `${scope}/${slot}`));
+    return chunks.map((c): PolicyEndpoint => {
+      const pods = c.lists.podSelectorEndpoints.map((e) => e.value as PodEndpoint);
+      const ingress = c.lists.ingress.map((e) => e.value as EndpointInfo);
+      const egress = c.lists.egress.map((e) => e.value as EndpointInfo);
+      return {
+        apiVersion: 'networking.k8s.aws/v1alpha1',
+        kind: 'PolicyEndpoint',
+        metadata: { name: c.name, namespace: resolved.namespace, ...(group.key ? { labels: { [SUBJECT_GROUP_LABEL]: group.key } } : {}), ownerReferences: [owner] },
+        spec: {
+          podSelector: resolved.podSelector,
+          policyRef: { name: resolved.name, namespace: resolved.namespace },
+          podIsolation: resolved.podIsolation,
+          ...(pods.length > 0 ? { podSelectorEndpoints: pods } : {}),
+          ...(ingress.length > 0 ? { ingress } : {}),
+          ...(egress.length > 0 ? { egress } : {}),
+        },
+      };
+    });
   });
 }
 
@@ -418,14 +405,24 @@ export function resolvePolicyEndpoints(engine: Engine, opts: ResolveOptions = {}
 
 // ---------------------------------------------------------------- admin tiers
 
+/** One group of an admin-tier policy's subjects, resolved. */
+export interface ResolvedTierGroup {
+  readonly key?: string;
+  readonly pods: readonly PodEndpoint[];
+  readonly rules: readonly ResolvedRule[];
+  /** In rule order (the first entry that matches decides); identical cidr+action entries merged within a rule. */
+  readonly ingress: readonly ClusterEndpointInfo[];
+  readonly egress: readonly ClusterEndpointInfo[];
+}
+
 /** An admin-tier policy resolved, before chunking. */
 export interface ResolvedTierPolicy {
   readonly source: TierPolicy;
+  readonly groups: readonly ResolvedTierGroup[];
+  /** Every subject pod (all groups). */
   readonly pods: readonly PodEndpoint[];
+  /** Every group's rules. */
   readonly rules: readonly ResolvedRule[];
-  /** In rule order (the first entry that matches decides); identical cidr+action entries merged. */
-  readonly ingress: readonly ClusterEndpointInfo[];
-  readonly egress: readonly ClusterEndpointInfo[];
 }
 
 /** Options of {@link resolveClusterPolicyEndpoints}. */
@@ -440,21 +437,6 @@ export interface ClusterResolveOptions {
 
 const ACTIONS: Readonly<Record<CompiledRule['action'], ClusterRuleAction>> = { Allow: 'Accept', Deny: 'Deny', Pass: 'Pass' };
 
-function tierFixedPort(p: TierPort & { kind: 'range' }): Port {
-  if (p.from === 1 && p.to === 65535) return { protocol: p.protocol };
-  return p.from === p.to ? { protocol: p.protocol, port: p.from } : { protocol: p.protocol, port: p.from, endPort: p.to };
-}
-
-/** Named tier ports take the named container port's own protocol (the engine's reading of an unprotocolled name). */
-function tierPodPorts(pod: Endpoint, ports: readonly TierPort[]): Port[] {
-  const out: Port[] = [];
-  for (const p of ports) {
-    if (p.kind === 'range') out.push(tierFixedPort(p));
-    else for (const cp of pod.ports.filter((c) => c.name === p.name)) out.push({ protocol: cp.protocol, port: cp.port });
-  }
-  return sortPorts(out);
-}
-
 /** Tier ports in NetworkPolicy form, for the Service port lookup (names default to TCP, as the AWS controller does). */
 function asPolicyPorts(ports: readonly TierPort[]): NetworkPolicyPort[] {
   return ports.map((p) =>
@@ -462,91 +444,49 @@ function asPolicyPorts(ports: readonly TierPort[]): NetworkPolicyPort[] {
   );
 }
 
-function resolveTierRule(engine: Engine, compiled: CompiledTierPolicy, dir: Direction, rule: CompiledRule, selected: readonly Endpoint[]): ResolvedRule {
-  const src = compiled.source[dir][rule.index];
-  const action = ACTIONS[rule.action];
-  const base = { direction: dir, index: rule.index, ...(rule.name ? { name: rule.name } : {}), action };
-  const ports = src?.ports ?? [];
-  const fixed = ports.filter((p): p is TierPort & { kind: 'range' } => p.kind === 'range').map(tierFixedPort);
-  const cidrUnresolvable = ports.length > 0 && fixed.length === 0;
-  let shared = fixed;
-  if (dir === 'ingress' && ports.some((p) => p.kind === 'named')) {
-    shared = sortPorts(selected.flatMap((pod) => tierPodPorts(pod, ports)));
-    if (shared.length === 0) return { ...base, entries: [], dropped: 'none of its named ports is a container port of a subject pod' };
-  }
-  const cidrs = (list: readonly string[]): EndpointInfo[] => (cidrUnresolvable && dir === 'egress' ? [] : list.map((c) => entry(c, undefined, dir === 'ingress' ? shared : fixed)));
-  if (rule.peers === null) return { ...base, entries: cidrs(['0.0.0.0/0', '::/0']) };
-  const supported = (src?.peers ?? []).filter((p): p is Exclude<TierPeer, { kind: 'unsupported' }> => p.kind !== 'unsupported');
-  const entries: EndpointInfo[] = [];
-  supported.forEach((peer, k) => {
-    const atom = rule.peers![k];
-    switch (peer.kind) {
-      case 'networks':
-        entries.push(...cidrs(peer.cidrs));
-        break;
-      case 'nodes':
-        entries.push(...cidrs(atomHosts(engine, atom)));
-        break;
-      case 'pods':
-        for (const pod of podsOfAtom(engine, atom)) {
-          const list = dir === 'ingress' ? shared : tierPodPorts(pod, ports);
-          if (dir === 'egress' && ports.length > 0 && list.length === 0) continue;
-          for (const ip of pod.ips) entries.push(entry(ip, undefined, list));
-        }
-        if (dir === 'egress') {
-          entries.push(...serviceEntries(engine, namespacesMatching(engine.cluster, peer.selector.namespaceSelector), peer.selector.podSelector, asPolicyPorts(ports)));
-        }
-        break;
-    }
-  });
-  // Rule order decides; within a rule, address order reads best.
-  return { ...base, entries: sortByCidr(entries, (e) => e.cidr) };
-}
-
 /**
- * Entries in rule order, where the first match decides: identical cidrs merge only within one rule (ports unioned,
- * all-ports wins). Merging across rules could move a later rule's Accept in front of an earlier Deny that overlaps it.
+ * Entries of one rule merged where cidr and action are equal (ports unioned, all-ports wins). Rules are never merged
+ * with each other: first match decides, and merging could move a later rule's Accept in front of an earlier Deny.
  */
-function mergeClusterEntries(rules: readonly ResolvedRule[]): ClusterEndpointInfo[] {
-  return rules.flatMap((r) => mergeRuleEntries(r));
-}
-
 function mergeRuleEntries(r: ResolvedRule): ClusterEndpointInfo[] {
-  const rules = [r];
   const merged = new Map<string, { cidr: string; action: ClusterRuleAction; ports: Port[] | 'all' }>();
-  for (const r of rules) {
-    for (const e of r.entries) {
-      const action = r.action ?? 'Accept';
-      const key = `${e.cidr}|${action}`;
-      const ports: Port[] | 'all' = e.ports && e.ports.length > 0 ? e.ports.map((p) => ({ ...p, protocol: protocolOf(p) })) : 'all';
-      const m = merged.get(key);
-      if (!m) merged.set(key, { cidr: e.cidr, action, ports });
-      else if (m.ports !== 'all') m.ports = ports === 'all' ? 'all' : [...m.ports, ...ports];
-    }
+  for (const e of r.entries) {
+    const action = r.action ?? 'Accept';
+    const key = `${e.cidr}|${action}`;
+    const ports: Port[] | 'all' = e.ports && e.ports.length > 0 ? e.ports.map((p) => ({ ...p, protocol: protocolOf(p) })) : 'all';
+    const m = merged.get(key);
+    if (!m) merged.set(key, { cidr: e.cidr, action, ports });
+    else if (m.ports !== 'all') m.ports = ports === 'all' ? 'all' : [...m.ports, ...ports];
   }
-  return [...merged.values()].map((m) => ({
+  // Within a rule, address order reads best.
+  const out = [...merged.values()].map((m) => ({
     cidr: m.cidr,
     ...(m.ports !== 'all' && m.ports.length > 0 ? { ports: sortPorts(m.ports) } : {}),
     action: m.action,
   }));
+  return sortByCidr(out, (e) => e.cidr);
 }
 
-/** Resolves `engine.compiled.tierPolicies[index]` (tier order: ascending priority). */
+/** Resolves `engine.compiled.tierPolicies[index]` (tier order: ascending priority) from the engine's plan. */
 export function resolveTierPolicy(engine: Engine, index: number): ResolvedTierPolicy {
   const compiled = engine.compiled.tierPolicies[index];
   if (!compiled) throw new RangeError(`no tier policy at index ${index}`);
-  const selected = podsOfAtom(engine, compiled.subject);
-  const rules = [
-    ...compiled.rules.ingress.map((r) => resolveTierRule(engine, compiled, 'ingress', r, selected)),
-    ...compiled.rules.egress.map((r) => resolveTierRule(engine, compiled, 'egress', r, selected)),
-  ];
-  return {
-    source: compiled.source,
-    pods: selected.map(podEndpoint),
-    rules,
-    ingress: mergeClusterEntries(rules.filter((r) => r.direction === 'ingress')),
-    egress: mergeClusterEntries(rules.filter((r) => r.direction === 'egress')),
+  const plan = planTierPolicy(engine, index);
+  const services = (r: PlanRule): EndpointInfo[] => {
+    if (r.direction !== 'egress' || r.dropped?.startsWith('fails closed')) return [];
+    const src = compiled.source.egress[r.index];
+    // A Deny or Pass rule with an unevaluable peer covers every address already.
+    if (!src || src.peers.some((p) => p.kind === 'unsupported')) return [];
+    return src.peers.flatMap((peer) =>
+      peer.kind === 'pods' ? serviceEntries(engine, namespacesMatching(engine.cluster, peer.selector.namespaceSelector), peer.selector.podSelector, asPolicyPorts(src.ports ?? [])) : [],
+    );
   };
+  const groups: ResolvedTierGroup[] = plan.groups.map((g, k) => {
+    const rules = g.rules.map((r) => ({ ...ruleOf(r, services(r)), action: ACTIONS[r.action] }));
+    const cluster = (dir: Direction) => rules.filter((r) => r.direction === dir).flatMap(mergeRuleEntries);
+    return { ...(plan.groups.length > 1 ? { key: `g${k}` } : {}), pods: g.pods.map(podEndpoint), rules, ingress: cluster('ingress'), egress: cluster('egress') };
+  });
+  return { source: compiled.source, groups, pods: groups.flatMap((g) => g.pods), rules: groups.flatMap((g) => g.rules) };
 }
 
 const TIER_API_VERSIONS: Readonly<Record<string, string>> = {
@@ -555,41 +495,43 @@ const TIER_API_VERSIONS: Readonly<Record<string, string>> = {
   ClusterNetworkPolicy: 'policy.networking.k8s.io/v1alpha2',
 };
 
-/** Chunks a resolved tier policy into ClusterPolicyEndpoints. */
+/** Chunks a resolved tier policy into ClusterPolicyEndpoints, one set per subject group. */
 export function clusterPolicyEndpointsFor(resolved: ResolvedTierPolicy, opts: ClusterResolveOptions = {}): ClusterPolicyEndpoint[] {
   const { source } = resolved;
   const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const clusterKey = (e: ClusterEndpointInfo) => `${e.cidr ?? ''}|${e.domainName ?? ''}|${e.action}`;
-  type V = PodEndpoint | ClusterEndpointInfo;
-  // First match decides, so entries keep rule order across chunks: they are laid out afresh by slot, never kept in the
-  // object that held them (which would append new entries after old ones), and names end in the slot number so that
-  // name order is rule order for the agent.
-  const previous: Chunk<PeLists, V>[] = [];
-  const lists: Record<PeLists, Keyed<V>[]> = {
-    podSelectorEndpoints: resolved.pods.map((p) => ({ key: podKey(p), value: p })),
-    // The position is part of the key: one cidr and action may appear in several rules.
-    ingress: resolved.ingress.map((e, i) => ({ key: `${i}|${clusterKey(e)}`, value: e })),
-    egress: resolved.egress.map((e, i) => ({ key: `${i}|${clusterKey(e)}`, value: e })),
-  };
-  const chunks = packChunks(PE_LISTS, lists, previous, chunkSize, (slot) => `${chunkName(source.name, `ClusterPolicyEndpoint/${source.kind}/${source.name}`)}-${String(slot).padStart(3, '0')}`);
   const owner = ownerReference(TIER_API_VERSIONS[source.kind] ?? 'policy.networking.k8s.io/v1alpha1', source.kind, source.name, opts.uidOf?.(source.kind, source.name));
-  return chunks.map((c) => {
-    const pods = c.lists.podSelectorEndpoints.map((e) => e.value as PodEndpoint);
-    const ingress = c.lists.ingress.map((e) => e.value as ClusterEndpointInfo);
-    const egress = c.lists.egress.map((e) => e.value as ClusterEndpointInfo);
-    return {
-      apiVersion: 'networking.k8s.aws/v1alpha1',
-      kind: 'ClusterPolicyEndpoint',
-      metadata: { name: c.name, ownerReferences: [owner] },
-      spec: {
-        policyRef: { name: source.name },
-        tier: source.tier,
-        priority: source.priority,
-        ...(pods.length > 0 ? { podSelectorEndpoints: pods } : {}),
-        ...(ingress.length > 0 ? { ingress } : {}),
-        ...(egress.length > 0 ? { egress } : {}),
-      },
+  return resolved.groups.flatMap((group) => {
+    type V = PodEndpoint | ClusterEndpointInfo;
+    // First match decides, so entries keep rule order across chunks: they are laid out afresh by slot, never kept in
+    // the object that held them (which would append new entries after old ones), and names end in the slot number so
+    // that name order is rule order for the agent.
+    const lists: Record<PeLists, Keyed<V>[]> = {
+      podSelectorEndpoints: group.pods.map((p) => ({ key: podKey(p), value: p })),
+      // The position is part of the key: one cidr and action may appear in several rules.
+      ingress: group.ingress.map((e, i) => ({ key: `${i}|${clusterKey(e)}`, value: e })),
+      egress: group.egress.map((e, i) => ({ key: `${i}|${clusterKey(e)}`, value: e })),
     };
+    const scope = `ClusterPolicyEndpoint/${source.kind}/${source.name}${group.key ? `/${group.key}` : ''}`;
+    const chunks = packChunks(PE_LISTS, lists, [], chunkSize, (slot) => `${chunkName(source.name, scope)}-${String(slot).padStart(3, '0')}`);
+    return chunks.map((c): ClusterPolicyEndpoint => {
+      const pods = c.lists.podSelectorEndpoints.map((e) => e.value as PodEndpoint);
+      const ingress = c.lists.ingress.map((e) => e.value as ClusterEndpointInfo);
+      const egress = c.lists.egress.map((e) => e.value as ClusterEndpointInfo);
+      return {
+        apiVersion: 'networking.k8s.aws/v1alpha1',
+        kind: 'ClusterPolicyEndpoint',
+        metadata: { name: c.name, ...(group.key ? { labels: { [SUBJECT_GROUP_LABEL]: group.key } } : {}), ownerReferences: [owner] },
+        spec: {
+          policyRef: { name: source.name },
+          tier: source.tier,
+          priority: source.priority,
+          ...(pods.length > 0 ? { podSelectorEndpoints: pods } : {}),
+          ...(ingress.length > 0 ? { ingress } : {}),
+          ...(egress.length > 0 ? { egress } : {}),
+        },
+      };
+    });
   });
 }
 

@@ -29,7 +29,8 @@ function base(o: { coredns?: boolean; webOwned?: boolean } = {}): Obj[] {
 const web = { matchLabels: { app: 'web' } };
 const ingressTo = (name: string, ingress: unknown[]) => np('shop', name, { podSelector: web, policyTypes: ['Ingress'], ingress });
 const egressFrom = (name: string, egress: unknown[]) => np('shop', name, { podSelector: web, policyTypes: ['Egress'], egress });
-const ports = (n: number) => Array.from({ length: n }, (_, i) => ({ port: 1000 + i }));
+// Spaced so they stay separate ports in the resolved, canonical form (adjacent ports merge into one range).
+const ports = (n: number) => Array.from({ length: n }, (_, i) => ({ port: 1000 + 2 * i }));
 const manyPods = (n: number) => Array.from({ length: n }, (_, i) => pod('bulk', `p${i}`, { labels: { app: 'bulk' }, ip: `10.1.${Math.floor(i / 250)}.${(i % 250) + 1}` }));
 const bulkPolicy = np('bulk', 'deny', { podSelector: { matchLabels: { app: 'bulk' } }, policyTypes: ['Ingress'] });
 

@@ -112,8 +112,9 @@ const cases: Case[] = [
 describe('resolveTierPolicy', () => {
   it.each(cases)('$name', (c) => {
     const r = resolveTierPolicy(engineOf([...base, ...(c.extra ?? []), c.policy]), 0);
-    expect(r.ingress).toEqual(c.ingress ?? []);
-    expect(r.egress).toEqual(c.egress ?? []);
+    expect(r.groups).toHaveLength(1);
+    expect(r.groups[0].ingress).toEqual(c.ingress ?? []);
+    expect(r.groups[0].egress).toEqual(c.egress ?? []);
   });
 });
 
