@@ -140,6 +140,13 @@ export function isClusterPolicyEndpoint(o: unknown): o is ClusterPolicyEndpoint 
 
 // ---------------------------------------------------------------- one policy, many objects
 
+/** The label that splits one policy's objects into groups of subject pods with their own rules. */
+export const SUBJECT_GROUP_LABEL = 'palisade.dev/subject-group';
+
+function subjectGroup(o: { readonly metadata: ObjectMeta }): string {
+  return o.metadata.labels?.[SUBJECT_GROUP_LABEL] ?? '';
+}
+
 /** What the PolicyEndpoint kinds share: the lists a controller splits across objects. */
 interface Chunked<E> {
   readonly metadata: ObjectMeta;
@@ -174,12 +181,13 @@ function mergeChunks<E, T extends Chunked<E>>(objects: readonly T[], policyOf: (
  * The objects of one policy as one whole. A controller splits a policy into objects of at most N entries per list, and
  * splits each list on its own (the pods of chunk 2 may have their rules in chunk 1), so an agent must read every object
  * of a policy together: a pod selected by any of them gets the isolation and the rules of all of them. Objects merge
- * by `policyRef`.
+ * by `policyRef` and {@link SUBJECT_GROUP_LABEL} (Palisade writes a policy as several groups when its ingress named
+ * ports resolve differently on different pods; each group is a whole of its own).
  */
 export function mergePolicyEndpoints(pes: readonly PolicyEndpoint[]): PolicyEndpoint[] {
   return mergeChunks<EndpointInfo, PolicyEndpoint>(
     pes,
-    (pe) => `${pe.spec.policyRef.namespace}/${pe.spec.policyRef.name}`,
+    (pe) => `${pe.spec.policyRef.namespace}/${pe.spec.policyRef.name}|${subjectGroup(pe)}`,
     (parts) => {
       const isolation = [...new Set(parts.flatMap((p) => p.spec.podIsolation ?? []))];
       return isolation.length > 0 ? { podIsolation: isolation } : {};
@@ -189,10 +197,24 @@ export function mergePolicyEndpoints(pes: readonly PolicyEndpoint[]): PolicyEndp
 
 /** {@link mergePolicyEndpoints} for ClusterPolicyEndpoints: pieces merge by policy (kind and name), in name order. */
 export function mergeClusterPolicyEndpoints(cpes: readonly ClusterPolicyEndpoint[]): ClusterPolicyEndpoint[] {
-  return mergeChunks<ClusterEndpointInfo, ClusterPolicyEndpoint>(cpes, (c) => `${c.metadata.ownerReferences?.[0]?.kind ?? ''}/${c.spec.policyRef.name}`);
+  return mergeChunks<ClusterEndpointInfo, ClusterPolicyEndpoint>(cpes, (c) => `${c.metadata.ownerReferences?.[0]?.kind ?? ''}/${c.spec.policyRef.name}|${subjectGroup(c)}`);
 }
 
 /** `{ [key]: list }` when the list has entries, else nothing: merged objects keep the shape of a single one. */
 function nonEmpty<K extends string, T>(key: K, list: readonly T[]): { [k in K]?: readonly T[] } {
   return (list.length > 0 ? { [key]: list } : {}) as { [k in K]?: readonly T[] };
+}
+
+/**
+ * The order an agent evaluates ClusterPolicyEndpoints in: priority, then the policy's name and kind (the engine's
+ * tier order), then the object's name (chunks of one policy, whose names end in their slot).
+ */
+export function clusterPolicyEndpointOrder(a: ClusterPolicyEndpoint, b: ClusterPolicyEndpoint): number {
+  const cmp = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+  return (
+    a.spec.priority - b.spec.priority ||
+    cmp(a.spec.policyRef.name, b.spec.policyRef.name) ||
+    cmp(a.metadata.ownerReferences?.[0]?.kind ?? '', b.metadata.ownerReferences?.[0]?.kind ?? '') ||
+    cmp(a.metadata.name ?? '', b.metadata.name ?? '')
+  );
 }

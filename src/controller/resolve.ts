@@ -19,7 +19,7 @@
  * - egress to pods also lists the ClusterIPs of the Services the peer names (the AWS agent sees traffic before DNAT);
  * - entries with the same cidr and except merge, their ports unioned (a merge with an all-ports entry is all ports).
  */
-import type { EndpointInfo, PodEndpoint, PolicyEndpoint, PolicyEndpointPort, TrafficDirection } from '../api/policyendpoint.js';
+import { SUBJECT_GROUP_LABEL, type EndpointInfo, type PodEndpoint, type PolicyEndpoint, type PolicyEndpointPort, type TrafficDirection } from '../api/policyendpoint.js';
 import type { IntOrString, LabelSelector, NetworkPolicyPeer, NetworkPolicyPort, OwnerReference, Protocol } from '../api/types.js';
 import type { CompiledRule } from '../engine/compile.js';
 import type { Engine } from '../engine/engine.js';
@@ -330,11 +330,6 @@ export function resolveNetworkPolicy(engine: Engine, index: number): ResolvedPol
 type PeLists = 'podSelectorEndpoints' | 'ingress' | 'egress';
 const PE_LISTS: readonly PeLists[] = ['podSelectorEndpoints', 'ingress', 'egress'];
 
-/**
- * The label that keeps the objects of one group of subject pods apart, when a policy's ingress named ports resolve to
- * different numbers on different subjects: objects of one policy merge by policyRef and this label.
- */
-export const SUBJECT_GROUP_LABEL = 'palisade.dev/subject-group';
 
 function ownerReference(apiVersion: string, kind: string, name: string, uid: string | undefined): OwnerReference {
   // uid is required by the API; offline (manifests without uids) it is unknown and left out.

@@ -323,6 +323,11 @@ export function compileCluster(cluster: Cluster): Compiled {
   const table = new AtomTable(cluster);
   const networkPolicies = cluster.policies.map((p) => compileNetworkPolicy(table, p));
   const tierPolicies = [...cluster.tierPolicies].sort(tierOrder).map((p) => compileTierPolicy(table, cluster, p));
+  // Each pod's own node reaches it (ingress), whatever the policies say: every node address is a range of its own.
+  for (const text of ownNodeAddressTexts(cluster)) {
+    const a = parseIP(text);
+    if (a) table.addresses([{ family: a.family, first: a.value, last: a.value }]);
+  }
   const atoms = table.atoms;
   const nAtoms = atoms.length;
   const words = Math.max(1, Math.ceil(nAtoms / 32));
@@ -429,6 +434,31 @@ function rangeLowerBound(ranges: readonly AddressRange[], family: Family, value:
     else hi = mid;
   }
   return lo;
+}
+
+/** Every address that is some pod's own node: node addresses of the pods' nodes, and the pods' host IPs. */
+function ownNodeAddressTexts(cluster: Cluster): Set<string> {
+  const out = new Set<string>();
+  const used = new Set(cluster.endpoints.map((e) => e.nodeName).filter((n): n is string => n !== undefined));
+  for (const n of cluster.nodes) if (used.has(n.name)) for (const a of n.addresses) out.add(a);
+  for (const e of cluster.endpoints) if (e.hostIP) out.add(e.hostIP);
+  return out;
+}
+
+/**
+ * The addresses of an endpoint's own node, as `family:value` keys: its node's addresses and its host IP. Traffic from
+ * them to the endpoint is always allowed (NetworkPolicy: "traffic to and from the node where a Pod is running is
+ * always allowed", for the kubelet's health checks).
+ */
+export function ownNodeAddresses(cluster: Cluster, ep: Endpoint): Set<string> {
+  const out = new Set<string>();
+  const add = (text: string) => {
+    const a = parseIP(text);
+    if (a) out.add(`${a.family}:${a.value}`);
+  };
+  if (ep.hostIP) add(ep.hostIP);
+  if (ep.nodeName) for (const n of cluster.nodes) if (n.name === ep.nodeName) n.addresses.forEach(add);
+  return out;
 }
 
 export function hasAtom(cls: PeerClass, atom: number): boolean {

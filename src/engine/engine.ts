@@ -6,7 +6,7 @@
 import { InputError } from '../api/diagnostics.js';
 import { PROTOCOLS, type Protocol } from '../api/types.js';
 import type { Cluster, Endpoint } from '../model/types.js';
-import { compileCluster, hasAtom, type CompiledRule, type Compiled, type Direction, type PeerClass } from './compile.js';
+import { compileCluster, hasAtom, ownNodeAddresses, type CompiledRule, type Compiled, type Direction, type PeerClass } from './compile.js';
 import { evaluateDirection, resolvePorts, traceDirection } from './evaluate.js';
 import { parseIP, type Address } from '../api/ip.js';
 import { EVERYTHING, NOTHING, containsPort, formatPorts, intersect, intersectAll, isNothing, range } from './ports.js';
@@ -61,6 +61,9 @@ function lookup(decisions: Record<Protocol, Segments>, protocol: Protocol, port:
   return verdicts[lo];
 }
 
+/** Ingress from the pod's own node: allowed before any policy is asked. */
+const OWN_NODE: DirectionVerdict = { direction: 'ingress', allowed: true, tier: 'Default', isolated: false, rules: [], summary: "traffic from the pod's own node is always allowed" };
+
 const EXTERNAL_SIDE: Record<Direction, DirectionVerdict> = {
   ingress: { direction: 'ingress', allowed: true, tier: 'Default', isolated: false, rules: [], summary: 'external address: no policy applies on this side' },
   egress: { direction: 'egress', allowed: true, tier: 'Default', isolated: false, rules: [], summary: 'external address: no policy applies on this side' },
@@ -85,6 +88,8 @@ export class Engine {
   private readonly byId = new Map<string, number>();
   private readonly byIP = new Map<string, number>();
   private readonly pairCache = new Map<number, PortsByProtocol>();
+  /** Per endpoint index: the addresses of its own node (`family:value`), when it has any. */
+  private readonly ownNode = new Map<number, Set<string>>();
   /** Both directions' decision segments of the endpoint class pairs single-flow queries asked about. */
   private readonly pairDecisions = new Map<number, { readonly egress: Record<Protocol, Segments>; readonly ingress: Record<Protocol, Segments> }>();
 
@@ -103,6 +108,8 @@ export class Engine {
     };
     this.states = { ingress: [], egress: [] };
     cluster.endpoints.forEach((ep, i) => {
+      const own = ownNodeAddresses(cluster, ep);
+      if (own.size > 0) this.ownNode.set(i, own);
       this.byId.set(ep.id, i);
       for (const ip of ep.ips) {
         const a = parseIP(ip);
@@ -377,7 +384,18 @@ export class Engine {
     const a = this.resolve(from);
     const b = this.resolve(to);
     if (a.kind === 'endpoint' && b.kind === 'endpoint' && a.index === b.index) return EVERYTHING;
+    if (this.fromOwnNode(a, b)) return EVERYTHING;
     return this.classPairPorts(a.cls, b.cls);
+  }
+
+  /** True when `a` is an address (or a one-address range) of `b`'s own node. */
+  private fromOwnNode(a: ResolvedEnd, b: ResolvedEnd): boolean {
+    if (a.kind !== 'external' || b.kind !== 'endpoint') return false;
+    const own = this.ownNode.get(b.index);
+    if (!own) return false;
+    const r = this.compiled.externalRanges[a.index];
+    const key = a.address ? `${a.address.family}:${a.address.value}` : r.first === r.last ? `${r.family}:${r.first}` : undefined;
+    return key !== undefined && own.has(key);
   }
 
   /** Whether a flow is allowed, without reasons. */
@@ -412,7 +430,7 @@ export class Engine {
       return { flow, allowed: true, egress: { ...self, direction: 'egress' }, ingress: { ...self, direction: 'ingress' } };
     }
     const egress = this.directionVerdict(a.kind === 'endpoint' ? a.cls : undefined, b.cls, 'egress', flow.protocol, flow.port);
-    const ingress = this.directionVerdict(b.kind === 'endpoint' ? b.cls : undefined, a.cls, 'ingress', flow.protocol, flow.port);
+    const ingress = this.fromOwnNode(a, b) ? OWN_NODE : this.directionVerdict(b.kind === 'endpoint' ? b.cls : undefined, a.cls, 'ingress', flow.protocol, flow.port);
     return { flow, allowed: egress.allowed && ingress.allowed, egress, ingress };
   }
 
@@ -499,6 +517,26 @@ export class Engine {
       const tos = idsOf(dst);
       for (const from of froms) for (const to of tos) if (from !== to) connections.push({ from, to, tcp, udp, sctp });
     });
+    // Each pod's own node reaches it on every port (its address is a range of its own, see compile.ts).
+    if (this.ownNode.size > 0) {
+      const single = new Map<string, number>();
+      this.compiled.externalRanges.forEach((r, x) => {
+        if (r.first === r.last && shownExternal(x)) single.set(`${r.family}:${r.first}`, x);
+      });
+      const all = filter(EVERYTHING);
+      const byPair = new Map(connections.map((c, k) => [`${c.from}\u0000${c.to}`, k]));
+      for (const [i, own] of this.ownNode) {
+        if (!keep(i) || isNothing(all)) continue;
+        for (const key of own) {
+          const x = single.get(key);
+          if (x === undefined) continue;
+          const c = { from: this.compiled.externals[x].id, to: eps[i].id, tcp: formatPorts(all.TCP), udp: formatPorts(all.UDP), sctp: formatPorts(all.SCTP) };
+          const k = byPair.get(`${c.from}\u0000${c.to}`);
+          if (k === undefined) connections.push(c);
+          else connections[k] = c;
+        }
+      }
+    }
     connections.sort((a, b) => position.get(a.from)! - position.get(b.from)! || position.get(a.to)! - position.get(b.to)!);
     return { endpoints, connections };
   }

@@ -18,7 +18,7 @@ import type { Endpoint, TierPeer } from '../model/types.js';
 import type { CompiledRule, Direction, PeerClass, RulePorts } from './compile.js';
 import type { Engine } from './engine.js';
 import { resolvePorts } from './evaluate.js';
-import { formatIP } from '../api/ip.js';
+import { formatIP, parseIP, rangeContains, type AddressRange } from '../api/ip.js';
 import { NOTHING, formatPorts, isNothing } from './ports.js';
 import type { PortsByProtocol } from './types.js';
 
@@ -127,29 +127,35 @@ class Planner {
     // Egress: the destination is the peer. A block carries the numeric ports; each pod it covers that has a named
     // port gets that port as its own entry (a named port never matches an address outside every pod).
     const namedOnly: RulePorts = { fixed: NOTHING, named: rule.ports.named };
-    const podEntries = (pods: readonly number[], ports: (cls: PeerClass) => PortsByProtocol) => {
+    const podEntries = (pods: readonly number[], ports: (cls: PeerClass) => PortsByProtocol, inside: (ip: string) => boolean = () => true) => {
       for (const i of pods) {
         const p = ports(this.classOfEndpoint(i));
         if (isNothing(p)) continue;
-        for (const ip of this.engine.cluster.endpoints[i].ips) entries.push({ cidr: ip, ports: p });
+        for (const ip of this.engine.cluster.endpoints[i].ips) if (inside(ip)) entries.push({ cidr: ip, ports: p });
       }
     };
-    const blocks = (list: readonly { cidr: string; except?: readonly string[] }[], covered: readonly number[]) => {
+    const blocks = (list: readonly { cidr: string; except?: readonly string[] }[], covered: readonly number[], ranges: readonly AddressRange[] | undefined) => {
       if (!isNothing(rule.ports.fixed)) for (const b of list) entries.push(block(b, rule.ports.fixed));
-      if (rule.ports.named.length > 0) podEntries(covered, (cls) => resolvePorts(namedOnly, cls));
+      // Only the pod's addresses the block holds: a dual-stack pod may be inside it in one family only.
+      if (rule.ports.named.length > 0) podEntries(covered, (cls) => resolvePorts(namedOnly, cls), (ip) => ranges === undefined || inRanges(ranges, ip));
     };
     if (rule.peers === null) {
-      blocks(ALL_ADDRESSES.map((cidr) => ({ cidr })), this.allPods);
+      blocks(ALL_ADDRESSES.map((cidr) => ({ cidr })), this.allPods, undefined);
     } else {
       rule.peers.forEach((atom, k) => {
         const peer = peers[k];
-        if (peer.kind === 'blocks') blocks(peer.blocks, this.podsOfAtom(atom));
+        if (peer.kind === 'blocks') blocks(peer.blocks, this.podsOfAtom(atom), this.engine.compiled.atoms[atom].ranges);
         else podEntries(this.podsOfAtom(atom), (cls) => resolvePorts(rule.ports, cls));
       });
     }
     if (entries.length === 0) return { ...base, entries, dropped: 'no destination has any of its named ports' };
     return { ...base, entries };
   }
+}
+
+function inRanges(ranges: readonly AddressRange[], ip: string): boolean {
+  const a = parseIP(ip);
+  return a !== undefined && ranges.some((r) => rangeContains(r, a));
 }
 
 function block(b: { readonly cidr: string; readonly except?: readonly string[] }, ports: PortsByProtocol): PlanEntry {

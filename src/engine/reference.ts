@@ -150,10 +150,20 @@ function directionAllowed(cluster: Cluster, subject: Endpoint, other: RefEnd, ds
   return baseline !== 'Deny';
 }
 
+/** Traffic from the node a pod runs on (its host IP, its Node's addresses) to the pod is always allowed. */
+function fromOwnNode(cluster: Cluster, src: RefEnd, pod: Endpoint): boolean {
+  if (!('address' in src)) return false;
+  const own = [...(pod.hostIP ? [pod.hostIP] : []), ...cluster.nodes.filter((n) => n.name === pod.nodeName).flatMap((n) => n.addresses)];
+  return own.some((text) => {
+    const a = parseIP(text);
+    return a !== undefined && a.family === src.address.family && a.value === src.address.value;
+  });
+}
+
 /** Is a connection from `src` to `dst` on (protocol, port) allowed? Both directions must allow it. */
 export function referenceAllowed(cluster: Cluster, src: RefEnd, dst: RefEnd, protocol: Protocol, port: number): boolean {
   if ('endpoint' in src && 'endpoint' in dst && src.endpoint === dst.endpoint) return true;
   const egress = 'endpoint' in src ? directionAllowed(cluster, src.endpoint, dst, dst, 'egress', protocol, port) : true;
-  const ingress = 'endpoint' in dst ? directionAllowed(cluster, dst.endpoint, src, dst, 'ingress', protocol, port) : true;
+  const ingress = 'endpoint' in dst ? fromOwnNode(cluster, src, dst.endpoint) || directionAllowed(cluster, dst.endpoint, src, dst, 'ingress', protocol, port) : true;
   return egress && ingress;
 }

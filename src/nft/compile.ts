@@ -32,7 +32,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Protocol } from '../api/types.js';
-import { mergeClusterPolicyEndpoints, mergePolicyEndpoints, type ClusterEndpointInfo, type ClusterPolicyEndpoint, type ClusterRuleAction, type EndpointInfo, type PolicyEndpoint, type TrafficDirection } from '../api/policyendpoint.js';
+import { clusterPolicyEndpointOrder, mergeClusterPolicyEndpoints, mergePolicyEndpoints, type ClusterEndpointInfo, type ClusterPolicyEndpoint, type ClusterRuleAction, type EndpointInfo, type PolicyEndpoint, type TrafficDirection } from '../api/policyendpoint.js';
 import { canonicalAddress, cidrExcept, formatRange, mergeRanges, parseAddress, type AddressRange, type Family } from './address.js';
 
 /** `standard`: a pod selected by no PolicyEndpoint allows everything. `strict`: it denies everything (AWS strict mode). */
@@ -298,20 +298,6 @@ function cpeKey(c: ClusterPolicyEndpoint): string {
 }
 
 /**
- * Tier order of ClusterPolicyEndpoints: priority, then the policy's name and kind (the engine's `tierOrder`), then the
- * object's name (chunks of one policy).
- */
-function cpeOrder(a: ClusterPolicyEndpoint, b: ClusterPolicyEndpoint): number {
-  const cmp = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
-  return (
-    a.spec.priority - b.spec.priority ||
-    cmp(a.spec.policyRef.name, b.spec.policyRef.name) ||
-    cmp(a.metadata.ownerReferences?.[0]?.kind ?? '', b.metadata.ownerReferences?.[0]?.kind ?? '') ||
-    cmp(a.metadata.name ?? '', b.metadata.name ?? '')
-  );
-}
-
-/**
  * Consecutive entries with the same action, in order. Only the order between different actions matters (the first
  * matching entry decides), so each run can be one set. `domainName` entries are not enforced (no DNS here): left out.
  */
@@ -412,7 +398,7 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
 
   // Which PolicyEndpoints and ClusterPolicyEndpoints select which pod, indexed once (as `selects` matches).
   const peIndex = selectionIndex(pes, input.pods);
-  const cpes = mergeClusterPolicyEndpoints(input.clusterPolicyEndpoints ?? []).sort(cpeOrder);
+  const cpes = mergeClusterPolicyEndpoints(input.clusterPolicyEndpoints ?? []).sort(clusterPolicyEndpointOrder);
   const cpeIndex = selectionIndex(cpes, input.pods);
 
   // The tier stages. A stage chain is shared by every pod with the same ClusterPolicyEndpoints and the same next stage.

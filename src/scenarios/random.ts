@@ -104,12 +104,17 @@ const networkPolicyArb = (name: string): fc.Arbitrary<NetworkPolicy> =>
       },
     }));
 
-const tierPeerArb: fc.Arbitrary<TierPeer> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ namespaceSelector: nsSelectorArb, podSelector: selectorArb }, { requiredKeys: ['namespaceSelector'] }).map((selector) => ({ kind: 'pods' as const, selector })) },
-  { weight: 2, arbitrary: fc.subarray(CIDRS, { minLength: 1, maxLength: 2 }).map((cidrs) => ({ kind: 'networks' as const, cidrs })) },
-  { weight: 1, arbitrary: fc.constantFrom<LabelSelector>({}, { matchLabels: { zone: 'one' } }).map((nodeSelector) => ({ kind: 'nodes' as const, nodeSelector })) },
-  { weight: 1, arbitrary: fc.constant({ kind: 'unsupported' as const, what: 'domainNames' }) },
-);
+const podsPeerArb: fc.Arbitrary<TierPeer> = fc
+  .record({ namespaceSelector: nsSelectorArb, podSelector: selectorArb }, { requiredKeys: ['namespaceSelector'] })
+  .map((selector) => ({ kind: 'pods' as const, selector }));
+/** Peers that name addresses or names, not pods: the APIs forbid named ports in a rule that has one. */
+const networksPeerArb: fc.Arbitrary<TierPeer> = fc.subarray(CIDRS, { minLength: 1, maxLength: 2 }).map((cidrs) => ({ kind: 'networks' as const, cidrs }));
+const nodesPeerArb: fc.Arbitrary<TierPeer> = fc.constantFrom<LabelSelector>({}, { matchLabels: { zone: 'one' } }).map((nodeSelector) => ({ kind: 'nodes' as const, nodeSelector }));
+/** BaselineAdminNetworkPolicy has no domainNames peer; the other kinds do (and Palisade cannot evaluate it). */
+const addressPeerArb = (kind: TierKindChoice): fc.Arbitrary<TierPeer> =>
+  kind === 'BaselineAdminNetworkPolicy'
+    ? fc.oneof({ weight: 2, arbitrary: networksPeerArb }, { weight: 1, arbitrary: nodesPeerArb })
+    : fc.oneof({ weight: 2, arbitrary: networksPeerArb }, { weight: 1, arbitrary: nodesPeerArb }, { weight: 1, arbitrary: fc.constant({ kind: 'unsupported' as const, what: 'domainNames' }) });
 
 const tierPortArb: fc.Arbitrary<TierPort> = fc.oneof(
   fc.record({ protocol: fc.constantFrom(...PROTOCOLS), port: fc.constantFrom(53, 80, 81) }).map((p) => ({ kind: 'range' as const, protocol: p.protocol, from: p.port, to: p.port })),
@@ -117,27 +122,42 @@ const tierPortArb: fc.Arbitrary<TierPort> = fc.oneof(
   fc.constantFrom('http', 'dns', 'none').map((name) => ({ kind: 'named' as const, name })),
 );
 
-const tierRuleArb = (tier: 'Admin' | 'Baseline'): fc.Arbitrary<TierRule> =>
-  fc.record(
-    {
-      action: tier === 'Admin' ? fc.constantFrom('Allow' as const, 'Deny' as const, 'Pass' as const) : fc.constantFrom('Allow' as const, 'Deny' as const, 'Pass' as const),
-      peers: fc.array(tierPeerArb, { minLength: 1, maxLength: 2 }),
-      ports: fc.array(tierPortArb, { minLength: 1, maxLength: 2 }),
-    },
-    { requiredKeys: ['action', 'peers'] },
-  );
+/** The tier kinds and the actions each allows. */
+type TierKindChoice = 'ClusterNetworkPolicy' | 'AdminNetworkPolicy' | 'BaselineAdminNetworkPolicy';
 
-const tierPolicyArb = (name: string): fc.Arbitrary<TierPolicy> =>
-  fc.constantFrom('Admin' as const, 'Baseline' as const).chain((tier) =>
-    fc.record({
-      tier: fc.constant(tier),
-      name: fc.constant(name),
-      priority: fc.integer({ min: 0, max: 3 }),
-      kind: fc.constant('ClusterNetworkPolicy'),
-      subject: fc.record({ namespaceSelector: nsSelectorArb, podSelector: selectorArb }, { requiredKeys: ['namespaceSelector'] }),
-      ingress: fc.array(tierRuleArb(tier), { maxLength: 3 }),
-      egress: fc.array(tierRuleArb(tier), { maxLength: 3 }),
-    }),
+/**
+ * A rule valid for its kind and direction: ingress peers are pods only; a rule with an address peer names no port by
+ * name; BaselineAdminNetworkPolicy has no Pass.
+ */
+const tierRuleArb = (kind: TierKindChoice, dir: 'ingress' | 'egress'): fc.Arbitrary<TierRule> =>
+  fc
+    .record(
+      {
+        action: kind === 'BaselineAdminNetworkPolicy' ? fc.constantFrom('Allow' as const, 'Deny' as const) : fc.constantFrom('Allow' as const, 'Deny' as const, 'Pass' as const),
+        peers: fc.array(dir === 'ingress' ? podsPeerArb : fc.oneof({ weight: 3, arbitrary: podsPeerArb }, { weight: 2, arbitrary: addressPeerArb(kind) }), { minLength: 1, maxLength: 2 }),
+        ports: fc.array(tierPortArb, { minLength: 1, maxLength: 2 }),
+      },
+      { requiredKeys: ['action', 'peers'] },
+    )
+    .map((r) => {
+      if (!r.ports || r.peers.every((p) => p.kind === 'pods')) return r;
+      const numeric = r.ports.filter((p) => p.kind === 'range');
+      return numeric.length > 0 ? { ...r, ports: numeric } : { action: r.action, peers: r.peers };
+    });
+
+const tierPolicyArb = (name: string, kinds: readonly TierKindChoice[]): fc.Arbitrary<TierPolicy> =>
+  fc.constantFrom(...kinds).chain((kind) =>
+    (kind === 'ClusterNetworkPolicy' ? fc.constantFrom('Admin' as const, 'Baseline' as const) : fc.constant(kind === 'AdminNetworkPolicy' ? ('Admin' as const) : ('Baseline' as const))).chain((tier) =>
+      fc.record({
+        tier: fc.constant(tier),
+        name: fc.constant(kind === 'BaselineAdminNetworkPolicy' ? 'default' : name),
+        priority: kind === 'BaselineAdminNetworkPolicy' ? fc.constant(0) : fc.integer({ min: 0, max: 3 }),
+        kind: fc.constant(kind),
+        subject: fc.record({ namespaceSelector: nsSelectorArb, podSelector: selectorArb }, { requiredKeys: ['namespaceSelector'] }),
+        ingress: fc.array(tierRuleArb(kind, 'ingress'), { maxLength: 3 }),
+        egress: fc.array(tierRuleArb(kind, 'egress'), { maxLength: 3 }),
+      }),
+    ),
   );
 
 const endpointArb = fc.record({
@@ -179,7 +199,8 @@ export function clusterArb(opts: RandomScenarioOptions = {}): fc.Arbitrary<Clust
       fc.record({
         base: fc.constant(r),
         policies: fc.tuple(...Array.from({ length: r.policyCount }, (_, i) => networkPolicyArb(`np${i}`))),
-        tiers: fc.tuple(...Array.from({ length: r.tierCount }, (_, i) => tierPolicyArb(`tp${i}`))),
+        // At most one BaselineAdminNetworkPolicy (it is a singleton named "default"): only the first may be one.
+        tiers: fc.tuple(...Array.from({ length: r.tierCount }, (_, i) => tierPolicyArb(`tp${i}`, i === 0 ? ['ClusterNetworkPolicy', 'AdminNetworkPolicy', 'BaselineAdminNetworkPolicy'] : ['ClusterNetworkPolicy', 'AdminNetworkPolicy']))),
       }),
     )
     .map(({ base, policies, tiers }) => {
@@ -190,6 +211,8 @@ export function clusterArb(opts: RandomScenarioOptions = {}): fc.Arbitrary<Clust
       const endpoints: Endpoint[] = base.endpoints.map((e, i) => {
         const ports: EndpointPort[] = e.ports.filter((p, j, all) => all.findIndex((q) => q.name === p.name) === j);
         const ips = e.workload ? [] : [POD_V4[i % POD_V4.length], ...(e.v6 ? [POD_V6[i % POD_V6.length]] : [])];
+        // Pods alternate between the two nodes, so every node has local and remote pods.
+        const node = e.workload ? {} : { nodeName: `node${i % 2}`, hostIP: NODE_ADDRESSES[i % 2] };
         return {
           id: `${e.namespace}/p${i}`,
           kind: e.workload ? 'Deployment' : 'Pod',
@@ -198,6 +221,7 @@ export function clusterArb(opts: RandomScenarioOptions = {}): fc.Arbitrary<Clust
           labels: e.labels,
           ips,
           ports,
+          ...node,
         };
       });
       const nodes: NodeInfo[] = NODE_ADDRESSES.map((address, i) => ({ name: `node${i}`, labels: (i === 0 && base.nodeZone ? { zone: 'one' } : {}) as Record<string, string>, addresses: [address] }));
