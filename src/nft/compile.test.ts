@@ -85,7 +85,7 @@ describe('compileNode', () => {
     const c = countState(s);
     // 1000 peers are adjacent /32s: merged into one interval per port cell; dispatch = 2 × 200 pods.
     expect(c.elements).toBeLessThanOrEqual(2 * 200 + 1000 + 10);
-    expect(c.chains).toBe(4); // forward_filter, ingress_check, one ingress group, one egress group
+    expect(c.chains).toBe(5); // forward_filter, input_filter, ingress_check, one ingress group, one egress group
   });
 
   it('logs denials with the policies that isolate, accepts with the policy that matched', () => {

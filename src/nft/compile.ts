@@ -13,11 +13,12 @@
  *
  * "Accept" on egress is `goto ingress_check`: the destination's ingress (same node) still has its say.
  *
- * Layout (forward hook only; pod-to-pod and pod-to-world traffic crosses the node's forward path):
+ * Layout (pod-to-pod and pod-to-world traffic crosses the node's forward path; pod-to-node traffic its input path):
  *
  *   forward_filter (hook)  ct established,related → accept; invalid → drop;
  *                          iifname vmap @egress_dispatch   (source pod's egress; O(1) per packet, no walk over pods)
  *                          [strict] unknown pod interface → deny;  goto ingress_check
+ *   input_filter (hook)    ct established,related → accept; iifname vmap @egress_dispatch (the pod's egress to the node)
  *   ingress_check          node's own addresses → accept; oifname vmap @ingress_dispatch; [strict] unknown → deny; accept
  *   ad<i|e>_<h>/bl<i|e>_<h> admin / baseline stage of one distinct list of ClusterPolicyEndpoints and next stage
  *   eg_<group>/in_<group>  one chain per distinct set of isolating PolicyEndpoints (pods with the same policies share it):
@@ -478,6 +479,18 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
       'ip6 saddr @node6 accept',
       'oifname vmap @ingress_dispatch',
       ...(strictUnknown ? [`oifname "${opts.podInterfaces}" ${strictDeny('ingress')}`] : []),
+      'accept',
+    ],
+  });
+  // Traffic from a pod to the node's own addresses is delivered locally (the input hook), never forwarded: it is the
+  // pod's egress like any other destination.
+  chains.set('input_filter', {
+    name: 'input_filter',
+    hook: 'type filter hook input priority filter; policy accept;',
+    rules: [
+      'ct state established,related accept',
+      'iifname vmap @egress_dispatch',
+      ...(strictUnknown ? [`iifname "${opts.podInterfaces}" ${strictDeny('egress')}`] : []),
       'accept',
     ],
   });

@@ -57,6 +57,10 @@ spec: {tier: Admin, priority: 5, subject: {namespaces: {}}, ingress: [{action: D
   });
 });
 
+function conn0(m: { connections: readonly { from: string; to: string }[] }, from: string, to: string) {
+  return m.connections.find((c) => c.from === from && c.to === to);
+}
+
 describe('palisade matrix', () => {
   it('-o json follows the contract', async () => {
     const r = await palisade(['matrix', EXAMPLE, '-o', 'json']);
@@ -66,7 +70,10 @@ describe('palisade matrix', () => {
     expect(m.endpoints).toContainEqual({ id: 'e/checkout', kind: 'Deployment', namespace: 'e', name: 'checkout' });
     expect(m.endpoints).toContainEqual({ id: 'c/report', kind: 'CronJob', namespace: 'c', name: 'report' });
     const externals = m.endpoints.filter((e) => e.kind === 'External').map((e) => e.id);
-    expect(externals).toEqual(['0.0.0.0-169.254.169.253', '169.254.169.254-169.254.169.254', '169.254.169.255-203.0.112.255', '203.0.113.0-203.0.113.255', '203.0.114.0-255.255.255.255']);
+    // The nodes' addresses (the pods' host IPs) are ranges of their own: each reaches its own pods on every port.
+    expect(externals).toEqual(['0.0.0.0-169.254.169.253', '169.254.169.254-169.254.169.254', '169.254.169.255-192.168.10.0', '192.168.10.1-192.168.10.1', '192.168.10.2-192.168.10.2', '192.168.10.3-203.0.112.255', '203.0.113.0-203.0.113.255', '203.0.114.0-255.255.255.255']);
+    expect(conn0(m, '192.168.10.1-192.168.10.1', 'a/nginx')).toEqual({ from: '192.168.10.1-192.168.10.1', to: 'a/nginx', tcp: '1-65535', udp: '1-65535', sctp: '1-65535' });
+    expect(conn0(m, '192.168.10.2-192.168.10.2', 'a/nginx')).toBeUndefined();
     const conn = (from: string, to: string) => m.connections.find((c) => c.from === from && c.to === to);
     expect(conn('a/client', 'a/nginx')).toEqual({ from: 'a/client', to: 'a/nginx', tcp: '80', udp: '', sctp: '' });
     expect(conn('a/stranger', 'a/nginx')).toBeUndefined();

@@ -6,37 +6,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseIP } from '../../src/api/ip.js';
 import { clusterArb } from '../../src/scenarios/random.js';
-import { ObjectsInterpreter } from '../../src/verify/objects.js';
-import { PROBE_PORTS, PROTOCOLS, engineDirection, localPods, probeAddresses, translate, type Translation } from './support.js';
-
-/** The first packet where the objects and the engine disagree, or undefined. */
-export function objectsDisagreement(t: Translation): string | undefined {
-  for (const node of t.cluster.nodes) {
-    const interp = new ObjectsInterpreter({ policyEndpoints: t.policyEndpoints, clusterPolicyEndpoints: t.clusterPolicyEndpoints, nodeAddresses: node.addresses, mode: 'standard' });
-    for (const pod of localPods(t.cluster, node.name)) {
-      for (const family of [4, 6] as const) {
-        if (!pod.ips.some((ip) => parseIP(ip)?.family === family)) continue;
-        for (const peer of probeAddresses(t, family)) {
-          if (pod.ips.includes(peer)) continue;
-          for (const direction of ['ingress', 'egress'] as const) {
-            for (const protocol of PROTOCOLS) {
-              for (const port of PROBE_PORTS) {
-                const engine = engineDirection(t, pod, direction, peer, protocol, port);
-                const objects = interp.decide(pod, { direction, peer, protocol, port });
-                if (engine !== objects.allowed) {
-                  return `${pod.id} ${direction} ${direction === 'egress' ? 'to' : 'from'} ${peer} ${protocol}/${port}: engine ${engine ? 'allows' : 'denies'}, objects ${objects.allowed ? 'allow' : 'deny'} (${objects.stage}${objects.policy ? ` ${objects.policy}` : ''})`;
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-  return undefined;
-}
+import { objectsDisagreement, translate } from './support.js';
 
 describe('engine == interpret(PolicyEndpoints, ClusterPolicyEndpoints)', () => {
   it('on random clusters with tiers of all three kinds, through the YAML loader', () => {

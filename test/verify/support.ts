@@ -12,6 +12,12 @@ import type { Cluster, Endpoint } from '../../src/model/types.js';
 import { clusterYaml } from '../../src/scenarios/manifests.js';
 import { PROBE_ADDRESSES, PROBE_PORTS } from '../../src/scenarios/random.js';
 import type { ClusterPolicyEndpoint, PolicyEndpoint } from '../../src/api/policyendpoint.js';
+import { compileNode, type DesiredState, type LocalPod } from '../../src/nft/compile.js';
+import { rulesetFromState } from '../../src/nft/interpret.js';
+import { engineExpectation, objectsExpectation } from '../../src/verify/expect.js';
+import { ObjectsInterpreter } from '../../src/verify/objects.js';
+import { proveNode, type ProofPod } from '../../src/verify/prove.js';
+import { projectFamily } from '../../src/verify/expect.js';
 
 export const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
 export { PROBE_PORTS };
@@ -26,10 +32,6 @@ export function throughLoader(generated: Cluster): Cluster {
   return read.cluster;
 }
 
-/** The cluster as seen by packets of one address family: pods keep only their addresses of that family. */
-export function projectFamily(cluster: Cluster, family: 4 | 6): Cluster {
-  return { ...cluster, endpoints: cluster.endpoints.map((e) => ({ ...e, ips: e.ips.filter((ip) => parseIP(ip)?.family === family) })) };
-}
 
 export interface Translation {
   readonly cluster: Cluster;
@@ -71,3 +73,51 @@ export function engineDirection(t: Translation, pod: Endpoint, direction: 'ingre
 export function localPods(cluster: Cluster, node: string): Endpoint[] {
   return cluster.endpoints.filter((e) => e.kind === 'Pod' && e.nodeName === node && e.ips.length > 0);
 }
+
+/** The first packet where the objects and the engine disagree, or undefined. */
+export function objectsDisagreement(t: Translation): string | undefined {
+  for (const node of t.cluster.nodes) {
+    const interp = new ObjectsInterpreter({ policyEndpoints: t.policyEndpoints, clusterPolicyEndpoints: t.clusterPolicyEndpoints, nodeAddresses: node.addresses, mode: 'standard' });
+    for (const pod of localPods(t.cluster, node.name)) {
+      for (const family of [4, 6] as const) {
+        if (!pod.ips.some((ip) => parseIP(ip)?.family === family)) continue;
+        for (const peer of probeAddresses(t, family)) {
+          if (pod.ips.includes(peer)) continue;
+          for (const direction of ['ingress', 'egress'] as const) {
+            for (const protocol of PROTOCOLS) {
+              for (const port of PROBE_PORTS) {
+                const engine = engineDirection(t, pod, direction, peer, protocol, port);
+                const objects = interp.decide(pod, { direction, peer, protocol, port });
+                if (engine !== objects.allowed) {
+                  return `${pod.id} ${direction} ${direction === 'egress' ? 'to' : 'from'} ${peer} ${protocol}/${port}: engine ${engine ? 'allows' : 'denies'}, objects ${objects.allowed ? 'allow' : 'deny'} (${objects.stage}${objects.policy ? ` ${objects.policy}` : ''})`;
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+
+/** The first node whose table disagrees with the engine or with its objects, as a counterexample; else undefined. */
+export function rulesetDisagreement(t: Translation, mode: 'standard' | 'strict' = 'standard', mutate: (s: DesiredState) => DesiredState = (s) => s): string | undefined {
+  const engine = engineExpectation(t.byFamily);
+  for (const node of t.cluster.nodes) {
+    const pods: LocalPod[] = localPods(t.cluster, node.name).map((e, i) => ({ name: e.name, namespace: e.namespace, ips: e.ips, ifname: `pl${i}` }));
+    const proofPods: ProofPod[] = pods.map((p) => ({ id: `${p.namespace}/${p.name}`, ifname: p.ifname, ips: p.ips }));
+    const input = { policyEndpoints: t.policyEndpoints, clusterPolicyEndpoints: t.clusterPolicyEndpoints, nodeAddresses: node.addresses, mode };
+    const rs = rulesetFromState(mutate(compileNode({ ...input, pods })));
+    const objects = objectsExpectation(input, new Map(pods.map((p) => [p.ifname, p])));
+    const vsObjects = proveNode(rs, proofPods, node.addresses, objects);
+    if (!vsObjects.proved) return `${node.name}: table vs objects: ${vsObjects.counterexample.text}`;
+    if (mode === 'standard') {
+      const vsEngine = proveNode(rs, proofPods, node.addresses, engine);
+      if (!vsEngine.proved) return `${node.name}: table vs engine: ${vsEngine.counterexample.text}`;
+    }
+  }
+  return undefined;
+}
+

@@ -1,0 +1,321 @@
+/**
+ * An interpreter of the agent's nftables table: dispatch maps, stage chains, interval sets and concatenated
+ * `address . protocol . port` sets, evaluated for one packet the way the kernel evaluates them. It reads a
+ * {@link Ruleset}, which comes either from the compiler's {@link DesiredState} ({@link rulesetFromState}) or from what
+ * the kernel holds (`nft -j list table inet palisade`, see kernel.ts), so the compiler's output and the kernel's table
+ * are checked by one piece of code. Only the forms the compiler writes are understood; anything else is an error,
+ * never a guess.
+ */
+import type { Family } from '../api/ip.js';
+import { parseIP } from '../api/ip.js';
+import type { DesiredState } from './compile.js';
+
+export type L4 = 'tcp' | 'udp' | 'sctp';
+
+/** A verdict statement. */
+export type NftVerdict =
+  | { readonly kind: 'accept' }
+  | { readonly kind: 'drop' }
+  | { readonly kind: 'goto'; readonly chain: string }
+  | { readonly kind: 'jump'; readonly chain: string };
+
+/** One match of a rule. */
+export type NftMatch =
+  | { readonly kind: 'ct'; readonly states: readonly string[] }
+  /** Interface name equality; a trailing `*` matches any suffix. */
+  | { readonly kind: 'ifname'; readonly field: 'iifname' | 'oifname'; readonly pattern: string }
+  | { readonly kind: 'addr'; readonly family: Family; readonly field: 'saddr' | 'daddr'; readonly set: string }
+  | { readonly kind: 'addrPort'; readonly family: Family; readonly field: 'saddr' | 'daddr'; readonly set: string };
+
+export interface NftRule {
+  readonly matches: readonly NftMatch[];
+  /** A verdict map lookup by interface name: a hit applies the element's verdict, a miss goes on with the next rule. */
+  readonly vmap?: { readonly field: 'iifname' | 'oifname'; readonly map: string };
+  readonly verdict?: NftVerdict;
+  /** The NFLOG prefix, when the rule logs. */
+  readonly log?: string;
+}
+
+export interface AddressInterval {
+  readonly first: bigint;
+  readonly last: bigint;
+}
+
+export type NftSetContent =
+  | { readonly kind: 'addr'; readonly family: Family; readonly intervals: readonly AddressInterval[] }
+  | {
+      readonly kind: 'addrPort';
+      readonly family: Family;
+      readonly cells: readonly { readonly addr: AddressInterval; readonly proto: L4; readonly from: number; readonly to: number }[];
+    }
+  | { readonly kind: 'vmap'; readonly entries: ReadonlyMap<string, NftVerdict> };
+
+export interface NftChainIR {
+  readonly name: string;
+  readonly rules: readonly NftRule[];
+  /** For base chains: the hook and the policy. */
+  readonly hook?: { readonly hook: 'forward' | 'input' | 'output' | 'prerouting' | 'postrouting'; readonly policy: 'accept' | 'drop' };
+}
+
+/** A table as the interpreter reads it. */
+export interface Ruleset {
+  readonly sets: ReadonlyMap<string, NftSetContent>;
+  readonly chains: ReadonlyMap<string, NftChainIR>;
+}
+
+/** A packet as the table sees it. `ct` is `new` for the first packet of a connection. */
+export interface NftPacket {
+  readonly hook: 'forward' | 'input';
+  readonly iif: string;
+  /** Empty on the input hook. */
+  readonly oif: string;
+  readonly family: Family;
+  readonly saddr: bigint;
+  readonly daddr: bigint;
+  readonly proto: L4;
+  readonly dport: number;
+  readonly ct: 'new' | 'established';
+}
+
+export interface NftOutcome {
+  readonly verdict: 'accept' | 'drop';
+  /** The chains walked, in order. */
+  readonly chains: readonly string[];
+  /** The NFLOG prefix of the deciding rule, when it logged. */
+  readonly log?: string;
+}
+
+/** Raised for a table the interpreter does not understand. */
+export class RulesetError extends Error {}
+
+// ---------------------------------------------------------------- evaluation
+
+function ifMatches(pattern: string, name: string): boolean {
+  return pattern.endsWith('*') ? name.startsWith(pattern.slice(0, -1)) : name === pattern;
+}
+
+function inIntervals(intervals: readonly AddressInterval[], v: bigint): boolean {
+  for (const i of intervals) if (v >= i.first && v <= i.last) return true;
+  return false;
+}
+
+function matchHolds(rs: Ruleset, m: NftMatch, p: NftPacket): boolean {
+  switch (m.kind) {
+    case 'ct':
+      return m.states.includes(p.ct);
+    case 'ifname':
+      return ifMatches(m.pattern, m.field === 'iifname' ? p.iif : p.oif);
+    case 'addr': {
+      if (p.family !== m.family) return false;
+      const set = rs.sets.get(m.set);
+      if (!set || set.kind !== 'addr') throw new RulesetError(`rule looks up @${m.set}, which is not an address set`);
+      return inIntervals(set.intervals, m.field === 'saddr' ? p.saddr : p.daddr);
+    }
+    case 'addrPort': {
+      if (p.family !== m.family) return false;
+      const set = rs.sets.get(m.set);
+      if (!set || set.kind !== 'addrPort') throw new RulesetError(`rule looks up @${m.set}, which is not an address . protocol . port set`);
+      const a = m.field === 'saddr' ? p.saddr : p.daddr;
+      return set.cells.some((c) => c.proto === p.proto && p.dport >= c.from && p.dport <= c.to && a >= c.addr.first && a <= c.addr.last);
+    }
+  }
+}
+
+/**
+ * Evaluates one packet from the base chain of its hook.
+ * @example evaluate(rulesetFromState(state), { hook: 'forward', iif: 'veth1', oif: 'eth0', family: 4, ... }).verdict
+ */
+export function evaluate(rs: Ruleset, p: NftPacket): NftOutcome {
+  const base = [...rs.chains.values()].find((c) => c.hook?.hook === p.hook);
+  if (!base) return { verdict: 'accept', chains: [] };
+  const walked: string[] = [];
+  const run = (chain: NftChainIR, depth: number): { verdict?: 'accept' | 'drop'; log?: string } => {
+    if (depth > 64) throw new RulesetError(`chain ${chain.name}: more than 64 jumps (a loop?)`);
+    walked.push(chain.name);
+    for (const rule of chain.rules) {
+      if (!rule.matches.every((m) => matchHolds(rs, m, p))) continue;
+      let verdict = rule.verdict;
+      if (rule.vmap) {
+        const map = rs.sets.get(rule.vmap.map);
+        if (!map || map.kind !== 'vmap') throw new RulesetError(`rule looks up vmap @${rule.vmap.map}, which is not a verdict map`);
+        const hit = map.entries.get(rule.vmap.field === 'iifname' ? p.iif : p.oif);
+        if (!hit) continue;
+        verdict = hit;
+      }
+      if (!verdict) continue;
+      if (verdict.kind === 'accept' || verdict.kind === 'drop') return { verdict: verdict.kind, ...(rule.log ? { log: rule.log } : {}) };
+      const next = rs.chains.get(verdict.chain);
+      if (!next) throw new RulesetError(`chain ${chain.name}: ${verdict.kind} to missing chain ${verdict.chain}`);
+      const r = run(next, depth + 1);
+      // goto never comes back; jump comes back when the called chain ends without a verdict.
+      if (r.verdict || verdict.kind === 'goto') return r;
+    }
+    return {};
+  };
+  const r = run(base, 0);
+  return { verdict: r.verdict ?? base.hook!.policy, chains: walked, ...(r.log ? { log: r.log } : {}) };
+}
+
+// ---------------------------------------------------------------- reading the compiler's text
+
+const PROTOS: ReadonlySet<string> = new Set(['tcp', 'udp', 'sctp']);
+
+function parseVerdict(tokens: readonly string[], at: string): NftVerdict {
+  if (tokens.length === 1 && (tokens[0] === 'accept' || tokens[0] === 'drop')) return { kind: tokens[0] };
+  if (tokens.length === 2 && (tokens[0] === 'goto' || tokens[0] === 'jump')) return { kind: tokens[0], chain: tokens[1] };
+  throw new RulesetError(`${at}: verdict not understood: ${tokens.join(' ')}`);
+}
+
+/** Splits a rule into tokens; a double-quoted string is one token (quotes removed). */
+function tokenize(text: string): string[] {
+  const out: string[] = [];
+  const re = /"([^"]*)"|(\S+)/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) out.push(m[1] !== undefined ? m[1] : m[2]);
+  return out;
+}
+
+/** Parses one rule of the compiler's text form. */
+export function parseRule(text: string, at = 'rule'): NftRule {
+  let t = tokenize(text);
+  let log: string | undefined;
+  const matches: NftMatch[] = [];
+  let vmap: NftRule['vmap'];
+  while (t.length > 0) {
+    const [a, b, c] = t;
+    if (a === 'log' && b === 'prefix') {
+      log = c;
+      t = t.slice(3);
+      if (t[0] === 'group') t = t.slice(2);
+      continue;
+    }
+    if (a === 'counter') {
+      t = t[1] === 'name' ? t.slice(3) : t.slice(1);
+      continue;
+    }
+    if (a === 'ct' && b === 'state') {
+      matches.push({ kind: 'ct', states: c.split(',') });
+      t = t.slice(3);
+      continue;
+    }
+    if ((a === 'iifname' || a === 'oifname') && b === 'vmap') {
+      vmap = { field: a, map: c.replace(/^@/, '') };
+      t = t.slice(3);
+      continue;
+    }
+    if (a === 'iifname' || a === 'oifname') {
+      matches.push({ kind: 'ifname', field: a, pattern: b });
+      t = t.slice(2);
+      continue;
+    }
+    if ((a === 'ip' || a === 'ip6') && (b === 'saddr' || b === 'daddr')) {
+      const family: Family = a === 'ip' ? 4 : 6;
+      if (c?.startsWith('@')) {
+        matches.push({ kind: 'addr', family, field: b, set: c.slice(1) });
+        t = t.slice(3);
+        continue;
+      }
+      if (c === '.' && t[3] === 'meta' && t[4] === 'l4proto' && t[5] === '.' && t[6] === 'th' && t[7] === 'dport' && t[8]?.startsWith('@')) {
+        matches.push({ kind: 'addrPort', family, field: b, set: t[8].slice(1) });
+        t = t.slice(9);
+        continue;
+      }
+    }
+    break;
+  }
+  if (t.length === 0) return { matches, ...(vmap ? { vmap } : {}), ...(log ? { log } : {}) };
+  return { matches, ...(vmap ? { vmap } : {}), verdict: parseVerdict(t, `${at}: "${text}"`), ...(log ? { log } : {}) };
+}
+
+function parseAddress(text: string, family: Family, at: string): bigint {
+  const a = parseIP(text);
+  if (!a || a.family !== family) throw new RulesetError(`${at}: not an IPv${family} address: ${text}`);
+  return a.value;
+}
+
+/** `a`, `a-b` or `a/len`. */
+export function parseInterval(text: string, family: Family, at: string): AddressInterval {
+  const slash = text.indexOf('/');
+  if (slash >= 0) {
+    const base = parseAddress(text.slice(0, slash), family, at);
+    const len = Number(text.slice(slash + 1));
+    const bits = family === 4 ? 32 : 128;
+    if (!Number.isInteger(len) || len < 0 || len > bits) throw new RulesetError(`${at}: bad prefix length in ${text}`);
+    const host = (1n << BigInt(bits - len)) - 1n;
+    return { first: base & ~host, last: (base & ~host) | host };
+  }
+  // IPv6 addresses contain no '-', so the first '-' separates a range.
+  const dash = text.indexOf('-');
+  if (dash >= 0) return { first: parseAddress(text.slice(0, dash), family, at), last: parseAddress(text.slice(dash + 1), family, at) };
+  const v = parseAddress(text, family, at);
+  return { first: v, last: v };
+}
+
+function parsePortRange(text: string, at: string): { from: number; to: number } {
+  const [a, b] = text.split('-');
+  const from = Number(a);
+  const to = b === undefined ? from : Number(b);
+  if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to > 65535 || from > to) throw new RulesetError(`${at}: bad port range ${text}`);
+  return { from, to };
+}
+
+function setContent(name: string, decl: string, elements: readonly { key: string; value?: string }[]): NftSetContent {
+  const at = `set ${name}`;
+  if (/type ifname : verdict/.test(decl)) {
+    const entries = new Map<string, NftVerdict>();
+    for (const e of elements) entries.set(e.key.replace(/^"|"$/g, ''), parseVerdict(tokenize(e.value ?? ''), `${at} element ${e.key}`));
+    return { kind: 'vmap', entries };
+  }
+  const family: Family | undefined = /type ipv4_addr/.test(decl) ? 4 : /type ipv6_addr/.test(decl) ? 6 : undefined;
+  if (family === undefined) throw new RulesetError(`${at}: set type not understood: ${decl}`);
+  if (/inet_proto \. inet_service/.test(decl)) {
+    return {
+      kind: 'addrPort',
+      family,
+      cells: elements.map((e) => {
+        const parts = e.key.split(' . ');
+        if (parts.length !== 3 || !PROTOS.has(parts[1])) throw new RulesetError(`${at}: element not understood: ${e.key}`);
+        return { addr: parseInterval(parts[0], family, at), proto: parts[1] as L4, ...parsePortRange(parts[2], at) };
+      }),
+    };
+  }
+  return { kind: 'addr', family, intervals: elements.map((e) => parseInterval(e.key, family, at)) };
+}
+
+/** The compiler's model of a table, read as the interpreter reads a kernel table. */
+export function rulesetFromState(state: DesiredState): Ruleset {
+  const sets = new Map<string, NftSetContent>();
+  for (const s of state.sets.values()) sets.set(s.name, setContent(s.name, s.decl, s.elements));
+  const chains = new Map<string, NftChainIR>();
+  for (const c of state.chains.values()) {
+    const m = c.hook ? /hook (\w+) .*policy (accept|drop)/.exec(c.hook) : null;
+    if (c.hook && !m) throw new RulesetError(`chain ${c.name}: base chain declaration not understood: ${c.hook}`);
+    const hook = m ? { hook: m[1] as NonNullable<NftChainIR['hook']>['hook'], policy: m[2] as 'accept' | 'drop' } : undefined;
+    chains.set(c.name, { name: c.name, rules: c.rules.map((r, i) => parseRule(r, `chain ${c.name} rule ${i}`)), ...(hook ? { hook } : {}) });
+  }
+  return { sets, chains };
+}
+
+/**
+ * Every address and port where some set or match of the table starts or stops applying: the table is constant on
+ * each piece between two cuts, so checking one packet per piece checks them all.
+ */
+export function rulesetCuts(rs: Ruleset): { addresses: Record<Family, Set<bigint>>; ports: Set<number> } {
+  const addresses: Record<Family, Set<bigint>> = { 4: new Set(), 6: new Set() };
+  const ports = new Set<number>();
+  for (const s of rs.sets.values()) {
+    if (s.kind === 'addr') for (const i of s.intervals) cut(addresses[s.family], i);
+    else if (s.kind === 'addrPort') {
+      for (const c of s.cells) {
+        cut(addresses[s.family], c.addr);
+        ports.add(c.from);
+        ports.add(c.to + 1);
+      }
+    }
+  }
+  return { addresses, ports };
+}
+
+function cut(set: Set<bigint>, i: AddressInterval): void {
+  set.add(i.first);
+  set.add(i.last + 1n);
+}

@@ -1,0 +1,92 @@
+/**
+ * The two expectations a node's table is proved against: the engine's verdicts (when the agent has the manifests, or
+ * in the lab and the tests) and the meaning of the (Cluster)PolicyEndpoint objects it was given (always).
+ */
+import { formatIP, parseCIDR, parseIP, type Family } from '../api/ip.js';
+import type { ClusterPolicyEndpoint, PolicyEndpoint } from '../api/policyendpoint.js';
+import type { Engine } from '../engine/engine.js';
+import { ObjectsInterpreter, type ObjectsInput } from './objects.js';
+import type { Expectation, ProofPod } from './prove.js';
+
+type Cuts = { addresses: Record<Family, Set<bigint>>; ports: Set<number> };
+
+function emptyCuts(): Cuts {
+  return { addresses: { 4: new Set(), 6: new Set() }, ports: new Set() };
+}
+
+function cutCidr(c: Cuts, text: string): void {
+  const r = parseCIDR(text.includes('/') ? text : `${text}/${parseIP(text)?.family === 6 ? 128 : 32}`);
+  if (!r) return;
+  c.addresses[r.family].add(r.first);
+  c.addresses[r.family].add(r.last + 1n);
+}
+
+/** What the objects mean, as an expectation; `pods` name the local pods by interface. */
+export function objectsExpectation(input: ObjectsInput, pods: ReadonlyMap<string, { readonly name?: string; readonly namespace?: string }>): Expectation {
+  const interp = new ObjectsInterpreter(input);
+  const cuts = emptyCuts();
+  const lists = [
+    ...input.policyEndpoints.flatMap((pe: PolicyEndpoint) => [...(pe.spec.ingress ?? []), ...(pe.spec.egress ?? [])]),
+    ...(input.clusterPolicyEndpoints ?? []).flatMap((c: ClusterPolicyEndpoint) => [...(c.spec.ingress ?? []), ...(c.spec.egress ?? [])]),
+  ];
+  for (const e of lists) {
+    if (e.cidr !== undefined) cutCidr(cuts, e.cidr);
+    for (const x of ('except' in e ? (e.except ?? []) : [])) cutCidr(cuts, x);
+    for (const p of e.ports ?? []) {
+      if (p.port === undefined) continue;
+      cuts.ports.add(p.port);
+      cuts.ports.add((p.endPort ?? p.port) + 1);
+    }
+  }
+  return {
+    cuts,
+    allows(pod: ProofPod, direction, peer, protocol, port) {
+      const named = pods.get(pod.ifname);
+      return interp.decide({ ips: pod.ips, ...(named?.name ? { name: named.name, namespace: named.namespace } : {}) }, { direction, peer: formatIP(peer.family, peer.value), protocol, port }).allowed;
+    },
+  };
+}
+
+/**
+ * The engine's verdicts, as an expectation. `byFamily` holds an engine per address family (the cluster as packets of
+ * that family see it: see {@link projectFamily}); pods are named by endpoint id.
+ */
+export function engineExpectation(byFamily: Readonly<Record<Family, Engine>>): Expectation {
+  const cuts = emptyCuts();
+  for (const family of [4, 6] as const) {
+    const engine = byFamily[family];
+    for (const r of engine.compiled.externalRanges) {
+      cuts.addresses[r.family].add(r.first);
+      cuts.addresses[r.family].add(r.last + 1n);
+    }
+    for (const ep of engine.cluster.endpoints) {
+      for (const p of ep.ports) {
+        cuts.ports.add(p.port);
+        cuts.ports.add(p.port + 1);
+      }
+    }
+    const rules = [...engine.compiled.networkPolicies.flatMap((p) => [...p.rules.ingress, ...p.rules.egress]), ...engine.compiled.tierPolicies.flatMap((p) => [...p.rules.ingress, ...p.rules.egress])];
+    for (const r of rules) {
+      for (const proto of ['TCP', 'UDP', 'SCTP'] as const) {
+        for (const x of r.ports.fixed[proto]) {
+          cuts.ports.add(x.from);
+          cuts.ports.add(x.to + 1);
+        }
+      }
+    }
+  }
+  return {
+    cuts,
+    allows(pod, direction, peer, protocol, port) {
+      const engine = byFamily[peer.family];
+      const other = formatIP(peer.family, peer.value);
+      const v = engine.verdict(direction === 'egress' ? { from: pod.id, to: other, protocol, port } : { from: other, to: pod.id, protocol, port });
+      return direction === 'egress' ? v.egress.allowed : v.ingress.allowed;
+    },
+  };
+}
+
+/** The cluster as packets of one address family see it: each endpoint keeps only its addresses of that family. */
+export function projectFamily<C extends { readonly endpoints: readonly { readonly ips: readonly string[] }[] }>(cluster: C, family: Family): C {
+  return { ...cluster, endpoints: cluster.endpoints.map((e) => ({ ...e, ips: e.ips.filter((ip) => parseIP(ip)?.family === family) })) };
+}
