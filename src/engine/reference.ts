@@ -5,9 +5,79 @@
  */
 import type { NetworkPolicyPeer, NetworkPolicyPort, Protocol } from '../api/types.js';
 import type { Cluster, Endpoint, TierPeer, TierPolicy, TierPort, TierRule } from '../model/types.js';
-import { ipBlockRanges, parseCIDR, parseIP, rangeContains, type Address } from '../api/ip.js';
-import { matchesSelector } from './selector.js';
+import type { Address } from '../api/ip.js';
+import type { LabelSelector } from '../api/types.js';
 import { effectivePolicyTypes, tierOrder } from './semantics.js';
+
+// ---------------------------------------------------------------- its own selectors and addresses
+// Written apart from the engine's (selector.ts, api/ip.ts) so that a bug there cannot hide here as well.
+
+/** metav1.LabelSelector: every matchLabels pair and every expression must hold; empty matches everything. */
+function matchesSelector(sel: LabelSelector, labels: Readonly<Record<string, string>>): boolean {
+  const has = (k: string) => Object.prototype.hasOwnProperty.call(labels, k);
+  const pairs = Object.entries(sel.matchLabels ?? {}).every(([k, v]) => has(k) && labels[k] === v);
+  return (
+    pairs &&
+    (sel.matchExpressions ?? []).every((e) => {
+      const values = e.values ?? [];
+      if (e.operator === 'In') return has(e.key) && values.includes(labels[e.key]);
+      if (e.operator === 'NotIn') return !has(e.key) || !values.includes(labels[e.key]);
+      if (e.operator === 'Exists') return has(e.key);
+      return !has(e.key);
+    })
+  );
+}
+
+/** An IPv4 dotted quad or an IPv6 address (with `::`, or an IPv4 tail) as family and value; undefined otherwise. */
+function parseIP(text: string): Address | undefined {
+  const v4 = (t: string): bigint | undefined => {
+    const parts = t.split('.');
+    if (parts.length !== 4 || parts.some((x) => !/^\d{1,3}$/.test(x) || Number(x) > 255)) return undefined;
+    return parts.reduce((acc, x) => acc * 256n + BigInt(Number(x)), 0n);
+  };
+  if (!text.includes(':')) {
+    const v = v4(text);
+    return v === undefined ? undefined : { family: 4, value: v };
+  }
+  let groups: string[] = [];
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const side = (h: string) => (h === '' ? [] : h.split(':'));
+  const expand = (list: string[]): string[] | undefined => {
+    const last = list[list.length - 1];
+    if (last !== undefined && last.includes('.')) {
+      const v = v4(last);
+      if (v === undefined) return undefined;
+      return [...list.slice(0, -1), (v >> 16n).toString(16), (v & 0xffffn).toString(16)];
+    }
+    return list;
+  };
+  const head = expand(side(halves[0]));
+  const tail = halves.length === 2 ? expand(side(halves[1])) : [];
+  if (!head || !tail) return undefined;
+  if (halves.length === 2) groups = [...head, ...Array.from({ length: 8 - head.length - tail.length }, () => '0'), ...tail];
+  else groups = head;
+  if (groups.length !== 8 || groups.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return undefined;
+  const value = groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
+  // An IPv4-mapped IPv6 address is the IPv4 address, as Go's parser reads it.
+  if (value >> 32n === 0xffffn) return { family: 4, value: value & 0xffffffffn };
+  return { family: 6, value };
+}
+
+/** Is `a` inside `addr/len` (host bits ignored)? */
+function inCidr(cidr: string, a: Address): boolean {
+  const [addr, lenText] = cidr.split('/');
+  const base = parseIP(addr);
+  if (!base || base.family !== a.family || lenText === undefined) return false;
+  const shift = BigInt((a.family === 4 ? 32 : 128) - Number(lenText));
+  return base.value >> shift === a.value >> shift;
+}
+
+function inIpBlock(block: { cidr: string; except?: readonly string[] }, a: Address): boolean {
+  return inCidr(block.cidr, a) && !(block.except ?? []).some((x) => inCidr(x, a));
+}
+
+// ---------------------------------------------------------------- the semantics
 
 /** One end of a flow: an endpoint, or an address outside every pod. */
 export type RefEnd = { readonly endpoint: Endpoint } | { readonly address: Address };
@@ -46,8 +116,8 @@ function npPeerMatches(cluster: Cluster, policyNs: string, peers: readonly Netwo
   if (!peers || peers.length === 0) return true;
   return peers.some((peer) => {
     if (peer.ipBlock) {
-      const ranges = ipBlockRanges(peer.ipBlock.cidr, peer.ipBlock.except ?? []);
-      return addressesOf(other).some((a) => ranges.some((r) => rangeContains(r, a)));
+      const block = peer.ipBlock;
+      return addressesOf(other).some((a) => inIpBlock(block, a));
     }
     if (!('endpoint' in other)) return false;
     const ep = other.endpoint;
@@ -71,12 +141,7 @@ function tierPeerMatches(cluster: Cluster, peer: TierPeer, other: RefEnd): boole
     case 'pods':
       return 'endpoint' in other && tierSelects(cluster, peer.selector, other.endpoint);
     case 'networks':
-      return addressesOf(other).some((a) =>
-        peer.cidrs.some((c) => {
-          const r = parseCIDR(c);
-          return r !== undefined && rangeContains(r, a);
-        }),
-      );
+      return addressesOf(other).some((a) => peer.cidrs.some((c) => inCidr(c, a)));
     case 'nodes': {
       if (!('address' in other)) return false;
       const a = other.address;
