@@ -1,10 +1,12 @@
 /**
- * The tier pipeline for one direction of a class pair: admin tier → NetworkPolicy → baseline tier → default allow.
- * Each tier decides some ports and hands the rest on; a rule decides only the (protocol, port) it lists.
+ * The tier pipeline for one direction of a class pair, as the stages of pipeline.ts: admin tier → NetworkPolicy →
+ * baseline tier → default allow. Each tier decides some ports and hands the rest on; a rule decides only the
+ * (protocol, port) it lists.
  */
 import type { Protocol } from '../api/types.js';
 import { hasAtom, type CompiledRule, type CompiledTierPolicy, type Direction, type PeerClass, type RulePorts } from './compile.js';
 import { EVERYTHING, NOTHING, containsPort, intersectAll, isNothing, only, range, subtractAll, unionAll } from './ports.js';
+import { runPipeline, runPortPipeline, type PortAlgebra, type StageAnswer } from './pipeline.js';
 import type { DirectionVerdict, PortsByProtocol, RuleRef } from './types.js';
 
 export function ruleMatchesPeer(rule: CompiledRule, peer: PeerClass): boolean {
@@ -60,27 +62,23 @@ function networkPolicyAllowed(subject: PeerClass, dir: Direction, peer: PeerClas
   return allowed;
 }
 
+const PORTS: PortAlgebra<PortsByProtocol> = { all: EVERYTHING, none: NOTHING, union: unionAll, empty: isNothing };
+
 /**
  * The ports allowed in direction `dir` for `subject` talking with `peer` (egress: subject → peer; ingress: peer →
- * subject). External subjects have no policies: everything.
+ * subject), through the stages of pipeline.ts. External subjects have no policies: everything.
  */
 export function evaluateDirection(subject: PeerClass, peer: PeerClass, dir: Direction): PortsByProtocol {
   if (subject.external) return EVERYTHING;
   const dst = dir === 'egress' ? peer : subject;
-  let pool = EVERYTHING;
-  let allowed = NOTHING;
-  if (subject.admin.length > 0) {
-    const admin = evaluateTier(subject.admin, dir, peer, dst, pool);
-    allowed = admin.allowed;
-    pool = admin.rest;
-  }
-  if (subject.networkPolicies[dir].length > 0) return unionAll(allowed, intersectAll(pool, networkPolicyAllowed(subject, dir, peer, dst)));
-  if (subject.baseline.length > 0) {
-    const baseline = evaluateTier(subject.baseline, dir, peer, dst, pool);
-    // A Pass in the baseline tier goes on to the default, which allows.
-    return unionAll(unionAll(allowed, baseline.allowed), baseline.rest);
-  }
-  return unionAll(allowed, pool);
+  const untouched = (pool: PortsByProtocol) => ({ allowed: NOTHING, rest: pool });
+  return runPortPipeline(PORTS, {
+    Admin: (pool) => (subject.admin.length > 0 ? evaluateTier(subject.admin, dir, peer, dst, pool) : untouched(pool)),
+    // An isolating NetworkPolicy decides every port that reaches it.
+    NetworkPolicy: (pool) => (subject.networkPolicies[dir].length > 0 ? { allowed: intersectAll(pool, networkPolicyAllowed(subject, dir, peer, dst)), rest: NOTHING } : untouched(pool)),
+    Baseline: (pool) => (subject.baseline.length > 0 ? evaluateTier(subject.baseline, dir, peer, dst, pool) : untouched(pool)),
+    Default: (pool) => pool,
+  });
 }
 
 function ref(policy: CompiledTierPolicy, rule: CompiledRule): RuleRef {
@@ -108,47 +106,44 @@ function firstTierMatch(policies: readonly CompiledTierPolicy[], dir: Direction,
   return undefined;
 }
 
-/** One direction of one flow, with the tier, policies and rules that decided it. */
+/** One direction of one flow, with the tier, policies and rules that decided it, through the stages of pipeline.ts. */
 export function traceDirection(subject: PeerClass | undefined, peer: PeerClass, dir: Direction, protocol: Protocol, port: number): DirectionVerdict {
   const base = { direction: dir, isolated: false } as const;
   if (!subject || subject.external) {
     return { ...base, allowed: true, tier: 'Default', rules: [], summary: 'external address: no policy applies on this side' };
   }
   const dst = dir === 'egress' ? peer : subject;
-  const rules: RuleRef[] = [];
-  const prefix: string[] = [];
-  const admin = firstTierMatch(subject.admin, dir, peer, dst, protocol, port);
-  if (admin && admin.action !== 'Pass') {
-    return { ...base, isolated: subject.networkPolicies[dir].length > 0, allowed: admin.action === 'Allow', tier: 'Admin', rules: [admin], summary: `Admin tier, ${describeRule(admin)} ${admin.action}` };
-  }
-  if (admin) {
-    rules.push(admin);
-    prefix.push(`Pass by Admin tier ${describeRule(admin)}, then `);
-  }
   const isolating = subject.networkPolicies[dir];
-  if (isolating.length > 0) {
-    const matched: RuleRef[] = [];
-    for (const policy of isolating) {
-      for (const rule of policy.rules[dir]) {
-        if (ruleMatchesPeer(rule, peer) && containsPort(resolvePorts(rule.ports, dst), protocol, port)) {
-          matched.push({ tier: 'NetworkPolicy', policy: `${policy.namespace}/${policy.name}`, kind: 'NetworkPolicy', index: rule.index, action: 'Allow' });
+  type Step = { readonly rules: readonly RuleRef[]; readonly summary: string };
+  const tier = (name: 'Admin' | 'Baseline', policies: readonly CompiledTierPolicy[]) => (): StageAnswer<Step> => {
+    const r = firstTierMatch(policies, dir, peer, dst, protocol, port);
+    if (!r) return { answer: 'Next' };
+    if (r.action === 'Pass') return { answer: 'Next', detail: { rules: [r], summary: `Pass by ${name} tier ${describeRule(r)}, then ` } };
+    return { answer: r.action === 'Allow' ? 'Accept' : 'Deny', detail: { rules: [r], summary: `${name} tier, ${describeRule(r)} ${r.action}` } };
+  };
+  const result = runPipeline<Step>({
+    Admin: tier('Admin', subject.admin),
+    NetworkPolicy: () => {
+      if (isolating.length === 0) return { answer: 'Next' };
+      const matched: RuleRef[] = [];
+      for (const policy of isolating) {
+        for (const rule of policy.rules[dir]) {
+          if (ruleMatchesPeer(rule, peer) && containsPort(resolvePorts(rule.ports, dst), protocol, port)) {
+            matched.push({ tier: 'NetworkPolicy', policy: `${policy.namespace}/${policy.name}`, kind: 'NetworkPolicy', index: rule.index, action: 'Allow' });
+          }
         }
       }
-    }
-    const names = isolating.map((p) => `${p.namespace}/${p.name}`).join(', ');
-    const summary = matched.length > 0
-      ? `NetworkPolicy ${matched.map((m) => `${m.policy} rule ${m.index}`).join(', ')} allows`
-      : `isolated by NetworkPolicy ${names}; no rule allows it`;
-    return { ...base, isolated: true, allowed: matched.length > 0, tier: 'NetworkPolicy', rules: [...rules, ...matched], summary: prefix.join('') + summary };
-  }
-  const baseline = firstTierMatch(subject.baseline, dir, peer, dst, protocol, port);
-  if (baseline && baseline.action !== 'Pass') {
-    return { ...base, allowed: baseline.action === 'Allow', tier: 'Baseline', rules: [...rules, baseline], summary: `${prefix.join('')}Baseline tier, ${describeRule(baseline)} ${baseline.action}` };
-  }
-  if (baseline) {
-    rules.push(baseline);
-    prefix.push(`Pass by Baseline tier ${describeRule(baseline)}, then `);
-  }
-  return { ...base, allowed: true, tier: 'Default', rules, summary: `${prefix.join('')}not isolated: allowed by default` };
+      const names = isolating.map((p) => `${p.namespace}/${p.name}`).join(', ');
+      return matched.length > 0
+        ? { answer: 'Accept', detail: { rules: matched, summary: `NetworkPolicy ${matched.map((m) => `${m.policy} rule ${m.index}`).join(', ')} allows` } }
+        : { answer: 'Deny', detail: { rules: [], summary: `isolated by NetworkPolicy ${names}; no rule allows it` } };
+    },
+    Baseline: tier('Baseline', subject.baseline),
+    Default: () => ({ answer: 'Accept', detail: { rules: [], summary: 'not isolated: allowed by default' } }),
+  });
+  const prefix = result.passed.map((p) => p.summary).join('');
+  const rules = [...result.passed.flatMap((p) => p.rules), ...(result.detail?.rules ?? [])];
+  const tierName = result.stage === 'Admin' ? 'Admin' : result.stage === 'Baseline' ? 'Baseline' : result.stage === 'NetworkPolicy' ? 'NetworkPolicy' : 'Default';
+  // The Admin tier decides before NetworkPolicy, yet whether a NetworkPolicy isolates the pod is still worth saying.
+  return { ...base, isolated: isolating.length > 0, allowed: result.allowed, tier: tierName, rules, summary: prefix + (result.detail?.summary ?? '') };
 }
-

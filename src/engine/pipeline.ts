@@ -40,3 +40,34 @@ export function runPipeline<D>(evaluators: StageEvaluators<D>): PipelineResult<D
   // Default always decides; reaching here means an evaluator broke that contract.
   throw new Error('the Default stage answered Next');
 }
+
+/** What one stage does with the ports still undecided: allows some, denies some, hands `rest` on. */
+export interface PortStage<P> {
+  readonly allowed: P;
+  readonly rest: P;
+}
+
+/** Port-set algebra for {@link runPortPipeline}. */
+export interface PortAlgebra<P> {
+  readonly all: P;
+  readonly none: P;
+  union(a: P, b: P): P;
+  empty(p: P): boolean;
+}
+
+/**
+ * The same stages over sets of ports at once: each stage sees the ports no earlier stage decided, allows some of them
+ * and hands the rest on; Default allows what reaches it. Returns every allowed port.
+ */
+export function runPortPipeline<P>(alg: PortAlgebra<P>, evaluators: { readonly [S in Exclude<Stage, 'Default'>]: (pool: P) => PortStage<P> } & { readonly Default: (pool: P) => P }): P {
+  let pool = alg.all;
+  let allowed = alg.none;
+  for (const stage of STAGES) {
+    if (stage === 'Default') return alg.union(allowed, evaluators.Default(pool));
+    const r = evaluators[stage](pool);
+    allowed = alg.union(allowed, r.allowed);
+    pool = r.rest;
+    if (alg.empty(pool)) return allowed;
+  }
+  return allowed;
+}
