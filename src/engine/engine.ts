@@ -9,6 +9,7 @@ import type { Cluster, Endpoint } from '../model/types.js';
 import { compileCluster, hasAtom, ownNodeAddresses, type CompiledRule, type Compiled, type Direction, type PeerClass } from './compile.js';
 import { evaluateDirection, resolvePorts, traceDirection } from './evaluate.js';
 import { parseIP, type Address } from '../api/ip.js';
+import { isDualStack, projectFamily } from '../model/family.js';
 import { EVERYTHING, NOTHING, containsPort, formatPorts, intersect, intersectAll, isNothing, range } from './ports.js';
 import type { DirectionVerdict, ExternalRange, Flow, MatrixConnection, MatrixEndpoint, MatrixJson, PortsByProtocol, Verdict } from './types.js';
 
@@ -88,13 +89,29 @@ export class Engine {
   private readonly byId = new Map<string, number>();
   private readonly byIP = new Map<string, number>();
   private readonly pairCache = new Map<number, PortsByProtocol>();
+  /** In a dual-stack cluster, an engine per address family, for flows given by address (see model/family.ts). */
+  private readonly byFamily?: Record<4 | 6, Engine>;
   /** Per endpoint index: the addresses of its own node (`family:value`), when it has any. */
   private readonly ownNode = new Map<number, Set<string>>();
   /** Both directions' decision segments of the endpoint class pairs single-flow queries asked about. */
   private readonly pairDecisions = new Map<number, { readonly egress: Record<Protocol, Segments>; readonly ingress: Record<Protocol, Segments> }>();
 
-  constructor(readonly cluster: Cluster) {
+  constructor(readonly cluster: Cluster, opts: { readonly perFamily?: boolean } = {}) {
     this.compiled = compileCluster(cluster);
+    if (opts.perFamily !== false && isDualStack(cluster)) {
+      const make = (f: 4 | 6) => new Engine(projectFamily(cluster, f), { perFamily: false });
+      let v4: Engine | undefined;
+      let v6: Engine | undefined;
+      // Compiled on first use: most questions name endpoints, not addresses.
+      this.byFamily = {
+        get 4() {
+          return (v4 ??= make(4));
+        },
+        get 6() {
+          return (v6 ??= make(6));
+        },
+      };
+    }
     const words = this.compiled.classes[0]?.atoms.length ?? 1;
     this.phantom = {
       id: -1,
@@ -379,8 +396,20 @@ export class Engine {
     return isNothing(egress) ? NOTHING : intersectAll(egress, this.directionPorts(dst, src, 'ingress'));
   }
 
-  /** Allowed ports between two ends (ids or IPs). An endpoint always reaches itself. */
+  /** The family engine for a flow that names an address, in a dual-stack cluster: exact for that family's packets. */
+  private familyOf(from: string, to: string): Engine | undefined {
+    if (!this.byFamily) return undefined;
+    const a = parseIP(from) ?? parseIP(to);
+    return a ? this.byFamily[a.family] : undefined;
+  }
+
+  /**
+   * Allowed ports between two ends (ids or IPs). An endpoint always reaches itself. With an address, in a dual-stack
+   * cluster, the answer is for packets of that address's family.
+   */
   allowedPorts(from: string, to: string): PortsByProtocol {
+    const family = this.familyOf(from, to);
+    if (family) return family.allowedPorts(from, to);
     const a = this.resolve(from);
     const b = this.resolve(to);
     if (a.kind === 'endpoint' && b.kind === 'endpoint' && a.index === b.index) return EVERYTHING;
@@ -403,8 +432,15 @@ export class Engine {
     return containsPort(this.allowedPorts(flow.from, flow.to), flow.protocol, flow.port);
   }
 
-  /** A flow's verdict with the tier, policy and rule that decided each direction. */
+  /**
+   * A flow's verdict with the tier, policy and rule that decided each direction. With an address at either end, in a
+   * dual-stack cluster, the verdict is for packets of that address's family.
+   */
   verdict(flow: Flow): Verdict {
+    if (this.byFamily) {
+      const family = this.familyOf(flow.from, flow.to);
+      if (family) return family.verdict(flow);
+    }
     const ai = this.byId.get(flow.from);
     const bi = this.byId.get(flow.to);
     if (ai !== undefined && bi !== undefined && ai !== bi) {

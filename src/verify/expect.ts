@@ -86,7 +86,4 @@ export function engineExpectation(byFamily: Readonly<Record<Family, Engine>>): E
   };
 }
 
-/** The cluster as packets of one address family see it: each endpoint keeps only its addresses of that family. */
-export function projectFamily<C extends { readonly endpoints: readonly { readonly ips: readonly string[] }[] }>(cluster: C, family: Family): C {
-  return { ...cluster, endpoints: cluster.endpoints.map((e) => ({ ...e, ips: e.ips.filter((ip) => parseIP(ip)?.family === family) })) };
-}
+export { projectFamily } from '../model/family.js';
