@@ -3,7 +3,9 @@
  * local pods and its own addresses — into a model of the `inet palisade` nftables table: sets, dispatch maps and
  * chains. The model is plain data so that two of them can be diffed into a delta transaction (see `script.ts`).
  *
- * Per pod and direction, traffic runs the tier pipeline of `src/engine/evaluate.ts`, as chains that `goto` on:
+ * It decides nothing: the objects carry the engine's plan (src/engine/plan.ts), and this transcribes their meaning —
+ * the stages of src/engine/pipeline.ts, as src/verify/objects.ts states them — into chains that `goto` on. The
+ * translation tests prove the result equal to the objects and to the engine on every cell (test/verify/):
  *
  *   admin stage     the Admin-tier ClusterPolicyEndpoints selecting the pod, by priority, entries in rule order:
  *                   Accept → accept, Deny → drop, Pass (or no match) → the next stage
