@@ -517,6 +517,26 @@ export class Engine {
   }
 
 
+  /**
+   * The pairs (external range index, endpoint index) where the range is one address of the endpoint's own node: every
+   * port is allowed there, whatever the class pair says (matrix and grid apply these after the class pairs).
+   */
+  ownNodePairs(): readonly { readonly external: number; readonly endpoint: number }[] {
+    if (this.ownNode.size === 0) return [];
+    const single = new Map<string, number>();
+    this.compiled.externalRanges.forEach((r, x) => {
+      if (r.first === r.last) single.set(`${r.family}:${r.first}`, x);
+    });
+    const out: { external: number; endpoint: number }[] = [];
+    for (const [endpoint, own] of this.ownNode) {
+      for (const key of own) {
+        const external = single.get(key);
+        if (external !== undefined) out.push({ external, endpoint });
+      }
+    }
+    return out;
+  }
+
   /** The `matrix -o json` contract: endpoints, external ranges, and every allowed ordered pair with its ports. */
   matrixJson(opts: MatrixOptions = {}): MatrixJson {
     const eps = this.cluster.endpoints;
@@ -554,23 +574,15 @@ export class Engine {
       for (const from of froms) for (const to of tos) if (from !== to) connections.push({ from, to, tcp, udp, sctp });
     });
     // Each pod's own node reaches it on every port (its address is a range of its own, see compile.ts).
-    if (this.ownNode.size > 0) {
-      const single = new Map<string, number>();
-      this.compiled.externalRanges.forEach((r, x) => {
-        if (r.first === r.last && shownExternal(x)) single.set(`${r.family}:${r.first}`, x);
-      });
-      const all = filter(EVERYTHING);
+    const all = filter(EVERYTHING);
+    if (!isNothing(all)) {
       const byPair = new Map(connections.map((c, k) => [`${c.from}\u0000${c.to}`, k]));
-      for (const [i, own] of this.ownNode) {
-        if (!keep(i) || isNothing(all)) continue;
-        for (const key of own) {
-          const x = single.get(key);
-          if (x === undefined) continue;
-          const c = { from: this.compiled.externals[x].id, to: eps[i].id, tcp: formatPorts(all.TCP), udp: formatPorts(all.UDP), sctp: formatPorts(all.SCTP) };
-          const k = byPair.get(`${c.from}\u0000${c.to}`);
-          if (k === undefined) connections.push(c);
-          else connections[k] = c;
-        }
+      for (const { external, endpoint } of this.ownNodePairs()) {
+        if (!keep(endpoint) || !shownExternal(external)) continue;
+        const c = { from: this.compiled.externals[external].id, to: eps[endpoint].id, tcp: formatPorts(all.TCP), udp: formatPorts(all.UDP), sctp: formatPorts(all.SCTP) };
+        const k = byPair.get(`${c.from}\u0000${c.to}`);
+        if (k === undefined) connections.push(c);
+        else connections[k] = c;
       }
     }
     connections.sort((a, b) => position.get(a.from)! - position.get(b.from)! || position.get(a.to)! - position.get(b.to)!);

@@ -59,6 +59,22 @@ export function denseGrid(engine: Engine): DenseGrid {
       for (const to of tos) if (to !== from) cells[row + to] = index;
     }
   });
+  // Each pod's own node reaches it on every port, whatever its class pair says.
+  const pairs = engine.ownNodePairs();
+  if (pairs.length > 0) {
+    const text: PortText = { tcp: '1-65535', udp: '1-65535', sctp: '1-65535' };
+    let index = dictionary.get(keyOf(text));
+    if (index === undefined) {
+      index = ports.length;
+      ports.push(text);
+      dictionary.set(keyOf(text), index);
+    }
+    for (const { external, endpoint } of pairs) {
+      const from = position.get(compiled.externals[external].id);
+      const to = position.get(eps[endpoint].id);
+      if (from !== undefined && to !== undefined) cells[from * n + to] = index;
+    }
+  }
   return { endpoints, ports, cells, position };
 }
 
