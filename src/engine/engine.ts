@@ -10,7 +10,7 @@ import { compileCluster, hasAtom, ownNodeAddresses, type CompiledRule, type Comp
 import { evaluateDirection, resolvePorts, traceDirection } from './evaluate.js';
 import { parseIP, type Address } from '../api/ip.js';
 import { isDualStack, projectFamily } from '../model/family.js';
-import { EVERYTHING, NOTHING, containsPort, formatPorts, intersect, intersectAll, isNothing, range } from './ports.js';
+import { EVERYTHING, NOTHING, containsPort, formatPorts, intersect, intersectAll, isNothing, parsePorts, range, unionAll } from './ports.js';
 import type { DirectionVerdict, ExternalRange, Flow, MatrixConnection, MatrixEndpoint, MatrixJson, PortsByProtocol, Verdict } from './types.js';
 
 /** A resolved end of a flow. */
@@ -396,6 +396,25 @@ export class Engine {
     return isNothing(egress) ? NOTHING : intersectAll(egress, this.directionPorts(dst, src, 'ingress'));
   }
 
+  /** The families an end can use: an endpoint's address families (both when it has no address yet), a range's own. */
+  private familiesOfEnd(text: string): readonly (4 | 6)[] {
+    const i = this.byId.get(text);
+    if (i !== undefined) {
+      const fams = [...new Set(this.cluster.endpoints[i].ips.map((ip) => parseIP(ip)?.family).filter((f): f is 4 | 6 => f !== undefined))];
+      return fams.length > 0 ? fams : [4, 6];
+    }
+    const x = this.compiled.externals.find((r) => r.id === text);
+    if (x) return [x.family];
+    // An address (a pod's or not) is of its own family only.
+    const a = parseIP(text);
+    return a ? [a.family] : [4, 6];
+  }
+
+  private commonFamilies(from: string, to: string): (4 | 6)[] {
+    const b = this.familiesOfEnd(to);
+    return this.familiesOfEnd(from).filter((f) => b.includes(f));
+  }
+
   /** The family engine for a flow that names an address, in a dual-stack cluster: exact for that family's packets. */
   private familyOf(from: string, to: string): Engine | undefined {
     if (!this.byFamily) return undefined;
@@ -409,7 +428,13 @@ export class Engine {
    */
   allowedPorts(from: string, to: string): PortsByProtocol {
     const family = this.familyOf(from, to);
-    if (family) return family.allowedPorts(from, to);
+    if (family) return this.commonFamilies(from, to).length > 0 ? family.allowedPorts(from, to) : NOTHING;
+    if (this.byFamily) {
+      // Two endpoints by id: what some address family both have allows.
+      let out = NOTHING;
+      for (const f of this.commonFamilies(from, to)) out = unionAll(out, this.byFamily[f].allowedPorts(from, to));
+      return out;
+    }
     const a = this.resolve(from);
     const b = this.resolve(to);
     if (a.kind === 'endpoint' && b.kind === 'endpoint' && a.index === b.index) return EVERYTHING;
@@ -439,7 +464,14 @@ export class Engine {
   verdict(flow: Flow): Verdict {
     if (this.byFamily) {
       const family = this.familyOf(flow.from, flow.to);
-      if (family) return family.verdict(flow);
+      const common = this.commonFamilies(flow.from, flow.to);
+      if (family && common.length > 0) return family.verdict(flow);
+      // Two endpoints (or a range) by id: the verdict of the first family both have that allows it, else of the first.
+      const verdicts = family ? [] : common.map((f) => this.byFamily![f].verdict(flow));
+      const chosen = verdicts.find((v) => v.allowed) ?? verdicts[0];
+      if (chosen) return chosen;
+      const none: DirectionVerdict = { direction: 'egress', allowed: false, tier: 'Default', isolated: false, rules: [], summary: 'the two ends have no address family in common' };
+      return { flow, allowed: false, egress: none, ingress: { ...none, direction: 'ingress' } };
     }
     const ai = this.byId.get(flow.from);
     const bi = this.byId.get(flow.to);
@@ -539,12 +571,50 @@ export class Engine {
 
   /** The `matrix -o json` contract: endpoints, external ranges, and every allowed ordered pair with its ports. */
   matrixJson(opts: MatrixOptions = {}): MatrixJson {
+    if (this.byFamily) return this.familyMatrix(opts);
+    return this.singleMatrix(opts);
+  }
+
+  /**
+   * A dual-stack cluster's matrix: per family, the pairs both ends can use that family for, from that family's engine;
+   * the union of the two.
+   */
+  private familyMatrix(opts: MatrixOptions): MatrixJson {
+    const endpoints = this.matrixEndpoints(opts);
+    const merged = new Map<string, { from: string; to: string; ports: PortsByProtocol }>();
+    for (const f of [4, 6] as const) {
+      for (const c of this.byFamily![f].singleMatrix(opts).connections) {
+        if (!this.commonFamilies(c.from, c.to).includes(f)) continue;
+        const ports = { TCP: parsePorts(c.tcp), UDP: parsePorts(c.udp), SCTP: parsePorts(c.sctp) };
+        const key = `${c.from}\u0000${c.to}`;
+        const m = merged.get(key);
+        if (m) m.ports = unionAll(m.ports, ports);
+        else merged.set(key, { from: c.from, to: c.to, ports });
+      }
+    }
+    const position = new Map(endpoints.map((e, i) => [e.id, i]));
+    const connections = [...merged.values()]
+      .filter((m) => position.has(m.from) && position.has(m.to))
+      .map((m) => ({ from: m.from, to: m.to, tcp: formatPorts(m.ports.TCP), udp: formatPorts(m.ports.UDP), sctp: formatPorts(m.ports.SCTP) }))
+      .sort((a, b) => position.get(a.from)! - position.get(b.from)! || position.get(a.to)! - position.get(b.to)!);
+    return { endpoints, connections };
+  }
+
+  /** The matrix's endpoints: endpoints by id (of one namespace, when asked), then the external ranges shown. */
+  private matrixEndpoints(opts: MatrixOptions): MatrixEndpoint[] {
     const eps = this.cluster.endpoints;
     const keep = (i: number) => opts.namespace === undefined || eps[i].namespace === opts.namespace;
     const endpoints: MatrixEndpoint[] = [];
     const order = eps.map((_, i) => i).filter(keep).sort((x, y) => (eps[x].id < eps[y].id ? -1 : eps[x].id > eps[y].id ? 1 : 0));
     for (const i of order) endpoints.push({ id: eps[i].id, kind: eps[i].kind, namespace: eps[i].namespace, name: eps[i].name });
     for (const x of this.externals) endpoints.push({ id: x.id, kind: 'External' });
+    return endpoints;
+  }
+
+  private singleMatrix(opts: MatrixOptions): MatrixJson {
+    const eps = this.cluster.endpoints;
+    const keep = (i: number) => opts.namespace === undefined || eps[i].namespace === opts.namespace;
+    const endpoints = this.matrixEndpoints(opts);
     const position = new Map(endpoints.map((e, i) => [e.id, i]));
 
     const filter = (p: PortsByProtocol): PortsByProtocol => {

@@ -225,9 +225,35 @@ function fromOwnNode(cluster: Cluster, src: RefEnd, pod: Endpoint): boolean {
   });
 }
 
-/** Is a connection from `src` to `dst` on (protocol, port) allowed? Both directions must allow it. */
+/** The address families an end can send or receive in; undefined = any (an endpoint without an IP yet). */
+function familiesOf(end: RefEnd): (4 | 6)[] | undefined {
+  const list = addressesOf(end);
+  if (list.length === 0) return 'address' in end ? [] : undefined;
+  return [...new Set(list.map((a) => a.family))];
+}
+
+/** The end as packets of one family see it: an endpoint keeps its addresses of that family only. */
+function inFamily(end: RefEnd, family: 4 | 6 | undefined): RefEnd {
+  if (family === undefined || !('endpoint' in end)) return end;
+  return { endpoint: { ...end.endpoint, ips: end.endpoint.ips.filter((ip) => parseIP(ip)?.family === family) } };
+}
+
+/**
+ * Is a connection from `src` to `dst` on (protocol, port) allowed? Both directions must allow it. In a cluster with
+ * dual-stack pods, for packets of one address family: a pair is allowed when some family both ends have allows it.
+ */
 export function referenceAllowed(cluster: Cluster, src: RefEnd, dst: RefEnd, protocol: Protocol, port: number): boolean {
   if ('endpoint' in src && 'endpoint' in dst && src.endpoint === dst.endpoint) return true;
+  const dual = cluster.endpoints.some((e) => new Set(e.ips.map((ip) => parseIP(ip)?.family)).size === 2);
+  if (!dual) return allowedIn(cluster, src, dst, protocol, port);
+  const a = familiesOf(src);
+  const b = familiesOf(dst);
+  const common = a === undefined ? b : b === undefined ? a : a.filter((f) => b.includes(f));
+  if (common === undefined) return allowedIn(cluster, src, dst, protocol, port);
+  return common.some((f) => allowedIn(cluster, inFamily(src, f), inFamily(dst, f), protocol, port));
+}
+
+function allowedIn(cluster: Cluster, src: RefEnd, dst: RefEnd, protocol: Protocol, port: number): boolean {
   const egress = 'endpoint' in src ? directionAllowed(cluster, src.endpoint, dst, dst, 'egress', protocol, port) : true;
   const ingress = 'endpoint' in dst ? fromOwnNode(cluster, src, dst.endpoint) || directionAllowed(cluster, dst.endpoint, src, dst, 'ingress', protocol, port) : true;
   return egress && ingress;
