@@ -31,7 +31,7 @@ async function palisade(args: string[]): Promise<{ code: number; out: string; er
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
-type Obj = Record<string, unknown> & { metadata: { name: string; namespace?: string } };
+type Obj = Record<string, unknown> & { metadata: { name: string; namespace?: string; labels?: Record<string, string> } };
 
 /** The aws-node DaemonSet as the vpc-cni add-on v1.15.0 installs it (the versions of aws/aws-network-policy-agent#105). */
 const awsNode: Obj = {
@@ -115,7 +115,8 @@ describe.skipIf(!kubeApiServer.available)(kubeApiServer.title('audit and doctor 
         case 'Service': {
           // The test server's service range is not the example's: let it allocate the ClusterIP.
           const { clusterIP: _ip, ...spec } = o.spec ?? {};
-          await core.createNamespacedService({ namespace: ns, body: { ...o, spec } });
+          const { status: _status, ...service } = o;
+          await core.createNamespacedService({ namespace: ns, body: { ...service, spec } });
           break;
         }
         case 'NetworkPolicy':
