@@ -154,21 +154,22 @@ export function auditFlowLogs(engine: Engine, sources: readonly FlowLogSource[])
         return;
       }
       const f = parsed.flow;
-      flows++;
-      const protocol = PROTOCOLS[f.protocol.toUpperCase()];
-      const verdict = f.verdict.toUpperCase();
-      if (!protocol || (verdict !== 'ACCEPT' && verdict !== 'DENY') || f.dstPort < 1 || f.dstPort > 65535) {
-        notCompared++;
-        return;
-      }
       let from: ResolvedEnd;
       let to: ResolvedEnd;
       try {
         from = engine.resolve(f.src);
         to = engine.resolve(f.dst);
-      } catch (e) {
+      } catch {
+        // e.g. an address redacted to "****" before the line was shared
         unparsed++;
-        if (unparsedLines.length < 100) unparsedLines.push({ file: source.file, line: i + 1, reason: e instanceof Error ? e.message : String(e) });
+        if (unparsedLines.length < 100) unparsedLines.push({ file: source.file, line: i + 1, reason: `not an IP address: ${f.src} -> ${f.dst}` });
+        return;
+      }
+      flows++;
+      const protocol = PROTOCOLS[f.protocol.toUpperCase()];
+      const verdict = f.verdict.toUpperCase();
+      if (!protocol || (verdict !== 'ACCEPT' && verdict !== 'DENY') || f.dstPort < 1 || f.dstPort > 65535) {
+        notCompared++;
         return;
       }
       const fromId = from.kind === 'endpoint' ? from.endpoint.id : from.range.id;

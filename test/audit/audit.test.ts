@@ -225,3 +225,12 @@ describe('audit flowlogs', () => {
     }
   });
 });
+
+describe('audit flowlogs: addresses that are not addresses', () => {
+  it('a line whose IP was redacted (as in aws/aws-network-policy-agent#92) is counted as not read, never fatal', () => {
+    const text = '{"level":"info","timestamp":"2023-10-09T10:01:34.774Z","logger":"ebpf-client","msg":"Flow Info:  ","Src IP":"****","Src Port":50878,"Dest IP":"169.254.169.254","Dest Port":80,"Proto":"TCP","Verdict":"ACCEPT"}\n';
+    const a = auditFlowLogs(engine(), [{ file: 'redacted.log', text }]);
+    expect({ flows: a.flows, unparsed: a.unparsed }).toEqual({ flows: 0, unparsed: 1 });
+    expect(a.unparsedLines).toEqual([{ file: 'redacted.log', line: 1, reason: 'not an IP address: **** -> 169.254.169.254' }]);
+  });
+});
