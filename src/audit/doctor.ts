@@ -247,7 +247,8 @@ function bugChecks(facts: ClusterFacts): Check[] {
     let evidence: string;
     if (agent) {
       affected = compareVersions(agent, bug.fixedAgent) < 0 && (!bug.sinceAgent || compareVersions(agent, bug.sinceAgent) >= 0);
-      evidence = `node agent ${v(agent)}; fixed in ${v(bug.fixedAgent)} (${bug.refs})`;
+      const span = bug.sinceAgent ? `affects ${v(bug.sinceAgent)} up to ${v(bug.fixedAgent)}` : `fixed in ${v(bug.fixedAgent)}`;
+      evidence = `node agent ${v(agent)}; ${span} (${bug.refs})`;
     } else if (cni && bug.fixedCni && !bug.sinceAgent) {
       affected = compareVersions(cni, bug.fixedCni) < 0;
       evidence = `VPC CNI ${v(cni)}; fixed in ${v(bug.fixedCni)} (${bug.refs})`;
