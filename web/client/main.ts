@@ -152,7 +152,7 @@ class App {
     try {
       const r = await api.flowlog(await file.text(), file.name, this.yaml);
       this.matrix.setLogMarks(r.cells);
-      status.textContent = `${file.name}: ${r.flows} flows, ${r.mismatches} contradict the engine, ${r.unparsed} lines not read`;
+      status.textContent = `${file.name}: ${r.flows} flow${r.flows === 1 ? '' : 's'}, ${r.mismatches} contradict${r.mismatches === 1 ? 's' : ''} the engine, ${r.unparsed} line${r.unparsed === 1 ? '' : 's'} not read`;
       status.title = r.mismatchLines.join('\n');
     } catch (e) {
       status.textContent = `${file.name}: ${e instanceof Error ? e.message : String(e)}`;
