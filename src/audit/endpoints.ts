@@ -23,6 +23,8 @@ import type { Protocol } from '../api/types.js';
 import { resolveClusterPolicyEndpoints, resolvePolicyEndpoints } from '../controller/resolve.js';
 import type { Engine } from '../engine/engine.js';
 import type { DirectionVerdict } from '../engine/types.js';
+import { podsOfService } from '../controller/queries.js';
+import type { ServiceInfo } from '../model/types.js';
 
 export type PolicyStatus = 'equal' | 'differs' | 'missing' | 'unexpected';
 export type Effect = 'opens' | 'closes' | 'none' | 'unknown';
@@ -123,25 +125,53 @@ function atoms(list: readonly Entry[]): Map<string, { entry: Entry; ports: Set<s
 
 // ---------------------------------------------------------------- flows of a difference
 
-/** Addresses to try for an entry: the pods inside it (a few) and one address outside every pod. */
-function sampleAddresses(engine: Engine, cidr: string, except: readonly string[]): string[] {
+/** An end to try for an entry; `service` when the entry is a Service's ClusterIP and the end one of its pods. */
+interface Target {
+  readonly address: string;
+  readonly service?: ServiceInfo;
+}
+
+/**
+ * Ends to try for an entry: a Service ClusterIP stands for the Service's pods (the AWS agent sees traffic before
+ * DNAT, the engine the pod after it); another host is itself; a CIDR gives the pods inside it (a few) and one address
+ * outside every pod.
+ */
+function sampleTargets(engine: Engine, cidr: string, except: readonly string[]): Target[] {
   const host = parseIP(cidr);
-  if (host) return [canonicalIP(cidr)];
+  if (host) {
+    const ip = canonicalIP(cidr);
+    const svc = engine.cluster.services.find((x) => x.clusterIPs.some((c) => canonicalIP(c) === ip));
+    if (svc) {
+      const pods = podsOfService(engine.cluster, svc).filter((p) => p.ips.length > 0);
+      if (pods.length > 0) return pods.slice(0, 3).map((p) => ({ address: p.ips[0], service: svc }));
+    }
+    return [{ address: ip }];
+  }
   const ranges: AddressRange[] = ipBlockRanges(cidr, except);
   const inside = (ip: string): boolean => {
     const a = parseIP(ip);
     return a !== undefined && ranges.some((r) => r.family === a.family && a.value >= r.first && a.value <= r.last);
   };
-  const pods: string[] = [];
+  const pods: Target[] = [];
   const podIPs = new Set<string>();
   for (const ep of engine.endpoints) {
     for (const ip of ep.ips) {
       podIPs.add(ip);
-      if (pods.length < 3 && inside(ip)) pods.push(ip);
+      if (pods.length < 3 && inside(ip)) pods.push({ address: ip });
     }
   }
   const outside = ranges.map((r) => formatIP(r.family, r.first)).find((ip) => !podIPs.has(ip));
-  return [...pods, ...(outside ? [outside] : [])];
+  return [...pods, ...(outside ? [{ address: outside }] : [])];
+}
+
+/** The pod port a Service port reaches (its targetPort: a number, or a container port name on that pod). */
+function targetPort(engine: Engine, target: Target, protocol: Protocol, port: number): number | undefined {
+  const sp = target.service?.ports.find((x) => x.port === port && x.protocol === protocol);
+  if (!target.service || !sp) return port;
+  const t = sp.targetPort ?? sp.port;
+  if (typeof t === 'number') return t;
+  const pod = engine.endpoints.find((e) => e.ips.includes(target.address));
+  return pod?.ports.find((c) => c.name === t && c.protocol === protocol)?.port;
 }
 
 function probePort(port: string): { protocol: Protocol; port: number } | undefined {
@@ -198,16 +228,19 @@ function entryFlows(
   action: string | undefined,
 ): AffectedFlow[] {
   const flows: AffectedFlow[] = [];
-  const peers = sampleAddresses(engine, cidr, except)
-    .map((a) => endId(engine, a))
-    .filter((x): x is string => x !== undefined);
+  const peers = sampleTargets(engine, cidr, except).flatMap((t) => {
+    const id = endId(engine, t.address);
+    return id !== undefined ? [{ id, target: t }] : [];
+  });
   for (const port of ports) {
     const probe = probePort(port);
     if (!probe) continue;
     for (const subject of subjects) {
-      for (const peer of peers) {
+      for (const { id: peer, target } of peers) {
         if (peer === subject || flows.length >= FLOW_LIMIT) continue;
-        const flow = dir === 'ingress' ? { from: peer, to: subject, ...probe } : { from: subject, to: peer, ...probe };
+        const to = dir === 'egress' ? targetPort(engine, target, probe.protocol, probe.port) : probe.port;
+        if (to === undefined) continue;
+        const flow = dir === 'ingress' ? { from: peer, to: subject, ...probe } : { from: subject, to: peer, protocol: probe.protocol, port: to };
         const v = engine.verdict(flow);
         const side = dir === 'ingress' ? v.ingress : v.egress;
         flows.push({ ...flow, direction: dir, engine: side.allowed ? 'allowed' : 'denied', effect: effectOf(side, change, action, policy), why: side.summary });

@@ -234,3 +234,15 @@ describe('audit flowlogs: addresses that are not addresses', () => {
     expect(a.unparsedLines).toEqual([{ file: 'redacted.log', line: 1, reason: 'not an IP address: **** -> 169.254.169.254' }]);
   });
 });
+
+describe('audit endpoints: Service ClusterIPs', () => {
+  it("a missing ClusterIP entry closes the flows to the Service's pods (the AWS agent matches before DNAT)", () => {
+    // The example's kube-dns Service (172.20.0.10) selects kube-system/coredns; a/allow-egress lists it for DNS.
+    const pes = edit(awsObjects(8), 'a/allow-egress', (pe) => ({ ...pe, spec: { ...pe.spec, egress: (pe.spec.egress ?? []).filter((e) => e.cidr !== '172.20.0.10') } }));
+    const d = auditEndpoints(engine(), pes).policies.find((p) => p.policy === 'a/allow-egress')!.differences;
+    expect(d.map((x) => [x.list, x.change, x.entry, x.effect])).toEqual([['egress', 'missing', '172.20.0.10', 'closes']]);
+    const flows = d[0].flows.map((f) => `${f.from}>${f.to} ${f.protocol}/${f.port} ${f.effect}`);
+    expect(flows).toContain('a/client>kube-system/coredns UDP/53 closes');
+    expect(flows).toContain('a/client>kube-system/coredns TCP/53 closes');
+  });
+});
