@@ -14,7 +14,7 @@ import { auditFlowLogs, readFlowLogFile } from '../../src/audit/flowlog.js';
 import { readAwsObjects } from '../../src/audit/read.js';
 import { run } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/program.js';
-import { resolvePolicyEndpoints } from '../../src/controller/resolve.js';
+import { resolveClusterPolicyEndpoints, resolvePolicyEndpoints } from '../../src/controller/resolve.js';
 import { compile } from '../../src/engine/engine.js';
 import { readCluster } from '../../src/model/read.js';
 import { awsWritten } from './aws-style.js';
@@ -244,5 +244,29 @@ describe('audit endpoints: Service ClusterIPs', () => {
     const flows = d[0].flows.map((f) => `${f.from}>${f.to} ${f.protocol}/${f.port} ${f.effect}`);
     expect(flows).toContain('a/client>kube-system/coredns UDP/53 closes');
     expect(flows).toContain('a/client>kube-system/coredns TCP/53 closes');
+  });
+});
+
+describe('audit endpoints: ClusterPolicyEndpoints of admin-tier policies', () => {
+  const TIERS = 'test/fixtures/lab/admin-tiers.yaml';
+  const tierEngine = () => compile(readCluster([EXAMPLE, TIERS]).cluster);
+
+  it('objects with other names, no owner, entries reordered compare equal; a Deny entry missing opens what the engine denies', () => {
+    const e = tierEngine();
+    const cpes = resolveClusterPolicyEndpoints(e).map((c, i) => ({
+      ...c,
+      metadata: { name: `${c.spec.policyRef.name}-${'qwxyz'.slice(0, 5 - (i % 2))}${i}` },
+      spec: { ...c.spec, ...(c.spec.ingress ? { ingress: [...c.spec.ingress].reverse() } : {}), ...(c.spec.egress ? { egress: [...c.spec.egress].reverse() } : {}) },
+    }));
+    const pes = resolvePolicyEndpoints(e);
+    const equal = auditEndpoints(e, pes, cpes);
+    expect(equal.policies.filter((p) => p.status !== 'equal')).toEqual([]);
+    expect(equal.policies.filter((p) => p.kind === 'ClusterNetworkPolicy').map((p) => p.policy).sort()).toEqual(['monitoring-scrapes', 'no-metadata']);
+    const withoutDeny = cpes.map((c) => (c.spec.policyRef.name === 'no-metadata' ? { ...c, spec: { ...c.spec, egress: [] } } : c));
+    const p = auditEndpoints(e, pes, withoutDeny).policies.find((x) => x.policy === 'no-metadata')!;
+    expect(p.status).toBe('differs');
+    expect(p.differences.map((d) => [d.list, d.change, d.entry, d.action, d.effect])).toEqual([['egress', 'missing', '169.254.169.254', 'Deny', 'opens']]);
+    expect(p.differences[0].flows[0]).toMatchObject({ to: '169.254.169.254-169.254.169.254', engine: 'denied', effect: 'opens' });
+    expect(p.differences[0].flows[0].why).toContain('no-metadata');
   });
 });
