@@ -120,25 +120,27 @@ export interface KnownBug {
   readonly refs: string;
 }
 
+/** Issue numbers are of aws/aws-network-policy-agent unless named otherwise. */
 export const KNOWN_BUGS: readonly KnownBug[] = [
   {
     // aws/aws-network-policy-agent#92 and #105, aws/amazon-vpc-cni-k8s#2609: the log shows ACCEPT to 169.254.169.254;
-    // fixed by aws/aws-network-policy-agent#58 ("With catchALL honor except"), released in agent v1.0.4 / VPC CNI v1.15.1.
+    // "fixed with v1.0.4 ... VPC CNI v1.15.1 ... contains the agent v1.0.4 image tag" (the maintainers in #120).
     id: 'except-on-catch-all',
     fixedAgent: [1, 0, 4],
     fixedCni: [1, 15, 1],
     status: 'fail',
     what: 'ipBlock `except` is ignored when the cidr is 0.0.0.0/0 (or ::/0): excepted addresses such as 169.254.169.254 stay reachable',
-    refs: 'aws/aws-network-policy-agent#92, #105, PR #58; aws/amazon-vpc-cni-k8s#2609',
+    refs: 'aws/aws-network-policy-agent#92, #105, #120; aws/amazon-vpc-cni-k8s#2609',
   },
   {
-    // aws/aws-network-policy-agent#77: intermittent connectivity with egress-only policies; fixed by #106 in agent v1.0.5
-    // (VPC CNI v1.15.3), as the maintainers answered there.
+    // aws/aws-network-policy-agent#77: intermittent connectivity with egress-only policies; the maintainers answered
+    // there that #106 (PolicyEndpoints split across objects, their pods and rules paired wrongly) fixes it in agent
+    // v1.0.5, part of VPC CNI v1.15.3.
     id: 'egress-only-intermittent',
     fixedAgent: [1, 0, 5],
     fixedCni: [1, 15, 3],
     status: 'warn',
-    what: 'connections under egress-only policies fail intermittently (return traffic dropped)',
+    what: 'connections under egress-only policies fail intermittently (a policy split across PolicyEndpoints is paired wrongly)',
     refs: 'aws/aws-network-policy-agent#77, PR #106',
   },
   {

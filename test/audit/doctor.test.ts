@@ -97,7 +97,7 @@ describe('doctor checks', () => {
     expect(runChecks(off).checks.find((c) => c.id === 'node-agent')).toMatchObject({ status: 'fail', evidence: 'aws-eks-nodeagent runs with --enable-network-policy=false' });
   });
 
-  it('known bugs by version: the except bug before agent v1.0.4 / VPC CNI v1.15.1 fails (aws/aws-network-policy-agent#92, PR #58)', () => {
+  it('known bugs by version: the except bug before agent v1.0.4 / VPC CNI v1.15.1 fails (aws/aws-network-policy-agent#92; fixed version per #120)', () => {
     // The versions of aws/amazon-network-policy-controller-k8s#41's report: VPC CNI v1.15.0, agent v1.0.2.
     const facts = healthy({
       awsNode: [
