@@ -40,11 +40,14 @@ export interface AwsStyleOptions {
   readonly chunkSize?: number;
   /** Write `metadata.name` as the API server would have generated it (for files); otherwise only `generateName`. */
   readonly named?: boolean;
-  /** The policies' order of ports within a rule, keyed `ns/name`; ports of other entries are reversed. */
+  /** The value of the last-change-trigger-time annotation. @default a fixed time */
   readonly time?: string;
 }
 
-/** Reorders an entry's ports away from Palisade's sorted order, as a policy listing them differently would have them. */
+/**
+ * Reorders an entry's ports away from Palisade's sorted order. AWS keeps the rule's order; the example's rules list
+ * UDP 53 before TCP 53, which is Palisade's order reversed, so reversing gives AWS's order there.
+ */
 function awsPorts(e: EndpointInfo): EndpointInfo {
   if (!e.ports || e.ports.length < 2) return e;
   return { ...e, ports: [...e.ports].reverse() };
