@@ -9,6 +9,7 @@
  *   (`pkg/utils/configmap/configmap.go` of aws/amazon-network-policy-controller-k8s);
  * - the CRD `policyendpoints.networking.k8s.aws`.
  */
+import { InputError } from '../api/diagnostics.js';
 import { AppsV1Api, ApiextensionsV1Api, CoordinationV1Api, CoreV1Api, VersionApi, type KubeConfig, type V1Container } from '@kubernetes/client-node';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
@@ -368,7 +369,14 @@ export async function gatherFacts(kc: KubeConfig): Promise<ClusterFacts> {
   const errors: Record<string, string> = {};
   const core = kc.makeApiClient(CoreV1Api);
   const apps = kc.makeApiClient(AppsV1Api);
-  const version = await read(errors, 'version', () => kc.makeApiClient(VersionApi).getCode());
+  let version;
+  try {
+    version = await kc.makeApiClient(VersionApi).getCode();
+  } catch (e) {
+    // No answer at all: every other check would only repeat it.
+    if (statusOf(e) === undefined) throw new InputError(`cannot reach the API server ${kc.getCurrentCluster()?.server ?? ''}: ${errText(e)}`);
+    errors.version = `cannot read /version: ${errText(e)}`;
+  }
   const ds = await read(errors, 'awsNode', () => apps.readNamespacedDaemonSet({ name: 'aws-node', namespace: 'kube-system' }));
   const cm = await read(errors, 'configMap', () => core.readNamespacedConfigMap({ name: 'amazon-vpc-cni', namespace: 'kube-system' }));
   const nodes = await read(errors, 'nodes', () => core.listNode());

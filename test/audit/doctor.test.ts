@@ -155,3 +155,23 @@ describe('doctor checks', () => {
     ]);
   });
 });
+
+describe('doctor on a cluster that does not answer', () => {
+  it('is one input error naming the server (exit 1), not a list of failed checks', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { run } = await import('../../src/cli/main.js');
+    const file = join(mkdtempSync(join(tmpdir(), 'palisade-doctor-')), 'kubeconfig');
+    writeFileSync(
+      file,
+      'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: x}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n',
+    );
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await run(['doctor', '--kubeconfig', file], { out: (t) => out.push(t), err: (t) => err.push(t), interactive: false, readStdin: () => '' });
+    expect(code).toBe(1);
+    expect(out).toEqual([]);
+    expect(err.join('\n')).toContain('cannot reach the API server https://127.0.0.1:1');
+  });
+});
