@@ -183,3 +183,24 @@ export interface SourceResponse {
   /** The loaded inputs, for the title. */
   readonly inputs: readonly string[];
 }
+
+/** A matrix cell an AWS flow-log line fell on: endpoint or external range ids, as the grid names them. */
+export interface FlowLogCell {
+  readonly from: string;
+  readonly to: string;
+  /** AWS's verdict for the flow (the last mismatch, else the last line, of the cell). */
+  readonly verdict: string;
+  /** True when some flow of the cell contradicts the engine. */
+  readonly mismatch: boolean;
+}
+
+/** `POST /api/flowlog` response: a loaded AWS agent log against the engine (`palisade audit flowlogs`). */
+export interface FlowLogResponse {
+  readonly flows: number;
+  readonly unparsed: number;
+  readonly notCompared: number;
+  readonly mismatches: number;
+  /** The first mismatches, as `file:line: from -> to PROTO/port AWS VERDICT; engine …`. */
+  readonly mismatchLines: readonly string[];
+  readonly cells: readonly FlowLogCell[];
+}

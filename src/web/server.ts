@@ -174,6 +174,12 @@ export function createWebServer(workspace: Workspace, opts: { staticDir?: string
         const yaml = get ? undefined : optionalString((await readJson(req)).yaml, 'yaml');
         return json(req, res, workspace.policies(yaml));
       }
+      if (path === '/api/flowlog' && method === 'POST') {
+        const body = await readJson(req);
+        if (typeof body.log !== 'string') throw new HttpError(400, 'log (the text of an AWS network policy agent log) is required');
+        const yaml = optionalString(body.yaml, 'yaml');
+        return json(req, res, workspace.flowLog(body.log, optionalString(body.file, 'file') ?? 'uploaded.log', yaml));
+      }
       if (path === '/api/evaluate' && method === 'POST') {
         const body = await readJson(req);
         if (typeof body.yaml !== 'string') throw new HttpError(400, 'yaml (a string) is required');

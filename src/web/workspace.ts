@@ -30,9 +30,11 @@ import type {
   PolicySource,
   PolicyView,
   PortText,
+  FlowLogResponse,
   SourceResponse,
   WhyResponse,
 } from './protocol.js';
+import { auditFlowLogs } from '../audit/flowlog.js';
 import { locatePolicies, policyKey, splitPolicies, type PolicyLocation } from './sources.js';
 
 /** The file name the edited policy text has in diagnostics and explanations. */
@@ -108,6 +110,22 @@ export class Workspace {
       lines: this.yaml.split('\n'),
       locations: locatePolicies(this.yaml, defaultNamespace),
       diagnostics: [],
+    };
+  }
+
+  /**
+   * An AWS node agent log against the engine of the loaded (or edited) policies: each flow's cell, marked where AWS's
+   * verdict contradicts the engine's (`palisade audit flowlogs`).
+   */
+  flowLog(text: string, file: string, yaml?: string): FlowLogResponse {
+    const a = auditFlowLogs(this.engine(yaml), [{ file, text }]);
+    return {
+      flows: a.flows,
+      unparsed: a.unparsed,
+      notCompared: a.notCompared,
+      mismatches: a.mismatches.length,
+      mismatchLines: a.mismatches.slice(0, 50).map((m) => `${m.file}:${m.line}: ${m.src} -> ${m.dst} ${m.protocol}/${m.port} AWS ${m.aws.verdict}; engine ${m.engine.map((e) => `${e.direction} ${e.allowed ? 'allowed' : 'denied'}`).join(', ')}`),
+      cells: a.cells,
     };
   }
 

@@ -1,5 +1,5 @@
 /** The server's JSON API. */
-import type { EvaluateResponse, Grid, PoliciesResponse, SourceResponse, WhyResponse } from '../../src/web/protocol.js';
+import type { EvaluateResponse, FlowLogResponse, Grid, PoliciesResponse, SourceResponse, WhyResponse } from '../../src/web/protocol.js';
 import type { Protocol } from './cells.js';
 
 async function call<T>(path: string, body?: unknown): Promise<T> {
@@ -14,5 +14,6 @@ export const api = {
   grid: () => call<Grid>('/api/grid'),
   evaluate: (yaml: string) => call<EvaluateResponse>('/api/evaluate', { yaml }),
   policies: (yaml?: string) => (yaml === undefined ? call<PoliciesResponse>('/api/policies') : call<PoliciesResponse>('/api/policies', { yaml })),
+  flowlog: (log: string, file: string, yaml?: string) => call<FlowLogResponse>('/api/flowlog', { log, file, ...(yaml !== undefined ? { yaml } : {}) }),
   why: (q: { from: string; to: string; port?: number; protocol?: Protocol; yaml?: string }) => call<WhyResponse>('/api/why', q),
 };

@@ -112,8 +112,14 @@ class App {
       h('li', {}, h('span', { class: 'cell s-partial sw' }, '~'), 'some ports'),
       h('li', {}, h('span', { class: 'cell s-blocked sw' }, '✗'), 'blocked'),
       h('li', {}, h('span', { class: 'cell changed sw s-blocked' }, ''), 'changed by the edit'),
+      h('li', {}, h('span', { class: 'cell logged sw s-allowed' }, ''), 'in the AWS flow log'),
+      h('li', {}, h('span', { class: 'cell logged log-mismatch sw s-blocked' }, ''), 'AWS contradicts the engine'),
     );
-    const toolbar = h('div', { class: 'toolbar view-toolbar' }, protocol, port, search, collapseAll, expandAll, h('label', { class: 'zoom' }, 'Size ', zoom), legend);
+    // An AWS node agent log (network-policy-agent.log, or a CloudWatch export) shown as marks on the matrix.
+    const logStatus = h('span', { class: 'log-status', role: 'status', id: 'flowlog-status' });
+    const logInput = h('input', { type: 'file', id: 'flowlog-file', 'aria-label': 'Load an AWS flow log', accept: '.log,.txt,.json,text/plain' });
+    logInput.addEventListener('change', () => void this.loadLog(logInput, logStatus));
+    const toolbar = h('div', { class: 'toolbar view-toolbar' }, protocol, port, search, collapseAll, expandAll, h('label', { class: 'zoom' }, 'Size ', zoom), h('label', { class: 'log-load' }, 'AWS flow log ', logInput), logStatus, legend);
 
     this.matrixHome.append(this.matrix.root);
     this.panels.set('matrix', h('section', { role: 'tabpanel', id: 'panel-matrix', 'aria-labelledby': 'tab-matrix', class: 'panel' }, this.matrixHome));
@@ -136,6 +142,21 @@ class App {
       this.counts,
       h('div', { class: 'workarea' }, h('main', { class: 'views' }, ...this.panels.values()), this.why.root),
     );
+  }
+
+  /** Sends a chosen log file to the server and marks the cells its flows fell on. */
+  private async loadLog(input: HTMLInputElement, status: HTMLElement): Promise<void> {
+    const file = input.files?.[0];
+    if (!file) return;
+    status.textContent = `reading ${file.name}…`;
+    try {
+      const r = await api.flowlog(await file.text(), file.name, this.yaml);
+      this.matrix.setLogMarks(r.cells);
+      status.textContent = `${file.name}: ${r.flows} flow${r.flows === 1 ? '' : 's'}, ${r.mismatches} contradict${r.mismatches === 1 ? 's' : ''} the engine, ${r.unparsed} line${r.unparsed === 1 ? '' : 's'} not read`;
+      status.title = r.mismatchLines.join('\n');
+    } catch (e) {
+      status.textContent = `${file.name}: ${e instanceof Error ? e.message : String(e)}`;
+    }
   }
 
   private select(tab: Tab): void {

@@ -6,6 +6,7 @@
 import { describePorts } from './cells.js';
 import { h } from './dom.js';
 import type { Line, MatrixModel } from './model.js';
+import type { FlowLogCell } from '../../src/web/protocol.js';
 
 const SYMBOL: Record<string, string> = { allowed: '✓', partial: '~', blocked: '✗', self: '' };
 const WORD: Record<string, string> = { allowed: 'allowed', partial: 'some ports allowed', blocked: 'blocked', self: 'not a connection' };
@@ -35,6 +36,8 @@ export class MatrixView {
   private headH = 120;
   private active = { r: 0, c: 0 };
   private frame = 0;
+  /** Cells a loaded AWS flow log fell on (`from\0to` → whether some flow there contradicts the engine). */
+  private logMarks = new Map<string, boolean>();
 
   constructor(private readonly events: MatrixEvents) {
     this.corner = h('div', { class: 'mx-corner', 'aria-hidden': 'true' }, h('span', {}, 'from ↓  to →'));
@@ -60,6 +63,12 @@ export class MatrixView {
         if (button) this.events.toggle(button.dataset.toggle!);
       });
     }
+  }
+
+  /** Marks the cells of a loaded AWS flow log; an empty list clears them. */
+  setLogMarks(cells: readonly FlowLogCell[]): void {
+    this.logMarks = new Map(cells.map((c) => [`${c.from}\u0000${c.to}`, c.mismatch]));
+    this.schedule();
   }
 
   /** Shows a model's lines; keeps the active cell where it can. */
@@ -168,12 +177,14 @@ export class MatrixView {
         const col = this.lines[c];
         const { state, changed } = m.lineCell(line, col);
         const isActive = r === this.active.r && c === this.active.c;
-        const label = `${this.fullName(line)} to ${this.fullName(col)}: ${WORD[state]}${changed ? ' (changed by the edit)' : ''}`;
+        const logged = line.kind === 'endpoint' && col.kind === 'endpoint' ? this.logMarks.get(`${m.ids[line.index]}\u0000${m.ids[col.index]}`) : undefined;
+        const logText = logged === undefined ? '' : logged ? ' (AWS flow log contradicts the engine)' : ' (in the AWS flow log, agrees)';
+        const label = `${this.fullName(line)} to ${this.fullName(col)}: ${WORD[state]}${changed ? ' (changed by the edit)' : ''}${logText}`;
         const cell = h(
           'div',
           {
             role: 'gridcell',
-            class: `cell s-${state}${changed ? ' changed' : ''}${c === c0 || this.lines[c - 1].group !== col.group ? ' gfirst' : ''}${first ? ' gtop' : ''}`,
+            class: `cell s-${state}${changed ? ' changed' : ''}${logged === undefined ? '' : logged ? ' logged log-mismatch' : ' logged'}${c === c0 || this.lines[c - 1].group !== col.group ? ' gfirst' : ''}${first ? ' gtop' : ''}`,
             tabindex: isActive ? 0 : -1,
             'aria-colindex': c + 1,
             'aria-label': label,
@@ -181,6 +192,7 @@ export class MatrixView {
             'data-c': c,
             'data-state': state,
             ...(changed ? { 'data-changed': 'true' } : {}),
+            ...(logged !== undefined ? { 'data-log': logged ? 'mismatch' : 'agrees' } : {}),
             ...(line.kind === 'endpoint' ? { 'data-from': m.ids[line.index] } : { 'data-from-group': m.groups[line.group].name }),
             ...(col.kind === 'endpoint' ? { 'data-to': m.ids[col.index] } : { 'data-to-group': m.groups[col.group].name }),
             title: line.kind === 'endpoint' && col.kind === 'endpoint' && state !== 'self' ? `${label} — ${describePorts(m.ports(line.index, col.index))}` : label,
