@@ -51,7 +51,7 @@ export const registerAudit: Register = (program, io, setExit) => {
   const audit = program
     .command('audit')
     .description("check AWS's own artefacts against the engine: the PolicyEndpoints its controller wrote, its node agent's flow log")
-    .addHelpText('after', ['', 'Examples:', '  palisade audit endpoints examples/eks-multi-team/ --endpoints examples/eks-multi-team/aws/policyendpoints.yaml', '  palisade audit flowlogs examples/eks-multi-team/ --log examples/eks-multi-team/aws/network-policy-agent.log'].join('\n'));
+    .addHelpText('after', ['', 'Examples:', '  palisade audit endpoints examples/eks-multi-team/ --endpoints examples/eks-aws/policyendpoints.yaml', '  palisade audit flowlogs examples/eks-multi-team/ --log examples/eks-aws/network-policy-agent.log'].join('\n'));
 
   inputOptions(
     audit
@@ -72,7 +72,7 @@ export const registerAudit: Register = (program, io, setExit) => {
         'Examples:',
         '  kubectl get policyendpoints -A -o yaml > pe.yaml',
         '  palisade audit endpoints manifests/ --endpoints pe.yaml',
-        '  palisade audit endpoints examples/eks-multi-team/ --endpoints examples/eks-multi-team/aws/policyendpoints.yaml -o json',
+        '  palisade audit endpoints examples/eks-multi-team/ --endpoints examples/eks-aws/policyendpoints.yaml -o json',
         '  palisade audit endpoints --kubeconfig ~/.kube/config --context prod',
       ].join('\n'),
     )
@@ -111,7 +111,7 @@ export const registerAudit: Register = (program, io, setExit) => {
         'probed directions when it names none). Exit 1 on any mismatch.',
         '',
         'Examples:',
-        '  palisade audit flowlogs examples/eks-multi-team/ --log examples/eks-multi-team/aws/network-policy-agent.log',
+        '  palisade audit flowlogs examples/eks-multi-team/ --log examples/eks-aws/network-policy-agent.log',
         '  palisade audit flowlogs manifests/ --log node1.log --log node1-2025-01-01T00-00-00.000.log.gz -o json',
         '  palisade audit flowlogs --kubeconfig ~/.kube/config --log network-policy-agent.log',
       ].join('\n'),

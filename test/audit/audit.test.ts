@@ -20,8 +20,8 @@ import { readCluster } from '../../src/model/read.js';
 import { awsWritten } from './aws-style.js';
 
 const EXAMPLE = 'examples/eks-multi-team/';
-const FIXTURE_PE = 'examples/eks-multi-team/aws/policyendpoints.yaml';
-const FIXTURE_LOG = 'examples/eks-multi-team/aws/network-policy-agent.log';
+const FIXTURE_PE = 'examples/eks-aws/policyendpoints.yaml';
+const FIXTURE_LOG = 'examples/eks-aws/network-policy-agent.log';
 
 function engine() {
   return compile(readCluster([EXAMPLE]).cluster);

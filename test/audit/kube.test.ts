@@ -200,7 +200,7 @@ describe.skipIf(!kubeApiServer.available)(kubeApiServer.title('audit and doctor 
   });
 
   it('audit flowlogs --kubeconfig: the pods come from the cluster; the except bug line is a mismatch on node-1', async () => {
-    const r = await palisade(['audit', 'flowlogs', '--kubeconfig', kubeconfig(), '--log', join(EXAMPLE, 'aws/network-policy-agent.log'), '-o', 'json', '-q']);
+    const r = await palisade(['audit', 'flowlogs', '--kubeconfig', kubeconfig(), '--log', 'examples/eks-aws/network-policy-agent.log', '-o', 'json', '-q']);
     expect(r.code).toBe(1);
     const json = JSON.parse(r.out) as { flows: number; unparsed: number; mismatches: { line: number; from: string; dst: string; node: string }[] };
     expect(json.flows).toBe(7);

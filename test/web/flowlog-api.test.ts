@@ -12,7 +12,7 @@ import { startWebServer, type WebServer } from '../../src/web/server.js';
 import { Workspace } from '../../src/web/workspace.js';
 
 const EXAMPLE = 'examples/eks-multi-team/';
-const LOG = 'examples/eks-multi-team/aws/network-policy-agent.log';
+const LOG = 'examples/eks-aws/network-policy-agent.log';
 
 let web: WebServer;
 let workspace: Workspace;

@@ -17,7 +17,7 @@ import { Workspace } from '../../src/web/workspace.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const EXAMPLE = 'examples/eks-multi-team/';
-const LOG = 'examples/eks-multi-team/aws/network-policy-agent.log';
+const LOG = 'examples/eks-aws/network-policy-agent.log';
 const missing = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} not found: flow-log UI test skipped`;
 if (missing) console.warn(missing);
 
