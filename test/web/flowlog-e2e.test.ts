@@ -3,6 +3,7 @@
  * cells its flows fell on, and the `except` bug's ACCEPT to 169.254.169.254 as a mismatch. Skipped, with the reason,
  * when Chromium is missing.
  */
+import { gate } from '../support/gate.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,10 +19,9 @@ import { Workspace } from '../../src/web/workspace.js';
 const CHROMIUM = '/usr/bin/chromium';
 const EXAMPLE = 'examples/eks-multi-team/';
 const LOG = 'examples/eks-aws/network-policy-agent.log';
-const missing = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} not found: flow-log UI test skipped`;
-if (missing) console.warn(missing);
+const skip = gate('web-flowlog', existsSync(CHROMIUM) ? undefined : `${CHROMIUM} not found (apt-get install chromium)`);
 
-describe.skipIf(missing !== undefined)('flow-log marks in Chromium', () => {
+describe.skipIf(skip)('flow-log marks in Chromium', () => {
   let web: WebServer;
   let browser: Browser;
   let page: Page;
