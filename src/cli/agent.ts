@@ -11,11 +11,13 @@ import { FilePolicyEndpointSource, type PolicyEndpointSource } from '../agent/so
 import { labRequirements } from '../lab/requirements.js';
 import { compile } from '../engine/engine.js';
 import type { EnforcingMode } from '../nft/compile.js';
+import { addAgentVerify } from './agent-verify.js';
 import { readInput } from './input.js';
-import { EXIT_FINDINGS, action, parsePort, type Register } from './program.js';
+import { EXIT_FINDINGS, EXIT_USAGE, action, parsePort, type Register } from './program.js';
 
 interface AgentFlags {
-  readonly node: string;
+  /** Required; checked in the action, since a required option of `agent` would be required by `agent verify` too. */
+  readonly node?: string;
   readonly policyEndpoints?: string;
   readonly kubeconfig?: string;
   readonly context?: string;
@@ -34,10 +36,10 @@ interface AgentFlags {
  */
 export function agentCommand(signals: Pick<NodeJS.Process, 'once' | 'off'> = process): Register {
   return (program, io, setExit) => {
-    program
+    const agent = program
       .command('agent')
       .description("Run the node agent: enforce this node's PolicyEndpoints with nftables, until SIGTERM or SIGINT (root).")
-      .requiredOption('--node <name>', 'this node\'s name (a label on metrics and flow logs)')
+      .option('--node <name>', 'this node\'s name (a label on metrics and flow logs); required')
       .option('--policy-endpoints <dir>', 'a directory (or file) of (Cluster)PolicyEndpoint objects, YAML or JSON, watched for changes')
       .option('--kubeconfig <file>', 'follow (Cluster)PolicyEndpoints on the API server of this kubeconfig (default without --policy-endpoints: in-cluster)')
       .option('--context <name>', 'the kubeconfig context to use')
@@ -59,6 +61,7 @@ watches them on the API server (--kubeconfig, else the in-cluster service accoun
 Examples:
   $ sudo palisade agent --node node-1 --policy-endpoints /etc/palisade/pe --flow-logs /var/log/palisade/flows.log --metrics-port 9180
   $ sudo palisade agent --node node-1 --kubeconfig ~/.kube/config --context prod
+  $ sudo palisade agent verify --node node-1 --policy-endpoints /etc/palisade/pe   # prove the kernel's table (see agent verify --help)
 
 Flow-log explanations (--manifests PATH...): the kernel knows which policy decided a connection, not which rule (a
 policy's entries share one set). With --manifests the agent compiles the engine from the manifests given (read once, at
@@ -70,6 +73,12 @@ depends on it, and the explanations are only as current as the manifests you pas
       )
       .action(
         action(io, setExit, async (flags: AgentFlags) => {
+          if (flags.node === undefined) {
+            io.err("error: required option '--node <name>' not specified");
+            setExit(EXIT_USAGE);
+            return;
+          }
+          const node = flags.node;
           const why = labRequirements();
           if (why && !(why.startsWith('missing tcpdump') && flags.flowLogs === undefined)) {
             io.err(`error: the agent cannot run here: ${why.replace(/^the lab/, 'the agent')}`);
@@ -104,7 +113,7 @@ depends on it, and the explanations are only as current as the manifests you pas
               stopSource = () => kube.stop();
             }
             agent = await runAgent({
-              node: flags.node,
+              node,
               input,
               enforcingMode: flags.enforcingMode,
               podInterfaces: flags.podInterfaces,
@@ -136,6 +145,7 @@ depends on it, and the explanations are only as current as the manifests you pas
           });
         }),
       );
+    addAgentVerify(agent, io, setExit);
   };
 }
 
