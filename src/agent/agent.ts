@@ -15,7 +15,7 @@ import { discoverNodeAddresses, discoverPods } from './discover.js';
 import { explainRecord, flowRecord, flowTuple, NflogReader, type FlowExplainer, type FlowRecord } from './flowlog.js';
 import { createMetrics, serveMetrics, serverPort, type AgentMetrics } from './metrics.js';
 import type { PolicyEndpointSource } from './source.js';
-import { namePods, verifyNode, type NodeObjects, type NodeVerification } from './verify.js';
+import { namePods, ProofTooLarge, verifyNode, type NodeObjects, type NodeVerification } from './verify.js';
 
 export interface FlowLogOptions {
   /** NFLOG group. @default 7 */
@@ -59,6 +59,13 @@ export interface AgentOptions {
    * to the objects (off the sync path: after it, never inside the transaction). 0 disables it. @default 60000
    */
   readonly selfCheckIntervalMs?: number;
+  /**
+   * The self-check skips (with a warning and `palisade_agent_self_check_skipped_total`) a table whose proof would walk
+   * more cells than this: the proof runs on the agent's thread. @default 20000
+   */
+  readonly selfCheckMaxCells?: number;
+  /** How long after a sync the self-check waits for no further sync. @default 1000 */
+  readonly selfCheckDelayMs?: number;
   /** Called before each nft transaction is applied (tests use it to kill the agent mid-sync). */
   readonly beforeApply?: (kind: 'full' | 'delta', script: string) => void | Promise<void>;
 }
@@ -189,7 +196,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
       const result: SyncResult = { kind: script === '' ? 'none' : kind, ms, elements: c.elements, rules: c.rules, scriptLines: script === '' ? 0 : script.split('\n').length - 1, phases };
       if (script !== '') {
         applied = result;
-        scheduleSelfCheck();
+        selfCheckSoon();
       }
       return result;
     } catch (e) {
@@ -206,11 +213,13 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
   // ---- self-check: the kernel's table read back and proved equal to the objects, after syncs and periodically.
   const selfCheckEvery = opts.selfCheckIntervalMs ?? 60_000;
   let lastCheck: SelfCheck | undefined;
-  const verifyNow = async (byFamily?: Readonly<Record<Family, Engine>>): Promise<NodeVerification> => {
+  const maxCells = opts.selfCheckMaxCells ?? 20_000;
+  let skippedGeneration = -1;
+  const verifyNow = async (byFamily?: Readonly<Record<Family, Engine>>, budget?: number): Promise<NodeVerification> => {
     const input = lastInput;
     const gen = generation;
     if (!input || syncing) throw new Error('a sync is running: the table is changing');
-    const v = await verifyNode(input, where, byFamily);
+    const v = await verifyNode(input, where, byFamily, budget !== undefined ? { maxCells: budget } : {});
     if (syncing || gen !== generation) throw new Error('a sync ran while the table was read');
     return v;
   };
@@ -218,8 +227,15 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     const t0 = performance.now();
     let v: NodeVerification;
     try {
-      v = await verifyNow();
+      v = await verifyNow(undefined, maxCells);
     } catch (e) {
+      if (e instanceof ProofTooLarge) {
+        metrics.selfCheckSkipped.inc();
+        // One warning per table, not one per interval.
+        if (skippedGeneration !== generation) log.warn({ cells: e.cells, max: e.max }, `self-check skipped: ${e.message}`);
+        skippedGeneration = generation;
+        return;
+      }
       const msg = (e as Error).message;
       // A sync during the read is not a failure: the check after that sync reads the new table.
       if (/a sync (is running|ran while)/.test(msg)) return;
@@ -242,6 +258,13 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
   };
   let checking: Promise<void> | undefined;
   let checkAgain = false;
+  // After a sync, the check waits for a quiet moment: a burst of syncs gets one check, after the last one.
+  let afterSync: NodeJS.Timeout | undefined;
+  const selfCheckSoon = () => {
+    if (selfCheckEvery <= 0 || stopped) return;
+    clearTimeout(afterSync);
+    afterSync = setTimeout(scheduleSelfCheck, opts.selfCheckDelayMs ?? 1000);
+  };
   function scheduleSelfCheck(): void {
     if (selfCheckEvery <= 0 || stopped) return;
     if (checking) {
@@ -353,6 +376,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
       clearInterval(poll);
       clearInterval(resync);
       clearInterval(periodicCheck);
+      clearTimeout(afterSync);
       await chain;
       await checking;
       await nft.close();

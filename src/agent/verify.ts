@@ -5,11 +5,13 @@
  * verdicts. Shared by `palisade agent verify`, the agent's periodic self-check and `palisade lab verify`.
  */
 import type { Family } from '../api/ip.js';
-import type { ClusterPolicyEndpoint, PolicyEndpoint } from '../api/policyendpoint.js';
+import { mergeClusterPolicyEndpoints, mergePolicyEndpoints, type ClusterPolicyEndpoint, type PodEndpoint, type PolicyEndpoint } from '../api/policyendpoint.js';
+import { canonicalAddress } from '../nft/address.js';
 import type { Engine } from '../engine/engine.js';
 import { run, type Netns } from '../nft/apply.js';
 import { TABLE, type EnforcingMode, type LocalPod } from '../nft/compile.js';
-import { RulesetError, type Ruleset } from '../nft/interpret.js';
+import { RulesetError, rulesetCuts, type Ruleset } from '../nft/interpret.js';
+import { parseIP } from '../api/ip.js';
 import { rulesetFromKernel } from '../nft/kernel.js';
 import { engineExpectation, objectsExpectation } from '../verify/expect.js';
 import { proveNode, type ProofPod, type ProofResult } from '../verify/prove.js';
@@ -78,10 +80,66 @@ function proofPod(p: LocalPod): ProofPod {
   return { id: p.name !== undefined ? `${p.namespace}/${p.name}` : p.ifname, ifname: p.ifname, ips: p.ips };
 }
 
+/**
+ * The objects that can decide anything for the local pods: the policies (each merged into one whole, as the agent reads
+ * them) whose selected pods include a local pod, by IP or by namespace and name. The others change no local pod's
+ * answer, and leaving them out keeps the proof's cells to the local policies' addresses, not the whole cluster's.
+ */
+export function localObjects(node: NodeObjects): Pick<NodeObjects, 'policyEndpoints' | 'clusterPolicyEndpoints'> {
+  const ips = new Set(node.pods.flatMap((p) => p.ips.map(canonical)));
+  const names = new Set(node.pods.filter((p) => p.name !== undefined).map((p) => `${p.namespace}/${p.name}`));
+  const local = (eps: readonly PodEndpoint[] | undefined) => (eps ?? []).some((ep) => (ep.podIP !== '' && ips.has(canonical(ep.podIP))) || names.has(`${ep.namespace}/${ep.name}`));
+  return {
+    policyEndpoints: mergePolicyEndpoints(node.policyEndpoints).filter((pe) => local(pe.spec.podSelectorEndpoints)),
+    clusterPolicyEndpoints: mergeClusterPolicyEndpoints(node.clusterPolicyEndpoints).filter((c) => local(c.spec.podSelectorEndpoints)),
+  };
+}
+
+function canonical(ip: string): string {
+  try {
+    return canonicalAddress(ip);
+  } catch {
+    return ip;
+  }
+}
+
+/**
+ * About how many cells {@link proveObjects} walks for this table and node: local pods × address pieces × protocols ×
+ * port pieces (the cuts of the table, of the local objects and the pod and node addresses). The self-check uses it to
+ * stay within a budget.
+ */
+export function estimateCells(rs: Ruleset, node: NodeObjects): number {
+  const table = rulesetCuts(rs);
+  const objects = localObjects(node);
+  const ports = new Set<number>([1, ...table.ports]);
+  const addresses: Record<Family, Set<bigint>> = { 4: new Set(table.addresses[4]), 6: new Set(table.addresses[6]) };
+  for (const o of [...objects.policyEndpoints, ...objects.clusterPolicyEndpoints]) {
+    for (const e of [...(o.spec.ingress ?? []), ...(o.spec.egress ?? [])]) {
+      const a = e.cidr !== undefined ? parseIP(e.cidr.split('/')[0]) : undefined;
+      if (a) {
+        addresses[a.family].add(a.value);
+        addresses[a.family].add(a.value + 1n);
+      }
+      for (const p of e.ports ?? []) if (p.port !== undefined) ports.add(p.port).add((p.endPort ?? p.port) + 1);
+    }
+  }
+  for (const ip of [...node.pods.flatMap((p) => p.ips), ...node.nodeAddresses]) {
+    const a = parseIP(ip);
+    if (a) addresses[a.family].add(a.value).add(a.value + 1n);
+  }
+  let cells = 0;
+  for (const family of [4, 6] as const) {
+    const pods = node.pods.filter((p) => p.ips.some((ip) => parseIP(ip)?.family === family)).length;
+    cells += pods * (addresses[family].size + 1) * 3 * ports.size;
+  }
+  return cells;
+}
+
 /** Proves the table equal to what the objects mean, for every local pod. */
 export function proveObjects(rs: Ruleset, node: NodeObjects): ProofResult {
+  const objects = localObjects(node);
   const expectation = objectsExpectation(
-    { policyEndpoints: node.policyEndpoints, clusterPolicyEndpoints: node.clusterPolicyEndpoints, nodeAddresses: node.nodeAddresses, mode: node.mode },
+    { policyEndpoints: objects.policyEndpoints, clusterPolicyEndpoints: objects.clusterPolicyEndpoints, nodeAddresses: node.nodeAddresses, mode: node.mode },
     new Map(node.pods.map((p) => [p.ifname, p])),
   );
   return proveNode(rs, node.pods.map(proofPod), node.nodeAddresses, expectation);
@@ -123,6 +181,13 @@ function engineEndpoint(byFamily: Readonly<Record<Family, Engine>>, ips: readonl
   return undefined;
 }
 
+/** A proof that would walk more cells than allowed (the self-check's budget). */
+export class ProofTooLarge extends Error {
+  constructor(readonly cells: number, readonly max: number) {
+    super(`the proof would walk about ${cells} cells, more than the budget of ${max}`);
+  }
+}
+
 /** The outcome of one node's proof. */
 export interface NodeVerification {
   readonly objects: ProofResult;
@@ -139,9 +204,13 @@ export interface NodeVerification {
  * const v = await verifyNode(node, { netns: 'pl-n1' });
  * if (!v.objects.proved) console.log(v.objects.counterexample.text);
  */
-export async function verifyNode(node: NodeObjects, where: Netns = {}, byFamily?: Readonly<Record<Family, Engine>>): Promise<NodeVerification> {
+export async function verifyNode(node: NodeObjects, where: Netns = {}, byFamily?: Readonly<Record<Family, Engine>>, opts: { maxCells?: number } = {}): Promise<NodeVerification> {
   const t0 = performance.now();
   const rs = await readKernelRuleset(where);
+  if (opts.maxCells !== undefined) {
+    const cells = estimateCells(rs, node);
+    if (cells > opts.maxCells) throw new ProofTooLarge(cells, opts.maxCells);
+  }
   const objects = proveObjects(rs, node);
   const engine = byFamily && node.mode === 'standard' ? proveEngine(rs, node, byFamily) : undefined;
   return { objects, ...(engine ? { engine } : {}), unenforceable: unenforceableEntries(node), pods: node.pods.length, ms: performance.now() - t0 };

@@ -3,7 +3,7 @@
  * what the PolicyEndpoints and ClusterPolicyEndpoints selecting its pods ask for, until SIGTERM or SIGINT. They come
  * from files (`--policy-endpoints`), from the API server of a kubeconfig, or in-cluster from the pod's service account.
  */
-import { Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { runAgent } from '../agent/agent.js';
 import { engineExplainer } from '../agent/explain.js';
 import type { FlowExplainer } from '../agent/flowlog.js';
@@ -28,6 +28,20 @@ interface AgentFlags {
   readonly metricsPort?: number;
   readonly netns?: string;
   readonly podInterfaces: string;
+  readonly selfCheckInterval: number;
+  readonly selfCheckMaxCells: number;
+}
+
+function parseCells(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a whole number of cells, at least 1');
+  return n;
+}
+
+function parseSeconds(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 86_400) throw new InvalidArgumentError('a whole number of seconds from 0 (off) to 86400');
+  return n;
 }
 
 /**
@@ -50,6 +64,8 @@ export function agentCommand(signals: Pick<NodeJS.Process, 'once' | 'off'> = pro
       .option('--metrics-port <port>', 'serve /metrics and /healthz on 127.0.0.1:PORT', parsePort)
       .option('--netns <name>', 'program the table of this network namespace (`ip netns` name) instead of the own one')
       .addOption(new Option('--pod-interfaces <glob>', 'host-side interfaces of pods, as an nft wildcard').default('eni*'))
+      .addOption(new Option('--self-check-interval <seconds>', 'read the kernel table back and prove it equal to the PolicyEndpoints every SECONDS and after each sync; 0 = off').argParser(parseSeconds).default(60))
+      .addOption(new Option('--self-check-max-cells <n>', 'skip (with a warning and a metric) a self-check whose proof would walk more cells than N; it runs on the agent\'s thread').argParser(parseCells).default(20_000))
       .addHelpText(
         'after',
         `
@@ -117,6 +133,8 @@ depends on it, and the explanations are only as current as the manifests you pas
               input,
               enforcingMode: flags.enforcingMode,
               podInterfaces: flags.podInterfaces,
+              selfCheckIntervalMs: flags.selfCheckInterval * 1000,
+              selfCheckMaxCells: flags.selfCheckMaxCells,
               ...(flags.netns !== undefined ? { netns: flags.netns } : {}),
               ...(flags.flowLogs !== undefined ? { flowLogs: { ...(flags.flowLogs === '-' ? {} : { file: flags.flowLogs }), accept: flags.flowLogsAccept ?? false } } : {}),
               ...(flags.metricsPort !== undefined ? { metricsPort: flags.metricsPort } : {}),
