@@ -153,5 +153,22 @@ describe.skipIf(skipNetns('agent-verify'))('the kernel table read back and prove
       await agent!.resync();
       expect((await agent!.verify()).objects.proved).toBe(true);
     });
+
+    it('a proof over the cell budget is skipped, with a metric, and never counted as a failure', async () => {
+      await agent!.stop();
+      agent = await runAgent({
+        node: 'node0', input: new FilePolicyEndpointSource(join(dir, 'pe')), enforcingMode: 'standard', netns: NETNS, podInterfaces: 'eni*',
+        pollIntervalMs: 600_000, selfCheckIntervalMs: 60_000, selfCheckDelayMs: 10, selfCheckMaxCells: 1, logger: pino({ level: 'silent' }),
+      });
+      await agent.resync();
+      let text = '';
+      for (let i = 0; i < 100 && !/palisade_agent_self_check_skipped_total\{node="node0"\} [1-9]/.test(text); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        text = await agent.metrics.registry.metrics();
+      }
+      expect(text).toMatch(/palisade_agent_self_check_skipped_total\{node="node0"\} [1-9]/);
+      expect(text).toMatch(/palisade_agent_self_check_failures_total\{node="node0"\} 0/);
+      expect(agent.lastSelfCheck()).toBeUndefined();
+    });
   });
 });
