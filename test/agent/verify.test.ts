@@ -91,10 +91,10 @@ describe.skipIf(skipNetns('agent-verify'))('the kernel table read back and prove
     const t = translate(generated);
     const objects = nodeObjects(t, 'node0', 'standard');
 
-    const verify = async (): Promise<{ code: number; out: string }> => {
+    const verify = async (...extra: string[]): Promise<{ code: number; out: string }> => {
       const lines: string[] = [];
       const io: Io = { out: (s) => lines.push(s), err: (s) => lines.push(s), interactive: false, readStdin: () => '' };
-      const code = await cli(['agent', 'verify', '--node', 'node0', '--netns', NETNS, '--pod-interfaces', 'eni*', '--policy-endpoints', join(dir, 'pe'), '--manifests', join(dir, 'cluster.yaml')], io);
+      const code = await cli(['agent', 'verify', '--node', 'node0', '--netns', NETNS, '--pod-interfaces', 'eni*', '--policy-endpoints', join(dir, 'pe'), '--manifests', join(dir, 'cluster.yaml'), ...extra], io);
       return { code, out: lines.join('\n') };
     };
 
@@ -139,12 +139,24 @@ describe.skipIf(skipNetns('agent-verify'))('the kernel table read back and prove
       expect(r.out).toMatch(/node0: table = engine: proved on \d+ cells/);
     });
 
+    it('agent verify -o json: both proofs with their cell counts', async () => {
+      const r = await verify('-o', 'json');
+      expect(r.code, r.out).toBe(0);
+      const j = JSON.parse(r.out) as { node: string; pods: number; proved: boolean; objects: { proved: boolean; cells: number }; engine: { proved: boolean; cells: number; notInManifests: string[] } };
+      expect(j).toMatchObject({ node: 'node0', pods: objects.pods.length, proved: true, objects: { proved: true }, engine: { proved: true, notInManifests: [] } });
+      expect(j.objects.cells).toBeGreaterThan(0);
+      expect(j.engine.cells).toBeGreaterThan(0);
+    });
+
     it('a table changed behind the agent\'s back: agent verify prints the counterexample and exits 1; the self-check counts a failure', async () => {
       await run('nft', ['flush', 'chain', 'inet', 'palisade', 'forward_filter'], where);
       await run('nft', ['flush', 'chain', 'inet', 'palisade', 'input_filter'], where);
       const r = await verify();
       expect(r.code, r.out).toBe(1);
       expect(r.out).toMatch(/node0: table ≠ PolicyEndpoints: .* → .*: expected drop, the table accepts/);
+      const j = JSON.parse((await verify('-o', 'json')).out) as { proved: boolean; objects: { counterexample: { expected: string; actual: string; hook: string } } };
+      expect(j.proved).toBe(false);
+      expect(j.objects.counterexample).toMatchObject({ expected: 'drop', actual: 'accept' });
       const v = await agent!.verify();
       expect(v.objects.proved).toBe(false);
       expect(agent!.lastSelfCheck()?.ok).toBe(false);
