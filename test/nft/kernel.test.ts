@@ -108,6 +108,25 @@ describe('rulesetFromKernel: nft 1.0.6 JSON of compiled tables', () => {
     expect(() => rulesetFromKernel(broken)).toThrow(/^set node4: set type not understood: "ether_addr"/);
   });
 
+  it('element forms nft may print besides the fixtures\' (libnftables-json): wrapped elements, protocol numbers', () => {
+    const t = { family: 'inet', table: 'palisade' };
+    const rs = rulesetFromKernel({
+      nftables: [
+        { metainfo: { json_schema_version: 1 } },
+        { table: { family: 'inet', name: 'palisade' } },
+        { set: { ...t, name: 's', type: ['ipv4_addr', 'inet_proto', 'inet_service'], flags: ['interval'], elem: [{ elem: { val: { concat: [{ range: ['10.0.0.1', '10.0.0.3'] }, 6, { range: [80, 81] }] }, comment: 'x' } }] } },
+        { set: { ...t, name: 'a', type: 'ipv6_addr', flags: ['interval'], elem: [{ prefix: { addr: 'fd00::', len: 64 } }, 'fd01::1'] } },
+      ],
+    });
+    expect(rs.sets.get('s')).toEqual({ kind: 'addrPort', family: 4, cells: [{ addr: { first: 0x0a000001n, last: 0x0a000003n }, proto: 'tcp', from: 80, to: 81 }] });
+    const a = rs.sets.get('a');
+    expect(a?.kind === 'addr' ? a.intervals.length : 0).toBe(2);
+    expect(() => rulesetFromKernel({ nftables: [{ table: { family: 'inet', name: 'palisade' } }, { set: { ...t, name: 's', type: ['ipv4_addr', 'inet_proto', 'inet_service'], elem: [{ concat: ['10.0.0.1', 1, 80] }] } }] })).toThrow(
+      /^set s: .*concat\[1\]: protocol not understood \(tcp, udp or sctp\): 1/,
+    );
+    expect(() => rulesetFromKernel({ nftables: [{ table: { family: 'inet', name: 'palisade' } }, { set: { ...t, name: 'a', type: 'ipv4_addr', elem: ['fd00::1'] } }] })).toThrow(/^set a\.elem\[0\]: not an IPv4 address: fd00::1/);
+  });
+
   it('JSON of another shape is refused at the boundary', () => {
     expect(() => rulesetFromKernel({})).toThrow(/expected an object with an "nftables" list/);
     expect(() => rulesetFromKernel({ nftables: [{ metainfo: { json_schema_version: 1 } }] })).toThrow(/no table inet palisade/);
