@@ -122,7 +122,7 @@ describe('rulesetFromKernel: nft 1.0.6 JSON of compiled tables', () => {
     const a = rs.sets.get('a');
     expect(a?.kind === 'addr' ? a.intervals.length : 0).toBe(2);
     expect(() => rulesetFromKernel({ nftables: [{ table: { family: 'inet', name: 'palisade' } }, { set: { ...t, name: 's', type: ['ipv4_addr', 'inet_proto', 'inet_service'], elem: [{ concat: ['10.0.0.1', 1, 80] }] } }] })).toThrow(
-      /^set s: .*concat\[1\]: protocol not understood \(tcp, udp or sctp\): 1/,
+      /^set s\.elem\[0\]\.concat\[1\]: protocol not understood \(tcp, udp or sctp\): 1/,
     );
     expect(() => rulesetFromKernel({ nftables: [{ table: { family: 'inet', name: 'palisade' } }, { set: { ...t, name: 'a', type: 'ipv4_addr', elem: ['fd00::1'] } }] })).toThrow(/^set a\.elem\[0\]: not an IPv4 address: fd00::1/);
   });
