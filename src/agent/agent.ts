@@ -6,7 +6,8 @@
 import { appendFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { pino, type Logger } from 'pino';
-import type { ClusterPolicyEndpoint, PolicyEndpoint } from '../api/policyendpoint.js';
+import type { Family } from '../api/ip.js';
+import type { Engine } from '../engine/engine.js';
 import { deleteTable, NftSession, readCounters } from '../nft/apply.js';
 import { compileNode, countState, TABLE, type DesiredState, type EnforcingMode, type LocalPod, type LogTag } from '../nft/compile.js';
 import { renderDelta, renderFull } from '../nft/script.js';
@@ -14,6 +15,7 @@ import { discoverNodeAddresses, discoverPods } from './discover.js';
 import { explainRecord, flowRecord, flowTuple, NflogReader, type FlowExplainer, type FlowRecord } from './flowlog.js';
 import { createMetrics, serveMetrics, serverPort, type AgentMetrics } from './metrics.js';
 import type { PolicyEndpointSource } from './source.js';
+import { namePods, ProofTooLarge, verifyNode, type NodeObjects, type NodeVerification } from './verify.js';
 
 export interface FlowLogOptions {
   /** NFLOG group. @default 7 */
@@ -52,6 +54,18 @@ export interface AgentOptions {
    * @default undefined (records name the policies the kernel knows, not the rule)
    */
   readonly explain?: FlowExplainer;
+  /**
+   * Self-check: every this many ms, and after each sync that changed the kernel, read the table back and prove it equal
+   * to the objects (off the sync path: after it, never inside the transaction). 0 disables it. @default 60000
+   */
+  readonly selfCheckIntervalMs?: number;
+  /**
+   * The self-check skips (with a warning and `palisade_agent_self_check_skipped_total`) a table whose proof would walk
+   * more cells than this: the proof runs on the agent's thread. About 0.1 ms a cell on small tables, up to 1 ms with hundreds of entries per policy. @default 5000
+   */
+  readonly selfCheckMaxCells?: number;
+  /** How long after a sync the self-check waits for no further sync. @default 1000 */
+  readonly selfCheckDelayMs?: number;
   /** Called before each nft transaction is applied (tests use it to kill the agent mid-sync). */
   readonly beforeApply?: (kind: 'full' | 'delta', script: string) => void | Promise<void>;
 }
@@ -79,12 +93,24 @@ export interface Agent {
   state(): DesiredState | undefined;
   /** The last sync that changed the kernel (kind `full` or `delta`). */
   lastApplied(): SyncResult | undefined;
+  /**
+   * Reads the kernel's table back and proves it equal to the objects of the last sync (and, given the engine of each
+   * address family, to the engine). Rejects when a sync changed the table while it was being read.
+   */
+  verify(byFamily?: Readonly<Record<Family, Engine>>): Promise<NodeVerification>;
+  /** The last self-check's outcome (also when `verify` ran it), once one ran. */
+  lastSelfCheck(): SelfCheck | undefined;
   /** The metrics server's port, when serving. */
   readonly metricsPort: number | undefined;
   readonly metrics: AgentMetrics;
   /** Stops watching, logging and serving. `removeTable` also deletes the nft table. */
   stop(opts?: { removeTable?: boolean }): Promise<void>;
 }
+
+/** What a self-check found. */
+export type SelfCheck =
+  | { readonly ok: true; readonly cells: number; readonly ms: number; readonly at: Date }
+  | { readonly ok: false; readonly problem: string; readonly ms: number; readonly at: Date };
 
 /**
  * Starts the agent; resolves after the first full sync. Later changes of the source or of the local pods are synced
@@ -109,12 +135,17 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
   let healthy = false;
   let applied: SyncResult | undefined;
   let stopped = false;
+  // What the last successful sync compiled from, and how many syncs changed the kernel (a self-check's read is only
+  // trusted when no sync ran during it).
+  let lastInput: NodeObjects | undefined;
+  let generation = 0;
+  let syncing = false;
 
   // What discovery last found. A PolicyEndpoint change does not move pods: its sync reuses this instead of running
   // `ip` twice more (tens of ms of process start-up, most of a delta sync's time).
   let discovered: { pods: LocalPod[]; nodeAddresses: string[] } | undefined;
 
-  const compileNow = async (discover: boolean): Promise<{ state: DesiredState; pods: LocalPod[]; readMs: number; compileMs: number }> => {
+  const compileNow = async (discover: boolean): Promise<{ state: DesiredState; pods: LocalPod[]; input: NodeObjects; readMs: number; compileMs: number }> => {
     const t0 = performance.now();
     const [pes, cpes, found] = await Promise.all([
       opts.input.list(),
@@ -127,17 +158,18 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     const { pods, nodeAddresses } = found;
     lastPods = JSON.stringify(pods);
     const t1 = performance.now();
-    const names = podNames([...pes, ...cpes]);
-    const named = pods.map((p) => nameFromPolicyEndpoints(p, names));
-    const state = compileNode({ policyEndpoints: pes, clusterPolicyEndpoints: cpes, pods: named, nodeAddresses, mode: opts.enforcingMode }, compileOpts);
-    return { state, pods, readMs: t1 - t0, compileMs: performance.now() - t1 };
+    const named = namePods(pods, [...pes, ...cpes]);
+    const input: NodeObjects = { policyEndpoints: pes, clusterPolicyEndpoints: cpes, pods: named, nodeAddresses, mode: opts.enforcingMode };
+    const state = compileNode(input, compileOpts);
+    return { state, pods, input, readMs: t1 - t0, compileMs: performance.now() - t1 };
   };
 
   const doSync = async (full: boolean, discover: boolean): Promise<SyncResult> => {
     const t0 = performance.now();
     const kind = full || !programmed ? 'full' : 'delta';
+    syncing = true;
     try {
-      const { state, pods, readMs, compileMs } = await compileNow(full || discover);
+      const { state, pods, input, readMs, compileMs } = await compileNow(full || discover);
       const t2 = performance.now();
       const script = kind === 'full' ? renderFull(state) : renderDelta(programmed!, state);
       const t3 = performance.now();
@@ -148,6 +180,8 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
       const phases = { readMs, compileMs, renderMs: t3 - t2, applyMs: performance.now() - t3 };
       if (programmed) previousTags = new Map(programmed.logTags);
       programmed = state;
+      lastInput = input;
+      generation++;
       healthy = true;
       const c = countState(state);
       metrics.elements.set(c.elements);
@@ -160,7 +194,10 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
         log.info({ kind, ms: Math.round(ms * 10) / 10, elements: c.elements, rules: c.rules, pods: pods.length }, 'synced');
       }
       const result: SyncResult = { kind: script === '' ? 'none' : kind, ms, elements: c.elements, rules: c.rules, scriptLines: script === '' ? 0 : script.split('\n').length - 1, phases };
-      if (script !== '') applied = result;
+      if (script !== '') {
+        applied = result;
+        selfCheckSoon();
+      }
       return result;
     } catch (e) {
       metrics.syncErrors.inc({ kind });
@@ -168,8 +205,86 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
       programmed = undefined;
       log.error({ err: (e as Error).message, kind }, 'sync failed');
       throw e;
+    } finally {
+      syncing = false;
     }
   };
+
+  // ---- self-check: the kernel's table read back and proved equal to the objects, after syncs and periodically.
+  const selfCheckEvery = opts.selfCheckIntervalMs ?? 60_000;
+  let lastCheck: SelfCheck | undefined;
+  const maxCells = opts.selfCheckMaxCells ?? 5_000;
+  let skippedGeneration = -1;
+  const verifyNow = async (byFamily?: Readonly<Record<Family, Engine>>, budget?: number): Promise<NodeVerification> => {
+    const input = lastInput;
+    const gen = generation;
+    if (!input || syncing) throw new Error('a sync is running: the table is changing');
+    const v = await verifyNode(input, where, byFamily, budget !== undefined ? { maxCells: budget } : {});
+    if (syncing || gen !== generation) throw new Error('a sync ran while the table was read');
+    return v;
+  };
+  const selfCheck = async (): Promise<void> => {
+    // The same objects as last time, already too large: do not read the kernel's table again only to skip.
+    if (skippedGeneration === generation) {
+      metrics.selfCheckSkipped.inc();
+      return;
+    }
+    const t0 = performance.now();
+    let v: NodeVerification;
+    try {
+      v = await verifyNow(undefined, maxCells);
+    } catch (e) {
+      if (e instanceof ProofTooLarge) {
+        metrics.selfCheckSkipped.inc();
+        // One warning per table, not one per interval.
+        if (skippedGeneration !== generation) log.warn({ cells: e.cells, max: e.max }, `self-check skipped: ${e.message}`);
+        skippedGeneration = generation;
+        return;
+      }
+      const msg = (e as Error).message;
+      // A sync during the read is not a failure: the check after that sync reads the new table.
+      if (/a sync (is running|ran while)/.test(msg)) return;
+      recordCheck({ ok: false, problem: `could not read the table: ${msg}`, ms: performance.now() - t0, at: new Date() });
+      return;
+    }
+    const r = v.objects;
+    recordCheck(r.proved ? { ok: true, cells: r.cells, ms: v.ms, at: new Date() } : { ok: false, problem: r.counterexample.text, ms: v.ms, at: new Date() });
+  };
+  const recordCheck = (c: SelfCheck) => {
+    lastCheck = c;
+    metrics.selfCheckSeconds.set(c.ms / 1000);
+    if (c.ok) {
+      metrics.selfCheckCells.set(c.cells);
+      metrics.selfCheckLastSuccess.set(c.at.getTime() / 1000);
+    } else {
+      metrics.selfCheckFailures.inc();
+      log.warn({ counterexample: c.problem }, `self-check failed: the kernel table differs from the PolicyEndpoints: ${c.problem}`);
+    }
+  };
+  let checking: Promise<void> | undefined;
+  let checkAgain = false;
+  // After a sync, the check waits for a quiet moment: a burst of syncs gets one check, after the last one.
+  let afterSync: NodeJS.Timeout | undefined;
+  const selfCheckSoon = () => {
+    if (selfCheckEvery <= 0 || stopped) return;
+    clearTimeout(afterSync);
+    afterSync = setTimeout(scheduleSelfCheck, opts.selfCheckDelayMs ?? 1000);
+  };
+  function scheduleSelfCheck(): void {
+    if (selfCheckEvery <= 0 || stopped) return;
+    if (checking) {
+      checkAgain = true;
+      return;
+    }
+    // After the sync's promise settles: never part of the sync, and one check at a time.
+    checking = new Promise<void>((r) => setImmediate(r)).then(selfCheck).finally(() => {
+      checking = undefined;
+      if (checkAgain && !stopped) {
+        checkAgain = false;
+        scheduleSelfCheck();
+      }
+    });
+  }
 
   // One sync at a time; requests during a sync coalesce into one more.
   let chain: Promise<unknown> = Promise.resolve();
@@ -241,6 +356,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     );
   }, opts.pollIntervalMs ?? 1000);
   const resync = setInterval(() => { if (!stopped) enqueue(true).catch(() => undefined); }, opts.resyncIntervalMs ?? 300_000);
+  const periodicCheck = selfCheckEvery > 0 ? setInterval(scheduleSelfCheck, selfCheckEvery) : undefined;
 
   let server: Server | undefined;
   if (opts.metricsPort !== undefined) server = await serveMetrics(metrics, opts.metricsPort, () => healthy);
@@ -250,6 +366,13 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     resync: () => enqueue(true),
     state: () => programmed,
     lastApplied: () => applied,
+    verify: async (byFamily) => {
+      const v = await verifyNow(byFamily);
+      const r = v.objects;
+      recordCheck(r.proved ? { ok: true, cells: r.cells, ms: v.ms, at: new Date() } : { ok: false, problem: r.counterexample.text, ms: v.ms, at: new Date() });
+      return v;
+    },
+    lastSelfCheck: () => lastCheck,
     metricsPort: server ? serverPort(server) : undefined,
     metrics,
     async stop(o = {}) {
@@ -257,29 +380,14 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
       unwatch();
       clearInterval(poll);
       clearInterval(resync);
+      clearInterval(periodicCheck);
+      clearTimeout(afterSync);
       await chain;
+      await checking;
       await nft.close();
       await reader?.stop();
       if (server) await new Promise<void>((r) => server!.close(() => r()));
       if (o.removeTable) await deleteTable(TABLE, where);
     },
   };
-}
-
-/** Pod IP → name and namespace, from the (Cluster)PolicyEndpoints' selected pods (the first listing wins). */
-function podNames(pes: readonly (PolicyEndpoint | ClusterPolicyEndpoint)[]): Map<string, { name: string; namespace: string }> {
-  const out = new Map<string, { name: string; namespace: string }>();
-  for (const pe of pes) {
-    for (const ep of pe.spec.podSelectorEndpoints ?? []) if (!out.has(ep.podIP)) out.set(ep.podIP, { name: ep.name, namespace: ep.namespace });
-  }
-  return out;
-}
-
-/** Names a route-discovered pod from the PolicyEndpoints that list its IP. */
-function nameFromPolicyEndpoints(pod: LocalPod, names: ReadonlyMap<string, { name: string; namespace: string }>): LocalPod {
-  for (const ip of pod.ips) {
-    const n = names.get(ip);
-    if (n) return { ...pod, name: n.name, namespace: n.namespace };
-  }
-  return pod;
 }

@@ -18,6 +18,16 @@ export interface AgentMetrics {
   readonly rules: Gauge;
   readonly chains: Gauge;
   readonly pods: Gauge;
+  /** Self-checks that found the kernel's table different from the objects (or could not read it). */
+  readonly selfCheckFailures: Counter;
+  /** Self-checks skipped because the proof would exceed the cell budget. */
+  readonly selfCheckSkipped: Counter;
+  /** Cells of the last successful self-check's proof. */
+  readonly selfCheckCells: Gauge;
+  /** Unix time of the last successful self-check. */
+  readonly selfCheckLastSuccess: Gauge;
+  /** Duration of the last self-check (read back + proof). */
+  readonly selfCheckSeconds: Gauge;
 }
 
 /**
@@ -70,6 +80,15 @@ export function createMetrics(node: string, readKernelCounters: () => Promise<Ma
     rules: new Gauge({ name: 'palisade_agent_nft_rules', help: 'Rules in the programmed table', registers: [registry] }),
     chains: new Gauge({ name: 'palisade_agent_nft_chains', help: 'Chains in the programmed table', registers: [registry] }),
     pods: new Gauge({ name: 'palisade_agent_local_pods', help: 'Local pods with a dispatch entry', registers: [registry] }),
+    selfCheckFailures: new Counter({
+      name: 'palisade_agent_self_check_failures_total',
+      help: 'Self-checks that found the kernel table different from the (Cluster)PolicyEndpoints, or could not read it',
+      registers: [registry],
+    }),
+    selfCheckSkipped: new Counter({ name: 'palisade_agent_self_check_skipped_total', help: 'Self-checks skipped: the proof would walk more cells than the budget', registers: [registry] }),
+    selfCheckCells: new Gauge({ name: 'palisade_agent_self_check_cells', help: 'Address x protocol x port cells the last successful self-check proved', registers: [registry] }),
+    selfCheckLastSuccess: new Gauge({ name: 'palisade_agent_self_check_last_success_timestamp_seconds', help: 'Unix time of the last successful self-check', registers: [registry] }),
+    selfCheckSeconds: new Gauge({ name: 'palisade_agent_self_check_duration_seconds', help: 'Duration of the last self-check (table read back and proof)', registers: [registry] }),
   };
 }
 

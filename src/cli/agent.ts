@@ -3,7 +3,7 @@
  * what the PolicyEndpoints and ClusterPolicyEndpoints selecting its pods ask for, until SIGTERM or SIGINT. They come
  * from files (`--policy-endpoints`), from the API server of a kubeconfig, or in-cluster from the pod's service account.
  */
-import { Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { runAgent } from '../agent/agent.js';
 import { engineExplainer } from '../agent/explain.js';
 import type { FlowExplainer } from '../agent/flowlog.js';
@@ -11,11 +11,13 @@ import { FilePolicyEndpointSource, type PolicyEndpointSource } from '../agent/so
 import { labRequirements } from '../lab/requirements.js';
 import { compile } from '../engine/engine.js';
 import type { EnforcingMode } from '../nft/compile.js';
+import { addAgentVerify } from './agent-verify.js';
 import { readInput } from './input.js';
-import { EXIT_FINDINGS, action, parsePort, type Register } from './program.js';
+import { EXIT_FINDINGS, EXIT_USAGE, action, parsePort, type Register } from './program.js';
 
 interface AgentFlags {
-  readonly node: string;
+  /** Required; checked in the action, since a required option of `agent` would be required by `agent verify` too. */
+  readonly node?: string;
   readonly policyEndpoints?: string;
   readonly kubeconfig?: string;
   readonly context?: string;
@@ -26,6 +28,20 @@ interface AgentFlags {
   readonly metricsPort?: number;
   readonly netns?: string;
   readonly podInterfaces: string;
+  readonly selfCheckInterval: number;
+  readonly selfCheckMaxCells: number;
+}
+
+function parseCells(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a whole number of cells, at least 1');
+  return n;
+}
+
+function parseSeconds(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 86_400) throw new InvalidArgumentError('a whole number of seconds from 0 (off) to 86400');
+  return n;
 }
 
 /**
@@ -34,10 +50,10 @@ interface AgentFlags {
  */
 export function agentCommand(signals: Pick<NodeJS.Process, 'once' | 'off'> = process): Register {
   return (program, io, setExit) => {
-    program
+    const agent = program
       .command('agent')
       .description("Run the node agent: enforce this node's PolicyEndpoints with nftables, until SIGTERM or SIGINT (root).")
-      .requiredOption('--node <name>', 'this node\'s name (a label on metrics and flow logs)')
+      .option('--node <name>', 'this node\'s name (a label on metrics and flow logs); required')
       .option('--policy-endpoints <dir>', 'a directory (or file) of (Cluster)PolicyEndpoint objects, YAML or JSON, watched for changes')
       .option('--kubeconfig <file>', 'follow (Cluster)PolicyEndpoints on the API server of this kubeconfig (default without --policy-endpoints: in-cluster)')
       .option('--context <name>', 'the kubeconfig context to use')
@@ -48,6 +64,8 @@ export function agentCommand(signals: Pick<NodeJS.Process, 'once' | 'off'> = pro
       .option('--metrics-port <port>', 'serve /metrics and /healthz on 127.0.0.1:PORT', parsePort)
       .option('--netns <name>', 'program the table of this network namespace (`ip netns` name) instead of the own one')
       .addOption(new Option('--pod-interfaces <glob>', 'host-side interfaces of pods, as an nft wildcard').default('eni*'))
+      .addOption(new Option('--self-check-interval <seconds>', 'read the kernel table back and prove it equal to the PolicyEndpoints every SECONDS and after each sync; 0 = off').argParser(parseSeconds).default(60))
+      .addOption(new Option('--self-check-max-cells <n>', 'skip (with a warning and a metric) a self-check whose proof would walk more cells than N; it runs on the agent\'s thread').argParser(parseCells).default(5_000))
       .addHelpText(
         'after',
         `
@@ -59,6 +77,7 @@ watches them on the API server (--kubeconfig, else the in-cluster service accoun
 Examples:
   $ sudo palisade agent --node node-1 --policy-endpoints /etc/palisade/pe --flow-logs /var/log/palisade/flows.log --metrics-port 9180
   $ sudo palisade agent --node node-1 --kubeconfig ~/.kube/config --context prod
+  $ sudo palisade agent verify --node node-1 --policy-endpoints /etc/palisade/pe   # prove the kernel's table (see agent verify --help)
 
 Flow-log explanations (--manifests PATH...): the kernel knows which policy decided a connection, not which rule (a
 policy's entries share one set). With --manifests the agent compiles the engine from the manifests given (read once, at
@@ -70,6 +89,12 @@ depends on it, and the explanations are only as current as the manifests you pas
       )
       .action(
         action(io, setExit, async (flags: AgentFlags) => {
+          if (flags.node === undefined) {
+            io.err("error: required option '--node <name>' not specified");
+            setExit(EXIT_USAGE);
+            return;
+          }
+          const node = flags.node;
           const why = labRequirements();
           if (why && !(why.startsWith('missing tcpdump') && flags.flowLogs === undefined)) {
             io.err(`error: the agent cannot run here: ${why.replace(/^the lab/, 'the agent')}`);
@@ -104,10 +129,12 @@ depends on it, and the explanations are only as current as the manifests you pas
               stopSource = () => kube.stop();
             }
             agent = await runAgent({
-              node: flags.node,
+              node,
               input,
               enforcingMode: flags.enforcingMode,
               podInterfaces: flags.podInterfaces,
+              selfCheckIntervalMs: flags.selfCheckInterval * 1000,
+              selfCheckMaxCells: flags.selfCheckMaxCells,
               ...(flags.netns !== undefined ? { netns: flags.netns } : {}),
               ...(flags.flowLogs !== undefined ? { flowLogs: { ...(flags.flowLogs === '-' ? {} : { file: flags.flowLogs }), accept: flags.flowLogsAccept ?? false } } : {}),
               ...(flags.metricsPort !== undefined ? { metricsPort: flags.metricsPort } : {}),
@@ -136,6 +163,7 @@ depends on it, and the explanations are only as current as the manifests you pas
           });
         }),
       );
+    addAgentVerify(agent, io, setExit);
   };
 }
 

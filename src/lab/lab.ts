@@ -101,6 +101,11 @@ export interface LabOptions {
   readonly internetPorts?: readonly LabPort[];
   /** Ports of the metadata host. @default TCP 80 */
   readonly metadataPorts?: readonly LabPort[];
+  /**
+   * The agents' own periodic self-check (see AgentOptions.selfCheckIntervalMs). Off by default in the lab, which proves
+   * the tables when asked (`proveLab`), so no proof competes with the probes for the CPU. @default 0 (off)
+   */
+  readonly selfCheckIntervalMs?: number;
 }
 
 export interface Lab {
@@ -148,6 +153,14 @@ async function ip(args: string[], netns?: string): Promise<string> {
 
 async function sysctl(netns: string, key: string, value: string): Promise<void> {
   await run('sysctl', ['-qw', `${key}=${value}`], { netns });
+}
+
+/** The nodes a lab of `spec` gets: namespace and underlay addresses (IPv6 too in a dual-stack lab). */
+export function labNodes(spec: LabClusterSpec, prefix = DEFAULT_PREFIX): LabNode[] {
+  const dual = spec.ipv6 === true || spec.pods.some((p) => p.ip6 !== undefined);
+  return spec.nodes.map((name, i) => ({
+    name, netns: `${prefix}n${i + 1}`, ip: `${UNDERLAY}.${11 + i}`, ...(dual ? { ip6: `${UNDERLAY6}${(11 + i).toString(16)}` } : {}),
+  }));
 }
 
 /** Reads Pod, Node and PolicyEndpoint objects from a directory of YAML/JSON manifests. */
@@ -270,9 +283,7 @@ export async function labUp(cluster: string | LabClusterSpec, opts: LabOptions =
   const labNs = `${prefix}lab`;
   const bridge = `${prefix}br`;
   const dual = spec.ipv6 === true || spec.pods.some((p) => p.ip6 !== undefined);
-  const nodes: LabNode[] = spec.nodes.map((name, i) => ({
-    name, netns: `${prefix}n${i + 1}`, ip: `${UNDERLAY}.${11 + i}`, ...(dual ? { ip6: `${UNDERLAY6}${(11 + i).toString(16)}` } : {}),
-  }));
+  const nodes: LabNode[] = labNodes(spec, prefix);
   const pods: LabPod[] = [];
   const clients = new Map<string, HelperClient>();
   const agents = new Map<string, Agent>();
@@ -422,6 +433,7 @@ export async function labUp(cluster: string | LabClusterSpec, opts: LabOptions =
         agents.set(n.name, await runAgent({
           node: n.name, input: source, enforcingMode: opts.enforcingMode ?? 'standard', netns: n.netns,
           podInterfaces: `${prefix}v*`, flowLogs: flow, pollIntervalMs: 500, logger: opts.logger ?? quietLogger(),
+          selfCheckIntervalMs: opts.selfCheckIntervalMs ?? 0,
           ...(opts.explain ? { explain: opts.explain } : {}),
         }));
       }

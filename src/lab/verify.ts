@@ -7,10 +7,12 @@ import { engineExplainer } from '../agent/explain.js';
 import type { PolicyEndpoint } from '../api/policyendpoint.js';
 import type { Protocol } from '../api/types.js';
 import { resolveClusterPolicyEndpoints, resolvePolicyEndpoints } from '../controller/resolve.js';
-import type { Engine } from '../engine/engine.js';
+import { compile, type Engine } from '../engine/engine.js';
+import type { NodeVerification } from '../agent/verify.js';
+import { projectFamily } from '../verify/expect.js';
 import { parseIP } from '../api/ip.js';
 import type { Cluster } from '../model/types.js';
-import { labUp, type Lab, type LabClusterSpec, type LabOptions, type LabPodSpec } from './lab.js';
+import { labNodes, labUp, type Lab, type LabClusterSpec, type LabNode, type LabOptions, type LabPodSpec } from './lab.js';
 import { labProbe, type ProbeCell, type ProbeReport } from './probe.js';
 import type { LabEndpoint, LabPort } from './state.js';
 import { DEFAULT_PREFIX, DEFAULT_STATE_DIR, readState } from './state.js';
@@ -200,6 +202,59 @@ export function formatMismatches(ms: readonly Mismatch[]): string[] {
 }
 
 /**
+ * The cluster as the lab builds it: each node named in `nodes` at the lab's addresses for it, and each endpoint at
+ * the IPv4 address of a lab pod on that pod's node (hostIP too). Lab nodes cannot sit at the cluster's node addresses,
+ * and the own-node and `nodes` rules are about the addresses a node really has, so the agents enforce, and the proof
+ * compares with, the engine of this cluster.
+ * @param nodes lab nodes by the cluster's node name (`labUpCluster` names lab nodes after the cluster's)
+ * @param pods where the lab put each pod (IPv4 address → cluster node name)
+ */
+export function asBuilt(cluster: Cluster, nodes: readonly Pick<LabNode, 'name' | 'ip' | 'ip6'>[], pods: readonly { readonly ip: string; readonly node: string }[] = []): Cluster {
+  const by = new Map(nodes.map((n) => [n.name, n]));
+  const placed = new Map(pods.map((p) => [p.ip, p.node]));
+  const known = new Set(cluster.nodes.map((n) => n.name));
+  return {
+    ...cluster,
+    nodes: [
+      ...cluster.nodes.map((n) => {
+        const lab = by.get(n.name);
+        return lab ? { ...n, addresses: [lab.ip, ...(lab.ip6 ? [lab.ip6] : [])] } : n;
+      }),
+      ...nodes.filter((n) => !known.has(n.name)).map((n) => ({ name: n.name, labels: {}, addresses: [n.ip, ...(n.ip6 ? [n.ip6] : [])] })),
+    ],
+    endpoints: cluster.endpoints.map((e) => {
+      const nodeName = e.ips.map((ip) => placed.get(ip)).find((n) => n !== undefined) ?? e.nodeName;
+      const lab = nodeName !== undefined ? by.get(nodeName) : undefined;
+      return lab ? { ...e, nodeName, hostIP: lab.ip } : e;
+    }),
+  };
+}
+
+/** One lab node's proof. */
+export interface NodeProof {
+  readonly node: string;
+  readonly verification: NodeVerification;
+}
+
+/**
+ * Proves every node's kernel table equal to its agent's objects and to the engine of `cluster` (the cluster as built:
+ * see {@link asBuilt}), per local pod, direction, address range, protocol and port range.
+ * @example
+ * const proofs = await proveLab(lab, asBuilt(cluster, lab.nodes, lab.pods));
+ * for (const p of proofs) console.log(formatVerification(p.node, p.verification).join('\n'));
+ */
+export async function proveLab(lab: Lab, cluster: Cluster): Promise<NodeProof[]> {
+  const byFamily = { 4: compile(projectFamily(cluster, 4)), 6: compile(projectFamily(cluster, 6)) } as const;
+  const out: NodeProof[] = [];
+  for (const node of lab.nodes) {
+    const agent = lab.agents.get(node.name);
+    if (!agent) throw new Error(`node ${node.name} has no agent: nothing to prove`);
+    out.push({ node: node.name, verification: await agent.verify(byFamily) });
+  }
+  return out;
+}
+
+/**
  * Builds the lab of a cluster: the plan's pods, every pod and external host serving the plan's ports, one agent per
  * node enforcing the resolver's PolicyEndpoints, its flow logs (when on) explained by the engine. The caller must
  * `down()` it.
@@ -211,10 +266,15 @@ export function formatMismatches(ms: readonly Mismatch[]): string[] {
  */
 export async function labUpCluster(engine: Engine, opts: LabOptions & { plan?: LabPlan } = {}): Promise<Lab> {
   const plan = opts.plan ?? labPlan(engine.cluster);
-  const lab = await labUp(plan.spec, { internetPorts: plan.ports, metadataPorts: plan.ports, policies: policyEndpointsOf(engine), explain: engineExplainer(engine), ...opts });
+  // The objects of the cluster as built: node peers and own-node rules at the lab nodes' real addresses (labUp puts a
+  // pod that names no node on the nodes in turn).
+  const nodes = labNodes(plan.spec, opts.prefix);
+  const placed = plan.spec.pods.map((p, k) => ({ ip: p.ip ?? '', node: p.node ?? nodes[k % nodes.length].name }));
+  const built = compile(asBuilt(engine.cluster, nodes, placed));
+  const lab = await labUp(plan.spec, { internetPorts: plan.ports, metadataPorts: plan.ports, policies: policyEndpointsOf(built), explain: engineExplainer(built), ...opts });
   // Admin and baseline tiers reach the agents as ClusterPolicyEndpoints, as the controller writes them.
   if (engine.cluster.tierPolicies.length > 0 && opts.policies === undefined) {
-    await lab.setPolicies(policyEndpointsOf(engine), resolveClusterPolicyEndpoints(engine));
+    await lab.setPolicies(policyEndpointsOf(built), resolveClusterPolicyEndpoints(built));
   }
   return lab;
 }

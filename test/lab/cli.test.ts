@@ -40,7 +40,14 @@ describe.skipIf(skipNetns('lab-cli'))('palisade lab (root)', () => {
   it('verify: the example agrees with the engine, exit 0, nothing left behind; quiet in a pipe', async () => {
     const r = await palisade('lab', 'verify', '-q', EXAMPLE);
     expect(r.err).toBe('');
-    expect(r.out).toMatch(/^\d+ connections probed: all agree with the engine$/);
+    const lines = r.out.split('\n');
+    expect(lines[0]).toMatch(/^\d+ connections probed: all agree with the engine$/);
+    // Then the proof of every node's kernel table, against its PolicyEndpoints and the engine.
+    for (const node of ['node-1', 'node-2']) {
+      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^${node}: table = PolicyEndpoints: proved on \\d+ cells \\(\\d+ local pods\\)$`)));
+      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^${node}: table = engine: proved on \\d+ cells`)));
+    }
+    expect(lines[lines.length - 1]).toMatch(/^kernel tables of 2 nodes: proved equal to their PolicyEndpoints and to the engine on \d+ cells$/);
     expect(r.code).toBe(0);
     expect(await labLeftovers('plv-')).toEqual([]);
   });

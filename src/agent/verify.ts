@@ -1,0 +1,235 @@
+/**
+ * Translation validation on the node itself: the kernel's `inet palisade` table read back (`nft -j list table`),
+ * interpreted, and proved equal — for every local pod, direction, address range, protocol and port range — to the
+ * meaning of the (Cluster)PolicyEndpoints the agent reads and, when the manifests are at hand, to the engine's
+ * verdicts. Shared by `palisade agent verify`, the agent's periodic self-check and `palisade lab verify`.
+ */
+import type { Family } from '../api/ip.js';
+import { mergeClusterPolicyEndpoints, mergePolicyEndpoints, type ClusterPolicyEndpoint, type PodEndpoint, type PolicyEndpoint } from '../api/policyendpoint.js';
+import { canonicalAddress } from '../nft/address.js';
+import type { Engine } from '../engine/engine.js';
+import { run, type Netns } from '../nft/apply.js';
+import { TABLE, type EnforcingMode, type LocalPod } from '../nft/compile.js';
+import { RulesetError, rulesetCuts, type Ruleset } from '../nft/interpret.js';
+import { parseIP } from '../api/ip.js';
+import { rulesetFromKernel } from '../nft/kernel.js';
+import { engineExpectation, objectsExpectation } from '../verify/expect.js';
+import { proveNode, type ProofPod, type ProofResult } from '../verify/prove.js';
+
+/** What one node's agent enforces: its objects, its local pods (named as the agent names them) and addresses. */
+export interface NodeObjects {
+  readonly policyEndpoints: readonly PolicyEndpoint[];
+  readonly clusterPolicyEndpoints: readonly ClusterPolicyEndpoint[];
+  readonly pods: readonly LocalPod[];
+  readonly nodeAddresses: readonly string[];
+  readonly mode: EnforcingMode;
+}
+
+/** Reads the kernel's table (in `where`'s network namespace) and interprets it; throws RulesetError when it cannot. */
+export async function readKernelRuleset(where: Netns = {}): Promise<Ruleset> {
+  const { stdout } = await run('nft', ['-j', 'list', 'table', 'inet', TABLE], where);
+  let json: unknown;
+  try {
+    json = JSON.parse(stdout);
+  } catch (e) {
+    throw new RulesetError(`nft -j list table inet ${TABLE} printed no JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return rulesetFromKernel(json, { table: TABLE });
+}
+
+/** Pod IP → name and namespace, from the objects' selected pods (the first listing wins). */
+function podNames(objects: readonly (PolicyEndpoint | ClusterPolicyEndpoint)[]): Map<string, { name: string; namespace: string }> {
+  const out = new Map<string, { name: string; namespace: string }>();
+  for (const o of objects) {
+    for (const ep of o.spec.podSelectorEndpoints ?? []) if (!out.has(ep.podIP)) out.set(ep.podIP, { name: ep.name, namespace: ep.namespace });
+  }
+  return out;
+}
+
+/**
+ * Names route-discovered pods from the objects that list their IPs, as the agent does before compiling (a PolicyEndpoint
+ * may select a pod by name and namespace only).
+ */
+export function namePods(pods: readonly LocalPod[], objects: readonly (PolicyEndpoint | ClusterPolicyEndpoint)[]): LocalPod[] {
+  const names = podNames(objects);
+  return pods.map((pod) => {
+    for (const ip of pod.ips) {
+      const n = names.get(ip);
+      if (n) return { ...pod, name: n.name, namespace: n.namespace };
+    }
+    return pod;
+  });
+}
+
+/** Entries the agent skips because they have no address to enforce (a `domainName`): `object: direction entry i (what)`. */
+export function unenforceableEntries(objects: Pick<NodeObjects, 'policyEndpoints' | 'clusterPolicyEndpoints'>): string[] {
+  const out: string[] = [];
+  const scan = (kind: string, name: string, lists: Partial<Record<'ingress' | 'egress', readonly { cidr?: string; domainName?: string }[]>>) => {
+    for (const dir of ['ingress', 'egress'] as const) {
+      (lists[dir] ?? []).forEach((e, i) => {
+        if (e.cidr === undefined || e.cidr === '') out.push(`${kind} ${name}: ${dir} entry ${i}${e.domainName !== undefined ? ` (domainName ${e.domainName})` : ''} has no cidr`);
+      });
+    }
+  };
+  for (const pe of objects.policyEndpoints) scan('PolicyEndpoint', `${pe.metadata.namespace ?? ''}/${pe.metadata.name ?? ''}`, pe.spec);
+  for (const c of objects.clusterPolicyEndpoints) scan('ClusterPolicyEndpoint', c.metadata.name ?? '', c.spec);
+  return out;
+}
+
+function proofPod(p: LocalPod): ProofPod {
+  return { id: p.name !== undefined ? `${p.namespace}/${p.name}` : p.ifname, ifname: p.ifname, ips: p.ips };
+}
+
+/**
+ * The objects that can decide anything for the local pods: the policies (each merged into one whole, as the agent reads
+ * them) whose selected pods include a local pod, by IP or by namespace and name. The others change no local pod's
+ * answer, and leaving them out keeps the proof's cells to the local policies' addresses, not the whole cluster's.
+ */
+export function localObjects(node: NodeObjects): Pick<NodeObjects, 'policyEndpoints' | 'clusterPolicyEndpoints'> {
+  const ips = new Set(node.pods.flatMap((p) => p.ips.map(canonical)));
+  const names = new Set(node.pods.filter((p) => p.name !== undefined).map((p) => `${p.namespace}/${p.name}`));
+  const local = (eps: readonly PodEndpoint[] | undefined) => (eps ?? []).some((ep) => (ep.podIP !== '' && ips.has(canonical(ep.podIP))) || names.has(`${ep.namespace}/${ep.name}`));
+  return {
+    policyEndpoints: mergePolicyEndpoints(node.policyEndpoints).filter((pe) => local(pe.spec.podSelectorEndpoints)),
+    clusterPolicyEndpoints: mergeClusterPolicyEndpoints(node.clusterPolicyEndpoints).filter((c) => local(c.spec.podSelectorEndpoints)),
+  };
+}
+
+function canonical(ip: string): string {
+  try {
+    return canonicalAddress(ip);
+  } catch {
+    return ip;
+  }
+}
+
+/**
+ * About how many cells {@link proveObjects} walks for this table and node: local pods × address pieces × protocols ×
+ * port pieces (the cuts of the table, of the local objects and the pod and node addresses). The self-check uses it to
+ * stay within a budget.
+ */
+export function estimateCells(rs: Ruleset, node: NodeObjects): number {
+  const table = rulesetCuts(rs);
+  const objects = localObjects(node);
+  const ports = new Set<number>([1, ...table.ports]);
+  const addresses: Record<Family, Set<bigint>> = { 4: new Set(table.addresses[4]), 6: new Set(table.addresses[6]) };
+  for (const o of [...objects.policyEndpoints, ...objects.clusterPolicyEndpoints]) {
+    for (const e of [...(o.spec.ingress ?? []), ...(o.spec.egress ?? [])]) {
+      const a = e.cidr !== undefined ? parseIP(e.cidr.split('/')[0]) : undefined;
+      if (a) {
+        addresses[a.family].add(a.value);
+        addresses[a.family].add(a.value + 1n);
+      }
+      for (const p of e.ports ?? []) if (p.port !== undefined) ports.add(p.port).add((p.endPort ?? p.port) + 1);
+    }
+  }
+  for (const ip of [...node.pods.flatMap((p) => p.ips), ...node.nodeAddresses]) {
+    const a = parseIP(ip);
+    if (a) addresses[a.family].add(a.value).add(a.value + 1n);
+  }
+  let cells = 0;
+  for (const family of [4, 6] as const) {
+    const pods = node.pods.filter((p) => p.ips.some((ip) => parseIP(ip)?.family === family)).length;
+    cells += pods * (addresses[family].size + 1) * 3 * ports.size;
+  }
+  return cells;
+}
+
+/** Proves the table equal to what the objects mean, for every local pod. */
+export function proveObjects(rs: Ruleset, node: NodeObjects): ProofResult {
+  const objects = localObjects(node);
+  const expectation = objectsExpectation(
+    { policyEndpoints: objects.policyEndpoints, clusterPolicyEndpoints: objects.clusterPolicyEndpoints, nodeAddresses: node.nodeAddresses, mode: node.mode },
+    new Map(node.pods.map((p) => [p.ifname, p])),
+  );
+  return proveNode(rs, node.pods.map(proofPod), node.nodeAddresses, expectation);
+}
+
+/** The engine side of a node's proof. */
+export interface EngineProof {
+  readonly result: ProofResult;
+  /** Local pods the engine has no endpoint for (by IP): left out of this proof. */
+  readonly notInEngine: readonly string[];
+}
+
+/**
+ * Proves the table equal to the engine's verdicts, per address family (`byFamily`: the engine of each family's
+ * projection, see projectFamily). Local pods are matched to the engine's endpoints by IP.
+ */
+export function proveEngine(rs: Ruleset, node: NodeObjects, byFamily: Readonly<Record<Family, Engine>>): EngineProof {
+  const pods: ProofPod[] = [];
+  const notInEngine: string[] = [];
+  for (const p of node.pods) {
+    const id = engineEndpoint(byFamily, p.ips);
+    if (id === undefined) notInEngine.push(`${proofPod(p).id} (${p.ips.join(', ')})`);
+    else pods.push({ id, ifname: p.ifname, ips: p.ips });
+  }
+  return { result: proveNode(rs, pods, node.nodeAddresses, engineExpectation(byFamily)), notInEngine };
+}
+
+function engineEndpoint(byFamily: Readonly<Record<Family, Engine>>, ips: readonly string[]): string | undefined {
+  for (const ip of ips) {
+    for (const engine of [byFamily[4], byFamily[6]]) {
+      try {
+        const r = engine.resolve(ip);
+        if (r.kind === 'endpoint') return r.endpoint.id;
+      } catch {
+        // not this engine's address
+      }
+    }
+  }
+  return undefined;
+}
+
+/** A proof that would walk more cells than allowed (the self-check's budget). */
+export class ProofTooLarge extends Error {
+  constructor(readonly cells: number, readonly max: number) {
+    super(`the proof would walk about ${cells} cells, more than the budget of ${max}`);
+  }
+}
+
+/** The outcome of one node's proof. */
+export interface NodeVerification {
+  readonly objects: ProofResult;
+  /** Absent without an engine, or in strict mode (the engine has no strict mode). */
+  readonly engine?: EngineProof;
+  readonly unenforceable: readonly string[];
+  readonly pods: number;
+  readonly ms: number;
+}
+
+/**
+ * Reads back and proves one node's table.
+ * @example
+ * const v = await verifyNode(node, { netns: 'pl-n1' });
+ * if (!v.objects.proved) console.log(v.objects.counterexample.text);
+ */
+export async function verifyNode(node: NodeObjects, where: Netns = {}, byFamily?: Readonly<Record<Family, Engine>>, opts: { maxCells?: number } = {}): Promise<NodeVerification> {
+  const t0 = performance.now();
+  const rs = await readKernelRuleset(where);
+  if (opts.maxCells !== undefined) {
+    const cells = estimateCells(rs, node);
+    if (cells > opts.maxCells) throw new ProofTooLarge(cells, opts.maxCells);
+  }
+  const objects = proveObjects(rs, node);
+  const engine = byFamily && node.mode === 'standard' ? proveEngine(rs, node, byFamily) : undefined;
+  return { objects, ...(engine ? { engine } : {}), unenforceable: unenforceableEntries(node), pods: node.pods.length, ms: performance.now() - t0 };
+}
+
+/** One line per result: `proved` with the cell count, or the counterexample. */
+export function formatVerification(node: string, v: NodeVerification): string[] {
+  const line = (what: string, r: ProofResult) =>
+    r.proved ? `${node}: table = ${what}: proved on ${r.cells} cells (${v.pods} local pods)` : `${node}: table ≠ ${what}: ${r.counterexample.text}`;
+  const out = [line('PolicyEndpoints', v.objects)];
+  if (v.engine) {
+    out.push(line('engine', v.engine.result));
+    for (const p of v.engine.notInEngine) out.push(`${node}: note: local pod ${p} is not in the manifests: left out of the engine proof`);
+  }
+  for (const u of v.unenforceable) out.push(`${node}: note: not enforced by the agent: ${u}`);
+  return out;
+}
+
+/** True when every proof of the verification holds. */
+export function verified(v: NodeVerification): boolean {
+  return v.objects.proved && (v.engine === undefined || v.engine.result.proved);
+}
