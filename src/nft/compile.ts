@@ -485,14 +485,16 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
     ],
   });
   // Traffic from a pod to the node's own addresses is delivered locally (the input hook), never forwarded: it is the
-  // pod's egress like any other destination.
+  // pod's egress like any other destination. Only the protocols policies speak of: the rest (ICMPv6 neighbour
+  // discovery above all, which the node needs to reach its pods over IPv6) is not a policy's business.
+  const transport = 'meta l4proto { tcp, udp, sctp }';
   chains.set('input_filter', {
     name: 'input_filter',
     hook: 'type filter hook input priority filter; policy accept;',
     rules: [
       'ct state established,related accept',
-      'iifname vmap @egress_dispatch',
-      ...(strictUnknown ? [`iifname "${opts.podInterfaces}" ${strictDeny('egress')}`] : []),
+      `${transport} iifname vmap @egress_dispatch`,
+      ...(strictUnknown ? [`${transport} iifname "${opts.podInterfaces}" ${strictDeny('egress')}`] : []),
       'accept',
     ],
   });

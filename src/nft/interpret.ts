@@ -22,6 +22,8 @@ export type NftVerdict =
 /** One match of a rule. */
 export type NftMatch =
   | { readonly kind: 'ct'; readonly states: readonly string[] }
+  /** `meta l4proto { tcp, udp, sctp }`: the transport protocol is one of these. */
+  | { readonly kind: 'l4proto'; readonly protos: readonly L4[] }
   /** Interface name equality; a trailing `*` matches any suffix. */
   | { readonly kind: 'ifname'; readonly field: 'iifname' | 'oifname'; readonly pattern: string }
   | { readonly kind: 'addr'; readonly family: Family; readonly field: 'saddr' | 'daddr'; readonly set: string }
@@ -103,6 +105,8 @@ function matchHolds(rs: Ruleset, m: NftMatch, p: NftPacket): boolean {
   switch (m.kind) {
     case 'ct':
       return m.states.includes(p.ct);
+    case 'l4proto':
+      return m.protos.includes(p.proto);
     case 'ifname':
       return ifMatches(m.pattern, m.field === 'iifname' ? p.iif : p.oif);
     case 'addr': {
@@ -190,6 +194,22 @@ export function parseRule(text: string, at = 'rule'): NftRule {
     }
     if (a === 'counter') {
       t = t[1] === 'name' ? t.slice(3) : t.slice(1);
+      continue;
+    }
+    if (a === 'meta' && b === 'l4proto') {
+      // `meta l4proto tcp` or `meta l4proto { tcp, udp, sctp }`.
+      let words: string[];
+      if (c === '{') {
+        const end = t.indexOf('}');
+        if (end < 0) throw new RulesetError(`${at}: unclosed set in "${text}"`);
+        words = t.slice(3, end).join(' ').split(/[\s,]+/).filter((w) => w !== '');
+        t = t.slice(end + 1);
+      } else {
+        words = [c];
+        t = t.slice(3);
+      }
+      if (words.length === 0 || words.some((w) => !PROTOS.has(w))) throw new RulesetError(`${at}: l4proto not understood in "${text}"`);
+      matches.push({ kind: 'l4proto', protos: words as L4[] });
       continue;
     }
     if (a === 'ct' && b === 'state') {

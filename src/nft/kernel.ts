@@ -203,6 +203,11 @@ function readMatch(m: Json, at: string): NftMatch {
     if (right.slice(0, -1).includes('*')) throw new RulesetError(`${at}: interface wildcard not at the end: ${show(right)}`);
     return { kind: 'ifname', field: key, pattern: right };
   }
+  if (key === 'l4proto') {
+    const words = typeof right === 'string' ? [right] : isObj(right) && Array.isArray(right.set) && right.set.every((w) => typeof w === 'string') ? (right.set as string[]) : undefined;
+    if (!words || words.some((w) => w !== 'tcp' && w !== 'udp' && w !== 'sctp')) throw new RulesetError(`${at}: l4proto values not understood: ${show(right)}`);
+    return { kind: 'l4proto', protos: words as ('tcp' | 'udp' | 'sctp')[] };
+  }
   const addr = payload(left ?? null);
   if (addr) return { kind: 'addr', family: addr.family, field: addr.field, set: setRef(right ?? null, `${at}.right`) };
   if (isObj(left) && Array.isArray(left.concat) && left.concat.length === 3) {
