@@ -10,11 +10,11 @@ import { canonicalAddress } from '../nft/address.js';
 import type { Engine } from '../engine/engine.js';
 import { run, type Netns } from '../nft/apply.js';
 import { TABLE, type EnforcingMode, type LocalPod } from '../nft/compile.js';
-import { RulesetError, rulesetCuts, type Ruleset } from '../nft/interpret.js';
+import { RulesetError, type Ruleset } from '../nft/interpret.js';
 import { parseIP } from '../api/ip.js';
 import { rulesetFromKernel } from '../nft/kernel.js';
 import { engineExpectation, objectsExpectation } from '../verify/expect.js';
-import { proveNode, type ProofPod, type ProofResult } from '../verify/prove.js';
+import { countCells, proveNode, type ProofPod, type ProofResult } from '../verify/prove.js';
 
 /** What one node's agent enforces: its objects, its local pods (named as the agent names them) and addresses. */
 export interface NodeObjects {
@@ -103,46 +103,22 @@ function canonical(ip: string): string {
   }
 }
 
-/**
- * About how many cells {@link proveObjects} walks for this table and node: local pods × address pieces × protocols ×
- * port pieces (the cuts of the table, of the local objects and the pod and node addresses). The self-check uses it to
- * stay within a budget.
- */
+/** How many cells {@link proveObjects} walks for this table and node (counted, not evaluated): the self-check's budget. */
 export function estimateCells(rs: Ruleset, node: NodeObjects): number {
-  const table = rulesetCuts(rs);
+  return countCells(rs, node.pods.map(proofPod), node.nodeAddresses, objectsExpectationOf(node));
+}
+
+function objectsExpectationOf(node: NodeObjects) {
   const objects = localObjects(node);
-  const ports = new Set<number>([1, ...table.ports]);
-  const addresses: Record<Family, Set<bigint>> = { 4: new Set(table.addresses[4]), 6: new Set(table.addresses[6]) };
-  for (const o of [...objects.policyEndpoints, ...objects.clusterPolicyEndpoints]) {
-    for (const e of [...(o.spec.ingress ?? []), ...(o.spec.egress ?? [])]) {
-      const a = e.cidr !== undefined ? parseIP(e.cidr.split('/')[0]) : undefined;
-      if (a) {
-        addresses[a.family].add(a.value);
-        addresses[a.family].add(a.value + 1n);
-      }
-      for (const p of e.ports ?? []) if (p.port !== undefined) ports.add(p.port).add((p.endPort ?? p.port) + 1);
-    }
-  }
-  for (const ip of [...node.pods.flatMap((p) => p.ips), ...node.nodeAddresses]) {
-    const a = parseIP(ip);
-    if (a) addresses[a.family].add(a.value).add(a.value + 1n);
-  }
-  let cells = 0;
-  for (const family of [4, 6] as const) {
-    const pods = node.pods.filter((p) => p.ips.some((ip) => parseIP(ip)?.family === family)).length;
-    cells += pods * (addresses[family].size + 1) * 3 * ports.size;
-  }
-  return cells;
+  return objectsExpectation(
+    { policyEndpoints: objects.policyEndpoints, clusterPolicyEndpoints: objects.clusterPolicyEndpoints, nodeAddresses: node.nodeAddresses, mode: node.mode },
+    new Map(node.pods.map((p) => [p.ifname, p])),
+  );
 }
 
 /** Proves the table equal to what the objects mean, for every local pod. */
 export function proveObjects(rs: Ruleset, node: NodeObjects): ProofResult {
-  const objects = localObjects(node);
-  const expectation = objectsExpectation(
-    { policyEndpoints: objects.policyEndpoints, clusterPolicyEndpoints: objects.clusterPolicyEndpoints, nodeAddresses: node.nodeAddresses, mode: node.mode },
-    new Map(node.pods.map((p) => [p.ifname, p])),
-  );
-  return proveNode(rs, node.pods.map(proofPod), node.nodeAddresses, expectation);
+  return proveNode(rs, node.pods.map(proofPod), node.nodeAddresses, objectsExpectationOf(node));
 }
 
 /** The engine side of a node's proof. */

@@ -65,7 +65,7 @@ export function agentCommand(signals: Pick<NodeJS.Process, 'once' | 'off'> = pro
       .option('--netns <name>', 'program the table of this network namespace (`ip netns` name) instead of the own one')
       .addOption(new Option('--pod-interfaces <glob>', 'host-side interfaces of pods, as an nft wildcard').default('eni*'))
       .addOption(new Option('--self-check-interval <seconds>', 'read the kernel table back and prove it equal to the PolicyEndpoints every SECONDS and after each sync; 0 = off').argParser(parseSeconds).default(60))
-      .addOption(new Option('--self-check-max-cells <n>', 'skip (with a warning and a metric) a self-check whose proof would walk more cells than N; it runs on the agent\'s thread').argParser(parseCells).default(5_000))
+      .addOption(new Option('--self-check-max-cells <n>', 'skip (with a warning and a metric) a self-check whose proof would walk more cells than N; it runs on the agent\'s thread').argParser(parseCells).default(500_000))
       .addHelpText(
         'after',
         `

@@ -96,9 +96,100 @@ function ifMatches(pattern: string, name: string): boolean {
   return pattern.endsWith('*') ? name.startsWith(pattern.slice(0, -1)) : name === pattern;
 }
 
-function inIntervals(intervals: readonly AddressInterval[], v: bigint): boolean {
-  for (const i of intervals) if (v >= i.first && v <= i.last) return true;
-  return false;
+/** Sorted, merged address intervals, for binary search. */
+interface AddrIndex {
+  readonly first: bigint[];
+  readonly last: bigint[];
+}
+
+/** Per protocol: elementary address segments (sorted starts) and the port ranges allowed on each. */
+type AddrPortIndex = Record<L4, { readonly starts: bigint[]; readonly ports: (readonly { from: number; to: number }[])[] }>;
+
+const addrIndexes = new WeakMap<object, AddrIndex>();
+const addrPortIndexes = new WeakMap<object, AddrPortIndex>();
+
+function addrIndex(set: NftSetContent & { kind: 'addr' }): AddrIndex {
+  let idx = addrIndexes.get(set);
+  if (!idx) {
+    const sorted = [...set.intervals].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+    const first: bigint[] = [];
+    const last: bigint[] = [];
+    for (const i of sorted) {
+      const n = last.length;
+      if (n > 0 && i.first <= last[n - 1] + 1n) {
+        if (i.last > last[n - 1]) last[n - 1] = i.last;
+      } else {
+        first.push(i.first);
+        last.push(i.last);
+      }
+    }
+    idx = { first, last };
+    addrIndexes.set(set, idx);
+  }
+  return idx;
+}
+
+/** The index of the last start ≤ v, or -1. */
+function floorIndex(starts: readonly bigint[], v: bigint): number {
+  let lo = 0;
+  let hi = starts.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (starts[mid] <= v) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
+}
+
+function inAddrSet(set: NftSetContent & { kind: 'addr' }, v: bigint): boolean {
+  const idx = addrIndex(set);
+  const i = floorIndex(idx.first, v);
+  return i >= 0 && v <= idx.last[i];
+}
+
+function addrPortIndex(set: NftSetContent & { kind: 'addrPort' }): AddrPortIndex {
+  let idx = addrPortIndexes.get(set);
+  if (!idx) {
+    const out = {} as Record<L4, { starts: bigint[]; ports: { from: number; to: number }[][] }>;
+    for (const proto of ['tcp', 'udp', 'sctp'] as const) {
+      const cells = set.cells.filter((c) => c.proto === proto);
+      // A sweep over the address axis: between two boundaries the covering cells are exactly the active ones.
+      const events = new Map<bigint, { add: number[]; remove: number[] }>();
+      const at = (x: bigint) => {
+        let e = events.get(x);
+        if (!e) events.set(x, (e = { add: [], remove: [] }));
+        return e;
+      };
+      cells.forEach((c, k) => {
+        at(c.addr.first).add.push(k);
+        at(c.addr.last + 1n).remove.push(k);
+      });
+      const points = [...events.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const active = new Set<number>();
+      const starts: bigint[] = [];
+      const ports: { from: number; to: number }[][] = [];
+      for (const x of points) {
+        const e = events.get(x)!;
+        for (const k of e.remove) active.delete(k);
+        for (const k of e.add) active.add(k);
+        starts.push(x);
+        ports.push([...active].map((k) => ({ from: cells[k].from, to: cells[k].to })));
+      }
+      out[proto] = { starts, ports };
+    }
+    idx = out;
+    addrPortIndexes.set(set, idx);
+  }
+  return idx;
+}
+
+function inAddrPortSet(set: NftSetContent & { kind: 'addrPort' }, proto: L4, a: bigint, port: number): boolean {
+  const { starts, ports } = addrPortIndex(set)[proto];
+  const i = floorIndex(starts, a);
+  return i >= 0 && ports[i].some((r) => port >= r.from && port <= r.to);
 }
 
 function matchHolds(rs: Ruleset, m: NftMatch, p: NftPacket): boolean {
@@ -113,14 +204,13 @@ function matchHolds(rs: Ruleset, m: NftMatch, p: NftPacket): boolean {
       if (p.family !== m.family) return false;
       const set = rs.sets.get(m.set);
       if (!set || set.kind !== 'addr') throw new RulesetError(`rule looks up @${m.set}, which is not an address set`);
-      return inIntervals(set.intervals, m.field === 'saddr' ? p.saddr : p.daddr);
+      return inAddrSet(set, m.field === 'saddr' ? p.saddr : p.daddr);
     }
     case 'addrPort': {
       if (p.family !== m.family) return false;
       const set = rs.sets.get(m.set);
       if (!set || set.kind !== 'addrPort') throw new RulesetError(`rule looks up @${m.set}, which is not an address . protocol . port set`);
-      const a = m.field === 'saddr' ? p.saddr : p.daddr;
-      return set.cells.some((c) => c.proto === p.proto && p.dport >= c.from && p.dport <= c.to && a >= c.addr.first && a <= c.addr.last);
+      return inAddrPortSet(set, p.proto, m.field === 'saddr' ? p.saddr : p.daddr, p.dport);
     }
   }
 }
@@ -338,4 +428,40 @@ export function rulesetCuts(rs: Ruleset): { addresses: Record<Family, Set<bigint
 function cut(set: Set<bigint>, i: AddressInterval): void {
   set.add(i.first);
   set.add(i.last + 1n);
+}
+
+/**
+ * The address and port cuts of the sets a packet can meet starting in `chains`: their rules' sets, and the sets of
+ * every chain they go to or jump to. Verdict maps are not followed (each pod's dispatch entry is a start of its own).
+ */
+export function reachableCuts(rs: Ruleset, chains: readonly string[]): { addresses: Record<Family, Set<bigint>>; ports: Set<number> } {
+  const addresses: Record<Family, Set<bigint>> = { 4: new Set(), 6: new Set() };
+  const ports = new Set<number>();
+  const seenChains = new Set<string>();
+  const seenSets = new Set<string>();
+  const todo = [...chains];
+  const visitSet = (name: string) => {
+    if (seenSets.has(name)) return;
+    seenSets.add(name);
+    const s = rs.sets.get(name);
+    if (!s) return;
+    if (s.kind === 'addr') for (const i of s.intervals) cut(addresses[s.family], i);
+    else if (s.kind === 'addrPort') {
+      for (const c of s.cells) {
+        cut(addresses[s.family], c.addr);
+        ports.add(c.from);
+        ports.add(c.to + 1);
+      }
+    }
+  };
+  while (todo.length > 0) {
+    const name = todo.pop()!;
+    if (seenChains.has(name)) continue;
+    seenChains.add(name);
+    for (const rule of rs.chains.get(name)?.rules ?? []) {
+      for (const m of rule.matches) if (m.kind === 'addr' || m.kind === 'addrPort') visitSet(m.set);
+      if (rule.verdict && (rule.verdict.kind === 'goto' || rule.verdict.kind === 'jump')) todo.push(rule.verdict.chain);
+    }
+  }
+  return { addresses, ports };
 }

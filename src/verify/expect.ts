@@ -3,7 +3,6 @@
  * in the lab and the tests) and the meaning of the (Cluster)PolicyEndpoint objects it was given (always).
  */
 import { formatIP, parseCIDR, parseIP, type Family } from '../api/ip.js';
-import type { ClusterPolicyEndpoint, PolicyEndpoint } from '../api/policyendpoint.js';
 import type { Engine } from '../engine/engine.js';
 import { ObjectsInterpreter, type ObjectsInput } from './objects.js';
 import type { Expectation, ProofPod } from './prove.js';
@@ -21,28 +20,53 @@ function cutCidr(c: Cuts, text: string): void {
   c.addresses[r.family].add(r.last + 1n);
 }
 
-/** What the objects mean, as an expectation; `pods` name the local pods by interface. */
-export function objectsExpectation(input: ObjectsInput, pods: ReadonlyMap<string, { readonly name?: string; readonly namespace?: string }>): Expectation {
-  const interp = new ObjectsInterpreter(input);
+type Entry = { readonly cidr?: string; readonly except?: readonly string[]; readonly ports?: readonly { readonly port?: number; readonly endPort?: number }[] };
+
+function cutsOfEntries(entries: readonly Entry[]): Cuts {
   const cuts = emptyCuts();
-  const lists = [
-    ...input.policyEndpoints.flatMap((pe: PolicyEndpoint) => [...(pe.spec.ingress ?? []), ...(pe.spec.egress ?? [])]),
-    ...(input.clusterPolicyEndpoints ?? []).flatMap((c: ClusterPolicyEndpoint) => [...(c.spec.ingress ?? []), ...(c.spec.egress ?? [])]),
-  ];
-  for (const e of lists) {
+  for (const e of entries) {
     if (e.cidr !== undefined) cutCidr(cuts, e.cidr);
-    for (const x of ('except' in e ? (e.except ?? []) : [])) cutCidr(cuts, x);
+    for (const x of e.except ?? []) cutCidr(cuts, x);
     for (const p of e.ports ?? []) {
       if (p.port === undefined) continue;
       cuts.ports.add(p.port);
       cuts.ports.add((p.endPort ?? p.port) + 1);
     }
   }
+  return cuts;
+}
+
+function entriesOf(objects: readonly { readonly spec: { readonly ingress?: readonly Entry[]; readonly egress?: readonly Entry[] } }[]): Entry[] {
+  return objects.flatMap((o) => [...(o.spec.ingress ?? []), ...(o.spec.egress ?? [])]);
+}
+
+/** What the objects mean, as an expectation; `pods` name the local pods by interface. */
+export function objectsExpectation(input: ObjectsInput, pods: ReadonlyMap<string, { readonly name?: string; readonly namespace?: string }>): Expectation {
+  const interp = new ObjectsInterpreter(input);
+  const podOf = (pod: ProofPod) => {
+    const named = pods.get(pod.ifname);
+    return { ips: pod.ips, ...(named?.name ? { name: named.name, namespace: named.namespace } : {}) };
+  };
+  const objectIds = new WeakMap<object, number>();
+  let next = 0;
+  const idOf = (o: object) => {
+    let id = objectIds.get(o);
+    if (id === undefined) objectIds.set(o, (id = next++));
+    return id;
+  };
   return {
-    cuts,
+    cuts: cutsOfEntries([...entriesOf(input.policyEndpoints), ...entriesOf(input.clusterPolicyEndpoints ?? [])]),
+    // Only the objects that select the pod decide for it.
+    cutsFor(pod) {
+      const sel = interp.selecting(podOf(pod));
+      return cutsOfEntries([...entriesOf(sel.pes), ...entriesOf(sel.cpes)]);
+    },
+    groupKey(pod) {
+      const sel = interp.selecting(podOf(pod));
+      return [...sel.pes, ...sel.cpes].map(idOf).join(',');
+    },
     allows(pod: ProofPod, direction, peer, protocol, port) {
-      const named = pods.get(pod.ifname);
-      return interp.decide({ ips: pod.ips, ...(named?.name ? { name: named.name, namespace: named.namespace } : {}) }, { direction, peer: formatIP(peer.family, peer.value), protocol, port }).allowed;
+      return interp.decideAddress(podOf(pod), { direction, protocol, port }, peer).allowed;
     },
   };
 }

@@ -72,15 +72,32 @@ export class ObjectsInterpreter {
     this.node = input.nodeAddresses.map((a) => parseIP(a)).filter((a): a is Address => a !== undefined);
   }
 
+  private readonly selection = new Map<string, { readonly pes: readonly PolicyEndpoint[]; readonly cpes: readonly ClusterPolicyEndpoint[] }>();
+
+  /** The objects that select a pod (by IP, or by namespace and name), in evaluation order; computed once per pod. */
+  selecting(pod: ObjectsPod): { readonly pes: readonly PolicyEndpoint[]; readonly cpes: readonly ClusterPolicyEndpoint[] } {
+    const key = `${pod.ips.join(',')}|${pod.namespace ?? ''}/${pod.name ?? ''}`;
+    let sel = this.selection.get(key);
+    if (!sel) {
+      sel = { pes: this.pes.filter((pe) => selects(pe.spec.podSelectorEndpoints, pod)), cpes: this.cpes.filter((c) => selects(c.spec.podSelectorEndpoints, pod)) };
+      this.selection.set(key, sel);
+    }
+    return sel;
+  }
+
   /** The decision for one packet of one local pod. */
   decide(pod: ObjectsPod, packet: ObjectsPacket): ObjectsDecision {
     const peer = parseIP(packet.peer);
     if (!peer) throw new RangeError(`not an IP address: ${packet.peer}`);
+    return this.decideAddress(pod, packet, peer);
+  }
+
+  /** {@link decide} with the peer's address already parsed. */
+  decideAddress(pod: ObjectsPod, packet: Omit<ObjectsPacket, 'peer'>, peer: Address): ObjectsDecision {
     if (packet.direction === 'ingress' && this.node.some((n) => n.family === peer.family && n.value === peer.value)) {
       return { allowed: true, stage: 'Node' };
     }
-    const selecting = this.pes.filter((pe) => selects(pe.spec.podSelectorEndpoints, pod));
-    const tiered = this.cpes.filter((c) => selects(c.spec.podSelectorEndpoints, pod));
+    const { pes: selecting, cpes: tiered } = this.selecting(pod);
     const isolation = packet.direction === 'ingress' ? 'Ingress' : 'Egress';
     const listOf = <E>(o: { spec: { ingress?: readonly E[]; egress?: readonly E[] } }): readonly E[] => (packet.direction === 'ingress' ? o.spec.ingress : o.spec.egress) ?? [];
     const tier = (name: 'Admin' | 'Baseline') => () => {
@@ -119,21 +136,38 @@ function canonical(ip: string): string {
   return a ? `${a.family}:${a.value}` : ip;
 }
 
-/** Does an entry (cidr minus except, on its ports) match the packet? An entry without cidr (a domain name) never does. */
-export function entryMatches(e: { readonly cidr?: string; readonly except?: readonly string[]; readonly ports?: readonly PolicyEndpointPort[] }, peer: Address, protocol: Protocol, port: number): boolean {
-  if (e.cidr === undefined || !inCidr(e.cidr, peer)) return false;
-  if ((e.except ?? []).some((x) => inCidr(x, peer))) return false;
-  if (!e.ports || e.ports.length === 0) return true;
-  return e.ports.some((p) => (p.protocol ?? 'TCP') === protocol && (p.port === undefined || (port >= p.port && port <= (p.endPort ?? p.port))));
+interface ParsedEntry {
+  readonly cidr?: { readonly family: 4 | 6; readonly value: bigint; readonly shift: bigint };
+  readonly except: readonly { readonly family: 4 | 6; readonly value: bigint; readonly shift: bigint }[];
 }
 
-/** Is the address inside the CIDR (a bare address is a /32 or /128)? Written out here, apart from the engine's code. */
-function inCidr(text: string, a: Address): boolean {
+const parsed = new WeakMap<object, ParsedEntry>();
+
+/** A CIDR (a bare address is a /32 or /128) as family, value and host-bit count; written apart from the engine's. */
+function parseCidr(text: string): ParsedEntry['cidr'] {
   const [addr, len] = text.split('/');
   const base = parseIP(addr);
-  if (!base || base.family !== a.family) return false;
-  const bits = a.family === 4 ? 32 : 128;
+  if (!base) return undefined;
+  const bits = base.family === 4 ? 32 : 128;
   const prefix = len === undefined ? bits : Number(len);
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > bits) return undefined;
   const shift = BigInt(bits - prefix);
-  return base.value >> shift === a.value >> shift;
+  return { family: base.family, value: base.value >> shift, shift };
+}
+
+function within(c: NonNullable<ParsedEntry['cidr']>, a: Address): boolean {
+  return c.family === a.family && a.value >> c.shift === c.value;
+}
+
+/** Does an entry (cidr minus except, on its ports) match the packet? An entry without cidr (a domain name) never does. */
+export function entryMatches(e: { readonly cidr?: string; readonly except?: readonly string[]; readonly ports?: readonly PolicyEndpointPort[] }, peer: Address, protocol: Protocol, port: number): boolean {
+  let p = parsed.get(e);
+  if (!p) {
+    p = { ...(e.cidr !== undefined ? { cidr: parseCidr(e.cidr) } : {}), except: (e.except ?? []).map(parseCidr).filter((x): x is NonNullable<ParsedEntry['cidr']> => x !== undefined) };
+    parsed.set(e, p);
+  }
+  if (!p.cidr || !within(p.cidr, peer)) return false;
+  if (p.except.some((x) => within(x, peer))) return false;
+  if (!e.ports || e.ports.length === 0) return true;
+  return e.ports.some((q) => (q.protocol ?? 'TCP') === protocol && (q.port === undefined || (port >= q.port && port <= (q.endPort ?? q.port))));
 }
