@@ -227,7 +227,7 @@ export async function measureNode(s: NodeScenario, podInterfaces: string, resync
     rows.push(
       { name: `${label}: split of a change, p50`, value: percentile(all, 50), unit: `ms = ${split(phases)}` },
       { name: `${label}: nft set elements in the kernel / rules`, value: elements, unit: `elements / ${rules} rules (${current.size} endpoint objects in the cluster)` },
-      { name: `${label}: agent process RSS (peak)`, value: mem.rss / 2 ** 20, unit: `MB (${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB peak; heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MB)` },
+      { name: `${label}: agent process RSS after the events`, value: mem.rss / 2 ** 20, unit: `MB (peak ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MB)` },
     );
     return rows;
   } finally {
