@@ -7,6 +7,8 @@
  *   transaction is measured, p50/p99, with where it went (read, compile, render, nft). The agent runs inside the node's
  *   namespace (a worker process started with `ip netns exec`), as in production;
  * - the kernel's size: set elements against rules, for the 10k cluster;
+ * - a busy node: 110 and 250 local pods in a cluster of 10k pods and 5k policies, the objects written by the
+ *   controller's reconciler (`bench-node.ts`): full resync, change → enforced, the agent's memory;
  * - new connections per second from one pod to another through a node with 1,000 PolicyEndpoints installed (on 200
  *   local pods, the server selected by one of them) against none, 3 s each in alternating 1 s rounds; the client
  *   resets each connection so that neither side piles up TIME_WAIT sockets.
@@ -26,6 +28,7 @@ import { labRequirements } from '../lab/requirements.js';
 import { run } from '../nft/apply.js';
 import { countState, TABLE } from '../nft/compile.js';
 import { runAgent } from './agent.js';
+import { nodeScenario } from './bench-node.js';
 import { StaticPolicyEndpointSource } from './source.js';
 
 const PREFIX = 'plb-';
@@ -206,15 +209,15 @@ Promise.all(Array.from({ length: 16 }, one)).then(() => { process.stdout.write(S
 }
 
 /**
- * Runs `bench-worker` for these cluster sizes in `netns` and returns its rows. From source (vitest, vite-node) the
+ * Runs `bench-worker` with these arguments in `netns` and returns its rows. From source (vitest, vite-node) the
  * worker is TypeScript and runs under vite-node; built, it is plain JavaScript.
  */
-async function inNetns(netns: string, sizes: readonly number[]): Promise<BenchRow[]> {
+async function inNetns(netns: string, args: readonly (string | number)[]): Promise<BenchRow[]> {
   const fromSource = import.meta.url.endsWith('.ts');
   const worker = fileURLToPath(new URL(`./bench-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url));
   const runner = fromSource ? [fileURLToPath(new URL('../../node_modules/.bin/vite-node', import.meta.url))] : [process.execPath];
   const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', netns, ...runner, worker, ...sizes.map(String)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('ip', ['netns', 'exec', netns, ...runner, worker, ...args.map(String)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let text = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (text += d.toString()));
@@ -231,11 +234,30 @@ async function inNetns(netns: string, sizes: readonly number[]): Promise<BenchRo
 }
 
 /**
+ * A busy node (`bench-node.ts`): the controller's objects for the cluster are built in this process, the agent runs
+ * alone in the node's namespace. Root; the caller removes leftover namespaces on failure (`labDown`).
+ */
+export async function benchBusyNode(localPods: number, eventsPerKind = EVENTS_PER_KIND): Promise<BenchRow[]> {
+  const scenario = await nodeScenario(localPods, eventsPerKind);
+  const dir = await mkdtemp(join(tmpdir(), 'palisade-bench-'));
+  let lab: Lab | undefined;
+  try {
+    await writeFile(join(dir, 'scenario.json'), JSON.stringify(scenario));
+    lab = await labUp({ nodes: ['n1'], pods: [] }, { prefix: PREFIX, agents: false });
+    await addDummyPods(lab.nodes[0].netns, scenario.localIPs, 'l');
+    return await inNetns(lab.nodes[0].netns, ['--node', join(dir, 'scenario.json'), `${PREFIX}v*`]);
+  } finally {
+    await lab?.down().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
  * Runs the agent benchmarks. Needs root, `ip` and `nft`; without them, one row says why.
  * @example
  * for (const r of await benchAgent()) console.log(r.name, r.value, r.unit);
  */
-export async function benchAgent(opts: { rateMs?: number } = {}): Promise<BenchRow[]> {
+export async function benchAgent(opts: { rateMs?: number; localPods?: readonly number[]; eventsPerKind?: number } = {}): Promise<BenchRow[]> {
   const why = labRequirements();
   if (why) return [{ name: `agent benchmarks not run: ${why}`, value: 0, unit: '' }];
   const rows: BenchRow[] = [];
@@ -246,6 +268,8 @@ export async function benchAgent(opts: { rateMs?: number } = {}): Promise<BenchR
     await addDummyPods(lab.nodes[0].netns, Array.from({ length: LOCAL_PODS }, (_, i) => podIP(i)), 'l');
     rows.push(...(await inNetns(lab.nodes[0].netns, [1000, 10_000])));
     await lab.down();
+
+    for (const localPods of opts.localPods ?? [110, 250]) rows.push(...(await benchBusyNode(localPods, opts.eventsPerKind)));
 
     // Connection rate: a client and a server pod on one node, 200 more local pods (host interfaces only) carrying 999 policies.
     lab = await labUp({ nodes: ['n1'], pods: [{ name: 'client' }, { name: 'server' }] }, { prefix: PREFIX, policies: [] });

@@ -21,18 +21,21 @@ const NAMESPACES_PER_TEAM = 5;
 /** The bench's targets (issue): ≤ 100 ms p99 from event to written at 10k pods; a write only for chunks the event changes. */
 const P99_TARGET_MS = 100;
 
-interface Obj {
+/** One watched object of a generated cluster, as an informer would deliver it. */
+export interface Obj {
   readonly kind: WatchedKind;
   readonly key: string;
   readonly value: JsonObject;
 }
 
-function ipOf(i: number): string {
+/** Pod `i` of a generated cluster's IP. */
+export function ipOf(i: number): string {
   const n = i + 256;
   return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
 }
 
-function podJson(ns: string, name: string, app: string, ip: string): JsonObject {
+/** A running pod of app `app` (named ports `http` = 8080 + the app's number, `metrics` = 9090). */
+export function podJson(ns: string, name: string, app: string, ip: string): JsonObject {
   const k = Number(app.split('-')[1] ?? 0);
   return {
     metadata: { name, namespace: ns, labels: { app, 'pod-template-hash': 'h1' } },
@@ -64,8 +67,11 @@ function namespacePolicies(ns: string, team: string, n: number): JsonObject[] {
   return out;
 }
 
-/** The cluster's objects; deterministic. Pod `i` of the cluster has IP `ipOf(i)`. */
-function multiTeam(pods: number): Obj[] {
+/**
+ * The cluster's objects; deterministic. Pod `i` of the cluster has IP `ipOf(i)`; each namespace has 12 policies and
+ * `podsPerNamespace` pods (@default 100), so the policy count follows from the two.
+ */
+export function multiTeam(pods: number, podsPerNamespace = PODS_PER_NAMESPACE): Obj[] {
   const out: Obj[] = [];
   const keyOf = (v: JsonObject) => {
     const m = v.metadata as { name: string; namespace?: string };
@@ -78,7 +84,7 @@ function multiTeam(pods: number): Obj[] {
     spec: { containers: [{ name: 'c', ports: [{ name: 'dns', containerPort: 53, protocol: 'UDP' }, { name: 'dns-tcp', containerPort: 53 }] }] },
     status: { phase: 'Running', podIP: ipOf(0), podIPs: [{ ip: ipOf(0) }], hostIP: '192.0.2.1' },
   });
-  const namespaces = Math.max(1, Math.ceil(pods / PODS_PER_NAMESPACE));
+  const namespaces = Math.max(1, Math.ceil(pods / podsPerNamespace));
   let ip = 1;
   for (let n = 0; n < namespaces; n++) {
     const ns = `ns-${n}`;
@@ -88,7 +94,7 @@ function multiTeam(pods: number): Obj[] {
     for (let a = 0; a < APPS_PER_NAMESPACE; a++) {
       add('Service', { metadata: { name: `app-${a}`, namespace: ns }, spec: { selector: { app: `app-${a}` }, clusterIP: `172.20.${n & 255}.${a + 1}`, ports: [{ port: 80, targetPort: 'http' }] } });
     }
-    for (let p = 0; p < PODS_PER_NAMESPACE; p++) {
+    for (let p = 0; p < podsPerNamespace && ip <= pods; p++) {
       const app = n === 0 && p === 0 ? 'prometheus' : `app-${p % APPS_PER_NAMESPACE}`;
       add('Pod', podJson(ns, `pod-${p}`, app, ipOf(ip++)));
     }

@@ -1,7 +1,7 @@
 /**
- * The controller against a real API server: informers on Namespaces, Pods, Services, NetworkPolicies, the admin-tier
- * kinds (when their CRDs are installed) and the (Cluster)PolicyEndpoints themselves; the Reconciler writes through the
- * custom objects API; a Lease elects the one instance that writes; `/healthz`, `/readyz` and `/metrics` over HTTP.
+ * The controller against a real API server: informers on Namespaces, Nodes, Pods, Services, NetworkPolicies, the
+ * admin-tier kinds (when their CRDs are installed) and the (Cluster)PolicyEndpoints themselves; the Reconciler writes
+ * through the custom objects API; a Lease elects the one instance that writes; `/healthz`, `/readyz` and `/metrics` over HTTP.
  *
  * A watch that breaks is restarted from its last resourceVersion; one that the server answers with 410 Gone relists
  * (the informer does this), and the relist's adds and deletes reconcile whatever changed meanwhile.
@@ -145,6 +145,8 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
 
   const sources: Source[] = [
     { what: 'namespaces', path: '/api/v1/namespaces', kind: 'Namespace', list: typed('Namespace', 'v1', () => core.listNamespace()) },
+    // Nodes resolve the `nodes` peers of tier policies (their InternalIP and ExternalIP addresses).
+    { what: 'nodes', path: '/api/v1/nodes', kind: 'Node', list: typed('Node', 'v1', () => core.listNode()) },
     { what: 'pods', path: '/api/v1/pods', kind: 'Pod', list: typed('Pod', 'v1', () => core.listPodForAllNamespaces()) },
     { what: 'services', path: '/api/v1/services', kind: 'Service', list: typed('Service', 'v1', () => core.listServiceForAllNamespaces()) },
     { what: 'networkpolicies', path: '/apis/networking.k8s.io/v1/networkpolicies', kind: 'NetworkPolicy', list: typed('NetworkPolicy', 'networking.k8s.io/v1', () => net.listNetworkPolicyForAllNamespaces()) },

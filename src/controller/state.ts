@@ -5,6 +5,8 @@
  * Both answers are supersets, decided by label selectors alone (the engine's own `matchesSelector`); the engine then
  * decides, on the scoped model, exactly which pods each policy selects. So a pass over a scoped model yields the same
  * PolicyEndpoints as a pass over the whole cluster, at the cost of the few hundred pods a tenant's policies can see.
+ * Nodes are read only by the `nodes` peers of tier policies: a Node change marks the policies whose node selectors it
+ * gives different addresses, and a scoped model holds the nodes those selectors pick.
  */
 import type { JsonObject, LoadedDocument } from '../api/load.js';
 import type { LabelSelector, NetworkPolicy } from '../api/types.js';
@@ -14,12 +16,13 @@ import { isTierObject, normalizeTierPolicy } from '../model/tiers.js';
 import type { Cluster } from '../model/types.js';
 
 /** The kinds the controller watches to compute endpoints. */
-export type WatchedKind = 'Namespace' | 'Pod' | 'Service' | 'NetworkPolicy' | 'AdminNetworkPolicy' | 'BaselineAdminNetworkPolicy' | 'ClusterNetworkPolicy';
+export type WatchedKind = 'Namespace' | 'Node' | 'Pod' | 'Service' | 'NetworkPolicy' | 'AdminNetworkPolicy' | 'BaselineAdminNetworkPolicy' | 'ClusterNetworkPolicy';
 
 export const TIER_KINDS = ['AdminNetworkPolicy', 'BaselineAdminNetworkPolicy', 'ClusterNetworkPolicy'] as const;
 
 const API_VERSIONS: Readonly<Record<WatchedKind, string>> = {
   Namespace: 'v1',
+  Node: 'v1',
   Pod: 'v1',
   Service: 'v1',
   NetworkPolicy: 'networking.k8s.io/v1',
@@ -86,6 +89,34 @@ function podProjection(o: JsonObject | undefined): string {
   ]);
 }
 
+/** The address types a `nodes` peer stands for: the node's own IPs, not its host or DNS names. */
+const NODE_ADDRESS_TYPES: ReadonlySet<string> = new Set(['InternalIP', 'ExternalIP']);
+
+/**
+ * What the controller keeps of a Node: name, uid, labels and its InternalIP/ExternalIP addresses. The rest (images,
+ * conditions, heartbeats) is large, changes every few seconds and never reaches a PolicyEndpoint.
+ */
+export function nodeView(o: JsonObject): JsonObject {
+  const m = metaOf(o);
+  const addresses = ((o.status as { addresses?: unknown } | undefined)?.addresses ?? []) as unknown[];
+  const kept = Array.isArray(addresses)
+    ? addresses.filter((a): a is { type: string; address: string } => {
+        const x = a as { type?: unknown; address?: unknown } | null;
+        return typeof x?.type === 'string' && NODE_ADDRESS_TYPES.has(x.type) && typeof x.address === 'string';
+      })
+    : [];
+  return {
+    metadata: { name: m.name, labels: m.labels, ...(m.uid ? { uid: m.uid } : {}) },
+    status: { addresses: kept.map((a) => ({ type: a.type, address: a.address })) },
+  };
+}
+
+/** A node's addresses as kept by {@link nodeView}, in order; empty for no node. */
+function nodeAddresses(o: JsonObject | undefined): string {
+  const list = ((o?.status as { addresses?: { address: string }[] } | undefined)?.addresses ?? []).map((a) => a.address);
+  return list.length > 0 ? JSON.stringify(list) : '';
+}
+
 /**
  * Pods a policy selects or names, as label selectors: in one namespace (`namespace`) or in the namespaces a selector
  * picks. `podSelector` absent: every pod there.
@@ -98,10 +129,12 @@ interface PodReach {
   readonly egress: boolean;
 }
 
-/** What a policy can see: its subject and its pod peers (ipBlocks and networks need no pod). */
+/** What a policy can see: its subject, its pod peers (ipBlocks and networks need no pod) and its `nodes` peers. */
 interface PolicyReach {
   readonly subject?: PodReach;
   readonly peers: readonly PodReach[];
+  /** The node selectors of its `nodes` peers (tier policies only). */
+  readonly nodes?: readonly LabelSelector[];
 }
 
 function networkPolicyReach(o: JsonObject): PolicyReach {
@@ -135,10 +168,16 @@ function tierPolicyReach(o: JsonObject): PolicyReach {
     egress,
   });
   const peers: PodReach[] = [];
+  const nodes: LabelSelector[] = [];
   for (const dir of ['ingress', 'egress'] as const) {
-    for (const rule of policy[dir]) for (const peer of rule.peers) if (peer.kind === 'pods') peers.push(reach(peer.selector, dir === 'egress'));
+    for (const rule of policy[dir]) {
+      for (const peer of rule.peers) {
+        if (peer.kind === 'pods') peers.push(reach(peer.selector, dir === 'egress'));
+        else if (peer.kind === 'nodes') nodes.push(peer.nodeSelector);
+      }
+    }
   }
-  return { subject: reach(policy.subject, false), peers };
+  return { subject: reach(policy.subject, false), peers, ...(nodes.length > 0 ? { nodes } : {}) };
 }
 
 function reachesOf(r: PolicyReach): PodReach[] {
@@ -197,6 +236,8 @@ class ReachIndex {
   private readonly reach = new Map<PolicyKey, PolicyReach>();
   private readonly byNamespace = new Map<string, Set<PolicyKey>>();
   private readonly bySelector = new Map<string, { selector: LabelSelector; keys: Set<PolicyKey> }>();
+  /** Policies with `nodes` peers, by distinct node selector. */
+  private readonly byNodeSelector = new Map<string, { selector: LabelSelector; keys: Set<PolicyKey> }>();
 
   get(key: PolicyKey): PolicyReach | undefined {
     return this.reach.get(key);
@@ -208,6 +249,12 @@ class ReachIndex {
       for (const r of reachesOf(old)) {
         if (r.namespace !== undefined) this.byNamespace.get(r.namespace)?.delete(key);
         if (r.namespaceSelector) this.bySelector.get(selectorKey(r.namespaceSelector))?.keys.delete(key);
+      }
+      for (const sel of old.nodes ?? []) {
+        const k = selectorKey(sel);
+        const e = this.byNodeSelector.get(k);
+        e?.keys.delete(key);
+        if (e && e.keys.size === 0) this.byNodeSelector.delete(k);
       }
     }
     if (!reach) {
@@ -228,6 +275,23 @@ class ReachIndex {
         e.keys.add(key);
       }
     }
+    for (const sel of reach.nodes ?? []) {
+      const k = selectorKey(sel);
+      let e = this.byNodeSelector.get(k);
+      if (!e) this.byNodeSelector.set(k, (e = { selector: sel, keys: new Set() }));
+      e.keys.add(key);
+    }
+  }
+
+  /**
+   * Policies whose `nodes` peers a node change moves: a selector that picks the node before or after, where what the
+   * node gives it (its addresses when picked, nothing otherwise) differs. Each distinct selector is asked once.
+   */
+  nodeFlips(before: JsonObject | undefined, after: JsonObject | undefined): Set<PolicyKey> {
+    const out = new Set<PolicyKey>();
+    const gives = (sel: LabelSelector, o: JsonObject | undefined) => (o && matchesSelector(sel, metaOf(o).labels) ? nodeAddresses(o) : '');
+    for (const { selector, keys } of this.byNodeSelector.values()) if (gives(selector, before) !== gives(selector, after)) for (const k of keys) out.add(k);
+    return out;
   }
 
   /** Policies that can name something in a namespace with these labels: each distinct selector is asked once. */
@@ -296,7 +360,8 @@ export class ClusterState {
   apply(kind: WatchedKind, key: string, value: JsonObject | undefined): Set<PolicyKey> {
     const map = this.map(kind);
     const old = map.get(key);
-    const norm = value ? { ...value, apiVersion: API_VERSIONS[kind], kind } : undefined;
+    const kept = value && kind === 'Node' ? nodeView(value) : value;
+    const norm = kept ? { ...kept, apiVersion: API_VERSIONS[kind], kind } : undefined;
     // A deletion of something never seen (a relist racing a delete) changes nothing.
     if (!old && !norm) return new Set();
     // Asked before the change, so a namespace's labels are the ones the old objects were matched with.
@@ -308,7 +373,7 @@ export class ClusterState {
   }
 
   private reindex(kind: WatchedKind, key: string, old: JsonObject | undefined, now: JsonObject | undefined): void {
-    if (kind !== 'Namespace' && kind !== 'AdminNetworkPolicy' && kind !== 'BaselineAdminNetworkPolicy' && kind !== 'ClusterNetworkPolicy') {
+    if (kind !== 'Namespace' && kind !== 'Node' && kind !== 'AdminNetworkPolicy' && kind !== 'BaselineAdminNetworkPolicy' && kind !== 'ClusterNetworkPolicy') {
       if (old) this.unreference(metaOf(old).namespace);
       if (now) this.referenced.set(metaOf(now).namespace, (this.referenced.get(metaOf(now).namespace) ?? 0) + 1);
     }
@@ -339,6 +404,7 @@ export class ClusterState {
         this.index.set(tierKey(kind, metaOf((now ?? old)!).name), now ? tierPolicyReach(now) : undefined);
         break;
       case 'Namespace':
+      case 'Node':
         break;
     }
   }
@@ -388,6 +454,9 @@ export class ClusterState {
       case 'Namespace':
         // Only namespace selection reads namespace labels; a policy is affected where its selector's answer flips.
         return this.index.selectorFlips(labelsOfNamespace(m.name, old), labelsOfNamespace(m.name, now));
+      case 'Node':
+        // Only `nodes` peers read nodes; a policy is affected where what the node gives one of its selectors changes.
+        return this.index.nodeFlips(old, now);
       case 'Pod': {
         if (podProjection(old) === podProjection(now)) break;
         const labelsNs = this.namespaceLabels(m.namespace);
@@ -441,7 +510,8 @@ export class ClusterState {
   }
 
   /**
-   * The model `keys` need: those policies, every Namespace, and the pods and Services their selectors can reach
+   * The model `keys` need: those policies, every Namespace, the Nodes their `nodes` peers pick, and the pods and
+ * Services their selectors can reach
    * (candidates by namespace and label, a superset of what the engine will select). Resolving those policies on it
    * gives what resolving them on {@link cluster} gives.
    */
@@ -451,6 +521,7 @@ export class ClusterState {
     const pods = new Set<string>();
     const services = new Set<string>();
     const namespaces = this.namespaceNames().map((name) => ({ name, labels: this.namespaceLabels(name) }));
+    const nodeSelectors: LabelSelector[] = [];
     const podsOf = (ns: string, sel: LabelSelector | undefined) => {
       const index = this.podsByNamespace.get(ns);
       if (index) for (const k of index.candidates(sel)) pods.add(k);
@@ -459,6 +530,7 @@ export class ClusterState {
       const policy = this.policyObject(key);
       if (!policy) continue;
       docs.push(this.doc(policy.kind, policy.o));
+      nodeSelectors.push(...(this.index.get(key)?.nodes ?? []));
       for (const r of reachesOf(this.index.get(key) ?? { peers: [] })) {
         const inScope = r.namespace !== undefined ? [r.namespace] : namespaces.filter((n) => matchesSelector(r.namespaceSelector ?? {}, n.labels)).map((n) => n.name);
         for (const ns of inScope) {
@@ -476,6 +548,10 @@ export class ClusterState {
     for (const k of pods) docs.push(this.doc('Pod', podMap.get(k)!));
     const svcMap = this.map('Service');
     for (const k of services) docs.push(this.doc('Service', svcMap.get(k)!));
+    // Nodes matter only to `nodes` peers: the ones some selector in scope picks.
+    if (nodeSelectors.length > 0) {
+      for (const o of this.map('Node').values()) if (nodeSelectors.some((sel) => matchesSelector(sel, metaOf(o).labels))) docs.push(this.doc('Node', o));
+    }
     return buildCluster(docs).cluster;
   }
 }

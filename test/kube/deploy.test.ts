@@ -226,6 +226,7 @@ describe('deploy/ manifests', () => {
     it('controller watches what policies select and the policies of every tier', () => {
       for (const [group, resource] of [
         ['', 'namespaces'],
+        ['', 'nodes'],
         ['', 'pods'],
         ['', 'services'],
         ['networking.k8s.io', 'networkpolicies'],
