@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { STDIN_NAME } from '../api/load.js';
-import { defaultStaticDir, startWebServer } from '../web/server.js';
+import { defaultStaticDir, isLoopbackHost, startWebServer } from '../web/server.js';
 import { Workspace } from '../web/workspace.js';
 import { inputOptions, readInput } from './input.js';
 import { action, EXIT_USAGE, type Io, type Register } from './program.js';
@@ -27,7 +27,7 @@ export const untilSignal: StopSignal = () =>
 
 /** Like the shared port parser, but 0 (any free port) is allowed. */
 function parseListenPort(text: string): number {
-  const n = Number(text);
+  const n = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN;
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CommanderError(EXIT_USAGE, 'palisade.port', `error: port must be a number from 0 to 65535, got "${text}"`);
   return n;
 }
@@ -70,6 +70,9 @@ export function serveCommand(stop: StopSignal = untilSignal): Register {
             }
           }
           const workspace = new Workspace(paths, read, texts, opts.defaultNamespace);
+          if (!isLoopbackHost(opts.host)) {
+            io.err(`WARNING: --host ${opts.host} is not loopback: anyone who can reach this address reads every policy, comment, file path, pod name and IP you loaded, without authentication. Use --host 127.0.0.1 unless you mean it.`);
+          }
           const web = await startWebServer({ workspace, host: opts.host, port: opts.port });
           if (!defaultStaticDir()) io.err('warning: the web UI bundle is not built (npm run build:web); only the JSON API under /api/ works');
           io.out(`Palisade UI: ${web.url}  (${read.cluster.endpoints.length} endpoints, ${read.cluster.policies.length + read.cluster.tierPolicies.length} policies; Ctrl-C stops)`);

@@ -56,10 +56,23 @@ export function defaultStaticDir(): string | undefined {
   return undefined;
 }
 
-const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+const LOOPBACK_NAMES = new Set(['localhost', '[::1]', '::1']);
+const IPV4_LOOPBACK = /^127\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
-function isLoopback(host: string): boolean {
-  return LOOPBACK_NAMES.has(host) || host.startsWith('127.');
+/**
+ * A loopback name or literal: `localhost`, `[::1]` (or `::1` as a bind address) or an IPv4 literal in 127.0.0.0/8
+ * written in plain dotted decimal. `127.0.0.1.attacker.example` is not one: a name that merely starts with `127.` can
+ * resolve anywhere (DNS rebinding).
+ */
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_NAMES.has(host.toLowerCase()) || IPV4_LOOPBACK.test(host);
+}
+
+/** The host name of a `Host` header value (`name:port`, `[v6]:port`), without the port. */
+function hostName(header: string): string {
+  const v6 = /^(\[[^\]]*\])(?::\d+)?$/.exec(header);
+  if (v6) return v6[1];
+  return header.replace(/:\d+$/, '');
 }
 
 class HttpError extends Error {
@@ -125,8 +138,9 @@ function requiredString(v: unknown, what: string): string {
 
 function portParam(v: unknown): number | undefined {
   if (v === undefined || v === null || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new HttpError(400, `port must be a number from 1 to 65535, got "${String(v)}"`);
+  // Digits only: Number() would also read "0x50", "1e2", " 80" and "80.0".
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^[0-9]{1,5}$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new HttpError(400, `port must be a number from 1 to 65535 (digits only), got "${String(v)}"`);
   return n;
 }
 
@@ -140,13 +154,22 @@ function protocolParam(v: unknown): Protocol | undefined {
 /** Creates the HTTP server (not listening). */
 export function createWebServer(workspace: Workspace, opts: { staticDir?: string; host?: string } = {}): Server {
   const staticDir = opts.staticDir ?? defaultStaticDir();
-  const checkHost = opts.host === undefined || isLoopback(opts.host);
+  const checkHost = opts.host === undefined || isLoopbackHost(opts.host);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (checkHost) {
-      const hostname = String(req.headers.host ?? '').replace(/:\d+$/, '');
-      if (!isLoopback(hostname)) throw new HttpError(403, 'this server answers only requests to localhost');
+    const hostHeader = String(req.headers.host ?? '');
+    if (checkHost && !isLoopbackHost(hostName(hostHeader))) throw new HttpError(403, 'this server answers only requests to localhost');
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      // A browser names the page that sent a request; only pages of this very server may use the API.
+      let originHost: string;
+      try {
+        originHost = new URL(origin).host;
+      } catch {
+        throw new HttpError(403, `foreign Origin "${origin}"`);
+      }
+      if (originHost !== hostHeader.toLowerCase() || (checkHost && !isLoopbackHost(hostName(originHost)))) throw new HttpError(403, `foreign Origin "${origin}": this server answers only its own pages`);
     }
     const path = url.pathname;
     const q = url.searchParams;
