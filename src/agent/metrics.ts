@@ -18,6 +18,8 @@ export interface AgentMetrics {
   readonly rules: Gauge;
   readonly chains: Gauge;
   readonly pods: Gauge;
+  /** Entries of the (Cluster)PolicyEndpoints read that the agent left out (domainName, no cidr, …), by kind. */
+  readonly unenforceable: Gauge<'kind'>;
 }
 
 /**
@@ -70,6 +72,12 @@ export function createMetrics(node: string, readKernelCounters: () => Promise<Ma
     rules: new Gauge({ name: 'palisade_agent_nft_rules', help: 'Rules in the programmed table', registers: [registry] }),
     chains: new Gauge({ name: 'palisade_agent_nft_chains', help: 'Chains in the programmed table', registers: [registry] }),
     pods: new Gauge({ name: 'palisade_agent_local_pods', help: 'Local pods with a dispatch entry', registers: [registry] }),
+    unenforceable: new Gauge({
+      name: 'palisade_agent_unenforceable_entries',
+      help: 'Entries of the (Cluster)PolicyEndpoints read that the agent does not enforce and left out (a domainName, no cidr, an unknown protocol)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
   };
 }
 

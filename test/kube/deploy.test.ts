@@ -54,6 +54,8 @@ interface Schema {
   readonly enum?: string[];
   readonly default?: unknown;
   readonly required?: string[];
+  readonly minimum?: number;
+  readonly maximum?: number;
   readonly properties?: Record<string, Schema>;
   readonly items?: Schema;
 }
@@ -120,13 +122,14 @@ describe('deploy/ manifests', () => {
       expect(Object.keys(endpoint.properties!).sort()).toEqual(['hostIP', 'name', 'namespace', 'podIP']);
       for (const direction of ['ingress', 'egress']) {
         const rule = spec.properties![direction].items!;
-        expect(rule.required).toEqual(['cidr']);
-        expect(Object.keys(rule.properties!).sort()).toEqual(['cidr', 'except', 'ports']);
+        // AWS's EndpointInfo: cidr is optional (a domainName entry has none).
+        expect(rule.required).toBeUndefined();
+        expect(Object.keys(rule.properties!).sort()).toEqual(['cidr', 'domainName', 'except', 'ports']);
         expect(rule.properties!.except).toEqual(expect.objectContaining({ type: 'array', items: { type: 'string' } }));
         const port = rule.properties!.ports.items!.properties!;
         expect(port.protocol).toMatchObject({ type: 'string', default: 'TCP' });
-        expect(port.port).toMatchObject({ type: 'integer', format: 'int32' });
-        expect(port.endPort).toMatchObject({ type: 'integer', format: 'int32' });
+        expect(port.port).toMatchObject({ type: 'integer', format: 'int32', minimum: 0, maximum: 65535 });
+        expect(port.endPort).toMatchObject({ type: 'integer', format: 'int32', minimum: 0, maximum: 65535 });
       }
     });
 
@@ -137,11 +140,11 @@ describe('deploy/ manifests', () => {
       expect(crd.spec.scope).toBe('Cluster');
       expect(crd.spec.versions[0]).toMatchObject({ name: 'v1alpha1', served: true, storage: true, subresources: { status: {} } });
       const spec = specSchema(crd);
-      expect(spec.required).toEqual(['policyRef', 'priority', 'tier']);
+      expect(spec.required).toEqual(['policyRef', 'priority', 'subject', 'tier']);
       expect(spec.properties!.tier.enum).toEqual(['Admin', 'Baseline']);
       expect(spec.properties!.priority).toMatchObject({ type: 'integer', format: 'int32' });
       expect(spec.properties!.policyRef.required).toEqual(['name']);
-      expect(Object.keys(spec.properties!).sort()).toEqual(['egress', 'ingress', 'podSelectorEndpoints', 'policyRef', 'priority', 'tier']);
+      expect(Object.keys(spec.properties!).sort()).toEqual(['egress', 'ingress', 'podSelectorEndpoints', 'policyRef', 'priority', 'subject', 'tier']);
       for (const direction of ['ingress', 'egress']) {
         const rule = spec.properties![direction].items!;
         expect(rule.required).toEqual(['action']);
