@@ -196,7 +196,9 @@ const hostile = fc.record({
   priority: or(fc.integer({ min: 0, max: 1000 })),
 });
 
-function build(h: fc.RecordValue<typeof hostile extends fc.Arbitrary<infer T> ? T : never>): unknown {
+type Hostile = typeof hostile extends fc.Arbitrary<infer T> ? T : never;
+
+function build(h: Hostile): unknown {
   const common = { podSelectorEndpoints: h.pods, ingress: h.ingress, egress: h.egress };
   return h.kind === 'PolicyEndpoint'
     ? { apiVersion: 'networking.k8s.aws/v1alpha1', kind: 'PolicyEndpoint', metadata: { name: h.name, namespace: 'default' }, spec: { policyRef: { name: 'p', namespace: 'default' }, podIsolation: h.isolation, ...common } }
