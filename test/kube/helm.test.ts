@@ -58,18 +58,20 @@ function essence(o: RenderedObject): unknown {
   return withoutInstance(essenceOf(o));
 }
 
+const field = (o: RenderedObject, key: string): unknown => (o as unknown as Record<string, unknown>)[key];
+
 function essenceOf(o: RenderedObject): unknown {
   if (o.kind === 'Deployment' || o.kind === 'DaemonSet') {
     const pod = podOf(o);
     return {
-      replicas: (o as { spec: { replicas?: number } }).spec.replicas,
+      replicas: (field(o, 'spec') as { replicas?: number }).replicas,
       pod: { ...pod, containers: pod.containers.map((c) => ({ ...c, image: undefined })) },
     };
   }
-  if (o.kind === 'ClusterRole' || o.kind === 'Role') return (o as { rules: unknown }).rules;
-  if (o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding') return { roleRef: (o as { roleRef: unknown }).roleRef, subjects: (o as { subjects: unknown }).subjects };
-  if (o.kind === 'Service') return (o as { spec: { ports: unknown } }).spec.ports;
-  if (o.kind === 'CustomResourceDefinition') return (o as { spec: unknown }).spec;
+  if (o.kind === 'ClusterRole' || o.kind === 'Role') return field(o, 'rules');
+  if (o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding') return { roleRef: field(o, 'roleRef'), subjects: field(o, 'subjects') };
+  if (o.kind === 'Service') return (field(o, 'spec') as { ports: unknown }).ports;
+  if (o.kind === 'CustomResourceDefinition') return field(o, 'spec');
   return o.kind;
 }
 
