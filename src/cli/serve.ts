@@ -32,11 +32,18 @@ function parseListenPort(text: string): number {
   return n;
 }
 
+function parseSeconds(text: string): number {
+  const n = /^[0-9]{1,4}(\.[0-9]+)?$/.test(text) ? Number(text) : NaN;
+  if (!(n > 0)) throw new CommanderError(EXIT_USAGE, 'palisade.evalTimeout', `error: --eval-timeout must be a number of seconds above 0, got "${text}"`);
+  return n;
+}
+
 interface ServeOptions {
   readonly port: number;
   readonly host: string;
   readonly defaultNamespace: string;
   readonly quiet?: boolean;
+  readonly evalTimeout: number;
 }
 
 /** The serve command, stopping when `stop` resolves (tests pass their own). */
@@ -48,7 +55,8 @@ export function serveCommand(stop: StopSignal = untilSignal): Register {
         .description('a local web UI: matrix, graph, why, policies in plain words, and a live policy editor')
         .argument('<paths...>', 'files, directories or - for stdin')
         .option('--port <port>', 'port to listen on (0: any free port)', parseListenPort, 8080)
-        .option('--host <host>', 'address to listen on; anything but loopback exposes your policies to the network', '127.0.0.1'),
+        .option('--host <host>', 'address to listen on; anything but loopback exposes your policies to the network', '127.0.0.1')
+        .option('--eval-timeout <seconds>', 'time budget of one edit evaluation (off the request loop); an edit over it gets an error', parseSeconds, 20),
     )
       .addHelpText('after', '\nExamples:\n  palisade serve examples/eks-multi-team/\n  palisade serve manifests/ --port 9000')
       .action(
@@ -73,7 +81,7 @@ export function serveCommand(stop: StopSignal = untilSignal): Register {
           if (!isLoopbackHost(opts.host)) {
             io.err(`WARNING: --host ${opts.host} is not loopback: anyone who can reach this address reads every policy, comment, file path, pod name and IP you loaded, without authentication. Use --host 127.0.0.1 unless you mean it.`);
           }
-          const web = await startWebServer({ workspace, host: opts.host, port: opts.port });
+          const web = await startWebServer({ workspace, host: opts.host, port: opts.port, evaluator: { inputs: paths, texts: [...texts], defaultNamespace: opts.defaultNamespace, budgetMs: opts.evalTimeout * 1000 } });
           if (!defaultStaticDir()) io.err('warning: the web UI bundle is not built (npm run build:web); only the JSON API under /api/ works');
           io.out(`Palisade UI: ${web.url}  (${read.cluster.endpoints.length} endpoints, ${read.cluster.policies.length + read.cluster.tierPolicies.length} policies; Ctrl-C stops)`);
           await stop();

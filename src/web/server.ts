@@ -12,7 +12,8 @@ import { gzipSync } from 'node:zlib';
 import { InputError } from '../api/diagnostics.js';
 import type { Protocol } from '../api/types.js';
 import type { MatrixOptions } from '../engine/engine.js';
-import type { EvaluateRequest } from './protocol.js';
+import { EditEvaluator, EvaluationInputError, EvaluationTimeout, type EvaluatorOptions, type EvaluatorSetup } from './evaluator.js';
+import type { EvaluateRequest, EvaluateResponse, PoliciesResponse, WhyResponse } from './protocol.js';
 import type { Workspace } from './workspace.js';
 
 /** Options of {@link startWebServer}. */
@@ -24,6 +25,11 @@ export interface WebServerOptions {
   readonly port?: number;
   /** Where the browser bundle is. @default {@link defaultStaticDir} */
   readonly staticDir?: string;
+  /**
+   * Evaluate edits in a worker thread built from these texts, within a time budget (what `palisade serve` does).
+   * @default undefined (edits are evaluated on the request loop)
+   */
+  readonly evaluator?: EvaluatorSetup & EvaluatorOptions;
 }
 
 /** A running server. */
@@ -33,7 +39,8 @@ export interface WebServer {
   close(): Promise<void>;
 }
 
-const MAX_BODY = 32 * 1024 * 1024;
+/** A request body: an edit (at most MAX_EDIT_BYTES of YAML) as JSON, with room for escaping. */
+const MAX_BODY = 8 * 1024 * 1024;
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -151,8 +158,20 @@ function protocolParam(v: unknown): Protocol | undefined {
   return p;
 }
 
+/** Asks the worker, mapping its failures to HTTP: over budget 503, an error in the edit 400. */
+async function offLoop<T>(evaluator: EditEvaluator, question: Parameters<EditEvaluator['ask']>[0]): Promise<T> {
+  try {
+    return await evaluator.ask<T>(question);
+  } catch (e) {
+    if (e instanceof EvaluationTimeout) throw new HttpError(503, e.message);
+    if (e instanceof EvaluationInputError) throw new HttpError(400, e.message);
+    throw e;
+  }
+}
+
 /** Creates the HTTP server (not listening). */
-export function createWebServer(workspace: Workspace, opts: { staticDir?: string; host?: string } = {}): Server {
+export function createWebServer(workspace: Workspace, opts: { staticDir?: string; host?: string; evaluator?: EditEvaluator } = {}): Server {
+  const { evaluator } = opts;
   const staticDir = opts.staticDir ?? defaultStaticDir();
   const checkHost = opts.host === undefined || isLoopbackHost(opts.host);
 
@@ -191,17 +210,18 @@ export function createWebServer(workspace: Workspace, opts: { staticDir?: string
         const port = portParam(p.port);
         const protocol = protocolParam(p.protocol);
         const yaml = get ? undefined : optionalString(p.yaml, 'yaml');
-        return json(req, res, workspace.why({ from: requiredString(p.from, 'from'), to: requiredString(p.to, 'to'), ...(port !== undefined ? { port } : {}), ...(protocol ? { protocol } : {}), ...(yaml !== undefined ? { yaml } : {}) }));
+        const query = { from: requiredString(p.from, 'from'), to: requiredString(p.to, 'to'), ...(port !== undefined ? { port } : {}), ...(protocol ? { protocol } : {}), ...(yaml !== undefined ? { yaml } : {}) };
+        return json(req, res, yaml !== undefined && evaluator ? await offLoop<WhyResponse>(evaluator, { method: 'why', query }) : workspace.why(query));
       }
       if (path === '/api/policies' && (get || method === 'POST')) {
         const yaml = get ? undefined : optionalString((await readJson(req)).yaml, 'yaml');
-        return json(req, res, workspace.policies(yaml));
+        return json(req, res, yaml !== undefined && evaluator ? await offLoop<PoliciesResponse>(evaluator, { method: 'policies', yaml }) : workspace.policies(yaml));
       }
       if (path === '/api/evaluate' && method === 'POST') {
         const body = await readJson(req);
         if (typeof body.yaml !== 'string') throw new HttpError(400, 'yaml (a string) is required');
         const request: EvaluateRequest = { yaml: body.yaml, matrix: body.matrix === true };
-        return json(req, res, workspace.evaluate(request));
+        return json(req, res, evaluator ? await offLoop<EvaluateResponse>(evaluator, { method: 'evaluate', request }) : workspace.evaluate(request));
       }
       throw new HttpError(404, `no API ${method} ${path}`);
     }
@@ -235,12 +255,14 @@ export function createWebServer(workspace: Workspace, opts: { staticDir?: string
  */
 export async function startWebServer(opts: WebServerOptions): Promise<WebServer> {
   const host = opts.host ?? '127.0.0.1';
-  const server = createWebServer(opts.workspace, { ...(opts.staticDir !== undefined ? { staticDir: opts.staticDir } : {}), host });
+  const evaluator = opts.evaluator ? new EditEvaluator(opts.evaluator, opts.evaluator) : undefined;
+  const server = createWebServer(opts.workspace, { ...(opts.staticDir !== undefined ? { staticDir: opts.staticDir } : {}), host, ...(evaluator ? { evaluator } : {}) });
   await new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException) => {
       reject(e.code === 'EADDRINUSE' ? new InputError(`port ${opts.port ?? 8080} on ${host} is in use; pick another with --port`) : e.code === 'EADDRNOTAVAIL' ? new InputError(`cannot listen on ${host}: no such local address`) : e);
     };
     server.once('error', onError);
+    server.once('error', () => void evaluator?.close());
     server.listen(opts.port ?? 8080, host, () => {
       server.off('error', onError);
       resolve();
@@ -251,10 +273,12 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   return {
     server,
     url: `http://${shown}:${port}/`,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await evaluator?.close();
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+    },
   };
 }
