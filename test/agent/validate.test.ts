@@ -268,3 +268,14 @@ describe('fuzz: hostile (Cluster)PolicyEndpoints against compileNode', () => {
     expect(refused).toBeGreaterThan(20);
   });
 });
+
+describe('palisade agent --pod-interfaces', () => {
+  it('refuses a pattern that is not an interface name, before anything runs', async () => {
+    const { run } = await import('../../src/cli/main.js');
+    const { agentCommand } = await import('../../src/cli/agent.js');
+    const err: string[] = [];
+    const io = { out: () => undefined, err: (t: string) => err.push(t), interactive: false, readStdin: () => '' };
+    expect(await run(['agent', '--node', 'n1', '--policy-endpoints', '/nonexistent', '--pod-interfaces', 'eni" ; flush ruleset ; "'], io, [agentCommand()])).toBe(2);
+    expect(err.join('\n')).toMatch(/--pod-interfaces: "eni\\" ; flush ruleset ; \\"" is not an interface name or prefix/);
+  });
+});

@@ -83,3 +83,17 @@ describe('ports in the API', () => {
     expect((await fetch(new URL('/api/matrix?port=80', web.url))).status).toBe(200);
   });
 });
+
+describe('palisade serve --host beyond loopback', () => {
+  it('warns loudly that the policies are exposed', async () => {
+    const { run } = await import('../../src/cli/main.js');
+    const { serveCommand } = await import('../../src/cli/serve.js');
+    const err: string[] = [];
+    const io = { out: () => undefined, err: (t: string) => err.push(t), interactive: false, readStdin: () => '' };
+    expect(await run(['serve', 'examples/eks-multi-team/', '--host', '0.0.0.0', '--port', '0', '-q'], io, [serveCommand(() => Promise.resolve())])).toBe(0);
+    expect(err.join('\n')).toMatch(/WARNING: --host 0\.0\.0\.0 is not loopback: anyone who can reach this address reads every policy/);
+    const quiet: string[] = [];
+    await run(['serve', 'examples/eks-multi-team/', '--port', '0', '-q'], { ...io, err: (t: string) => quiet.push(t) }, [serveCommand(() => Promise.resolve())]);
+    expect(quiet.join('\n')).not.toMatch(/WARNING/);
+  });
+});
