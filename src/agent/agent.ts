@@ -8,8 +8,11 @@ import type { Server } from 'node:http';
 import { pino, type Logger } from 'pino';
 import type { Family } from '../api/ip.js';
 import type { Engine } from '../engine/engine.js';
+import type { ClusterPolicyEndpoint, PolicyEndpoint } from '../api/policyendpoint.js';
+import type { UnenforceableEntry } from '../api/validate-policyendpoint.js';
 import { deleteTable, NftSession, readCounters } from '../nft/apply.js';
 import { compileNode, countState, TABLE, type DesiredState, type EnforcingMode, type LocalPod, type LogTag } from '../nft/compile.js';
+import { interfacePatternProblem } from '../nft/names.js';
 import { renderDelta, renderFull } from '../nft/script.js';
 import { discoverNodeAddresses, discoverPods } from './discover.js';
 import { explainRecord, flowRecord, flowTuple, NflogReader, type FlowExplainer, type FlowRecord } from './flowlog.js';
@@ -100,6 +103,8 @@ export interface Agent {
   verify(byFamily?: Readonly<Record<Family, Engine>>): Promise<NodeVerification>;
   /** The last self-check's outcome (also when `verify` ran it), once one ran. */
   lastSelfCheck(): SelfCheck | undefined;
+  /** Entries of the last sync's (Cluster)PolicyEndpoints that the agent left out as unenforceable. */
+  unenforceable(): readonly UnenforceableEntry[];
   /** The metrics server's port, when serving. */
   readonly metricsPort: number | undefined;
   readonly metrics: AgentMetrics;
@@ -123,6 +128,8 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
   const where = { netns: opts.netns };
   const log = opts.logger ?? pino({ base: { node: opts.node }, messageKey: 'msg', timestamp: pino.stdTimeFunctions.isoTime });
   const podInterfaces = opts.podInterfaces ?? 'eni*';
+  const badPattern = interfacePatternProblem(podInterfaces);
+  if (badPattern) throw new Error(`podInterfaces: ${badPattern}`);
   const flow: FlowLogOptions | undefined = opts.flowLogs === true ? {} : opts.flowLogs === false ? undefined : opts.flowLogs;
   const compileOpts = { logGroup: flow ? flow.group ?? 7 : undefined, logAccept: flow?.accept ?? false, podInterfaces };
   const metrics = createMetrics(opts.node, () => readCounters(TABLE, where));
@@ -145,6 +152,16 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
   // `ip` twice more (tens of ms of process start-up, most of a delta sync's time).
   let discovered: { pods: LocalPod[]; nodeAddresses: string[] } | undefined;
 
+  // Entries the source left out: counted, and each named in the log once when it first appears.
+  let dropped: readonly UnenforceableEntry[] = [];
+  const noteUnenforceable = (now: readonly UnenforceableEntry[]) => {
+    const seen = new Set(dropped.map((d) => `${d.object}|${d.path}|${d.reason}`));
+    for (const d of now) if (!seen.has(`${d.object}|${d.path}|${d.reason}`)) log.warn({ object: d.object, path: d.path, reason: d.reason }, 'entry not enforced');
+    dropped = now;
+    metrics.unenforceable.reset();
+    for (const kind of ['PolicyEndpoint', 'ClusterPolicyEndpoint']) metrics.unenforceable.set({ kind }, now.filter((d) => d.object.startsWith(`${kind} `)).length);
+  };
+
   const compileNow = async (discover: boolean): Promise<{ state: DesiredState; pods: LocalPod[]; input: NodeObjects; readMs: number; compileMs: number }> => {
     const t0 = performance.now();
     const [pes, cpes, found] = await Promise.all([
@@ -155,6 +172,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
         : Promise.resolve(discovered),
     ]);
     discovered = found;
+    noteUnenforceable(opts.input.unenforceable?.() ?? []);
     const { pods, nodeAddresses } = found;
     lastPods = JSON.stringify(pods);
     const t1 = performance.now();
@@ -373,6 +391,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
       return v;
     },
     lastSelfCheck: () => lastCheck,
+    unenforceable: () => dropped,
     metricsPort: server ? serverPort(server) : undefined,
     metrics,
     async stop(o = {}) {

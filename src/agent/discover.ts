@@ -5,6 +5,7 @@
 import type { LocalPod } from '../nft/compile.js';
 import { canonicalAddress } from '../nft/address.js';
 import { run, type Netns } from '../nft/apply.js';
+import { isInterfaceName } from '../nft/names.js';
 
 /** Converts an nft/iptables interface wildcard (`eni*`) to a RegExp. */
 export function interfacePattern(wildcard: string): RegExp {
@@ -27,7 +28,8 @@ export async function discoverPods(podInterfaces: string, where: Netns = {}): Pr
     const { stdout } = await run('ip', ['-j', fam, 'route', 'show'], where);
     const routes = (stdout.trim() ? JSON.parse(stdout) : []) as RouteJson[];
     for (const r of routes) {
-      if (!r.dst || !r.dev || r.gateway || !re.test(r.dev)) continue;
+      // A name nft could not take verbatim is never a pod's (and must never reach the script).
+      if (!r.dst || !r.dev || r.gateway || !re.test(r.dev) || !isInterfaceName(r.dev)) continue;
       const [addr, len] = r.dst.split('/');
       const full = fam === '-4' ? '32' : '128';
       if (len !== undefined && len !== full) continue;

@@ -7,7 +7,9 @@
  * The ClusterPolicyEndpoint CRD is optional: when the server does not serve it, only PolicyEndpoints are followed.
  */
 import { CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
-import { isClusterPolicyEndpoint, isPolicyEndpoint, type ClusterPolicyEndpoint, type PolicyEndpoint } from '../api/policyendpoint.js';
+import { formatDiagnostic, InputError } from '../api/diagnostics.js';
+import type { ClusterPolicyEndpoint, PolicyEndpoint } from '../api/policyendpoint.js';
+import { checkEndpointObjects, type CheckedEndpoints, type UnenforceableEntry } from '../api/validate-policyendpoint.js';
 import type { PolicyEndpointSource } from './source.js';
 
 const GROUP = 'networking.k8s.aws';
@@ -32,9 +34,12 @@ interface ListResult {
   readonly resourceVersion: string;
 }
 
-/** One resource's list + watch loop and its cache. */
+/**
+ * One resource's list + watch loop and its cache. Every object is validated as it arrives (once, not at every sync):
+ * the cache holds its valid, enforceable part, or the errors that refused it.
+ */
 class Reflector<T extends ObjectMetaLike> {
-  private readonly cache = new Map<string, T>();
+  private readonly cache = new Map<string, CheckedEndpoints>();
   private resourceVersion = '';
   private request: AbortController | undefined;
   private stopped = false;
@@ -46,7 +51,8 @@ class Reflector<T extends ObjectMetaLike> {
     readonly what: string,
     private readonly path: string,
     private readonly listFn: () => Promise<ListResult>,
-    private readonly accept: (o: unknown) => T | undefined,
+    private readonly accept: (o: unknown) => CheckedEndpoints,
+    private readonly pick: (c: CheckedEndpoints) => readonly T[],
     private readonly watcher: Watch,
     private readonly onChange: () => void,
     private readonly relistDelayMs: number,
@@ -54,7 +60,17 @@ class Reflector<T extends ObjectMetaLike> {
   ) {}
 
   items(): T[] {
-    return [...this.cache.values()];
+    return [...this.cache.values()].flatMap(this.pick);
+  }
+
+  /** The errors of the objects refused, one line each. */
+  errors(): string[] {
+    return [...this.cache.values()].flatMap((c) => c.errors.map(formatDiagnostic));
+  }
+
+  /** The entries left out of the objects kept. */
+  unenforceable(): UnenforceableEntry[] {
+    return [...this.cache.values()].flatMap((c) => c.unenforceable);
   }
 
   /** Lists (rejecting when that fails) and starts watching. */
@@ -81,10 +97,7 @@ class Reflector<T extends ObjectMetaLike> {
   private async relist(): Promise<void> {
     const list = await this.listFn();
     this.cache.clear();
-    for (const raw of list.items) {
-      const o = this.accept(raw);
-      if (o) this.cache.set(this.key(o), o);
-    }
+    for (const raw of list.items) this.store(raw);
     this.resourceVersion = list.resourceVersion;
     this.lists++;
     this.onChange();
@@ -115,10 +128,14 @@ class Reflector<T extends ObjectMetaLike> {
       if (this.cache.delete(this.key(meta))) this.onChange();
       return;
     }
-    const o = this.accept(obj);
-    if (!o) return;
-    this.cache.set(this.key(o), o);
+    this.store(obj);
     this.onChange();
+  }
+
+  private store(raw: unknown): void {
+    const checked = this.accept(raw);
+    for (const e of checked.errors) this.log('warn', `refused ${formatDiagnostic(e)}`);
+    this.cache.set(this.key(raw as ObjectMetaLike), checked);
   }
 
   private ended(err: unknown): void {
@@ -186,14 +203,12 @@ export class KubePolicyEndpointSource implements PolicyEndpointSource {
       return { items: l.items ?? [], resourceVersion: l.metadata?.resourceVersion ?? '' };
     };
     const delay = this.opts.relistDelayMs ?? 1000;
-    // Items of a list may lack kind and apiVersion; the watch's objects carry them. Set both so every object is typed.
-    const typed = <T>(kind: string, guard: (o: unknown) => o is T) => (o: unknown): T | undefined => {
-      const full = { ...(o as object), apiVersion: `${GROUP}/${VERSION}`, kind };
-      return guard(full) ? full : undefined;
-    };
-    this.pes = new Reflector('policyendpoints', `/apis/${GROUP}/${VERSION}/policyendpoints`, lister('policyendpoints'), typed('PolicyEndpoint', isPolicyEndpoint), watcher, notify, delay, log);
+    // Items of a list may lack kind and apiVersion; the watch's objects carry them. Set both, then validate.
+    const typed = (kind: string) => (o: unknown): CheckedEndpoints =>
+      checkEndpointObjects([{ value: { ...(o as object), apiVersion: `${GROUP}/${VERSION}`, kind }, source: 'the API server' }]);
+    this.pes = new Reflector<PolicyEndpoint>('policyendpoints', `/apis/${GROUP}/${VERSION}/policyendpoints`, lister('policyendpoints'), typed('PolicyEndpoint'), (c) => c.policyEndpoints, watcher, notify, delay, log);
     await this.pes.start();
-    const cpes = new Reflector('clusterpolicyendpoints', `/apis/${GROUP}/${VERSION}/clusterpolicyendpoints`, lister('clusterpolicyendpoints'), typed('ClusterPolicyEndpoint', isClusterPolicyEndpoint), watcher, notify, delay, log);
+    const cpes = new Reflector<ClusterPolicyEndpoint>('clusterpolicyendpoints', `/apis/${GROUP}/${VERSION}/clusterpolicyendpoints`, lister('clusterpolicyendpoints'), typed('ClusterPolicyEndpoint'), (c) => c.clusterPolicyEndpoints, watcher, notify, delay, log);
     try {
       await cpes.start();
       this.cpes = cpes;
@@ -204,12 +219,29 @@ export class KubePolicyEndpointSource implements PolicyEndpointSource {
     }
   }
 
+  /**
+   * The valid PolicyEndpoints. Rejects while any object the server holds is invalid (the agent then keeps the rules it
+   * has): enforcing the others without it could open what it isolates.
+   */
   async list(): Promise<PolicyEndpoint[]> {
+    this.refuseInvalid(this.pes);
     return this.pes?.items() ?? [];
   }
 
+  /** The valid ClusterPolicyEndpoints; rejects as {@link list} does. */
   async listCluster(): Promise<ClusterPolicyEndpoint[]> {
+    this.refuseInvalid(this.cpes);
     return this.cpes?.items() ?? [];
+  }
+
+  /** Entries of the objects kept that the agent does not enforce (domainName, no cidr, …). */
+  unenforceable(): UnenforceableEntry[] {
+    return [...(this.pes?.unenforceable() ?? []), ...(this.cpes?.unenforceable() ?? [])];
+  }
+
+  private refuseInvalid(r: Reflector<ObjectMetaLike> | undefined): void {
+    const errors = r?.errors() ?? [];
+    if (errors.length > 0) throw new InputError(`${errors.length} invalid field(s) in ${r!.what}; keeping the current rules:\n${errors.join('\n')}`);
   }
 
   watch(onChange: () => void): () => void {

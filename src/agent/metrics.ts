@@ -28,6 +28,8 @@ export interface AgentMetrics {
   readonly selfCheckLastSuccess: Gauge;
   /** Duration of the last self-check (read back + proof). */
   readonly selfCheckSeconds: Gauge;
+  /** Entries of the (Cluster)PolicyEndpoints read that the agent left out (domainName, no cidr, …), by kind. */
+  readonly unenforceable: Gauge<'kind'>;
 }
 
 /**
@@ -89,6 +91,12 @@ export function createMetrics(node: string, readKernelCounters: () => Promise<Ma
     selfCheckCells: new Gauge({ name: 'palisade_agent_self_check_cells', help: 'Address x protocol x port cells the last successful self-check proved', registers: [registry] }),
     selfCheckLastSuccess: new Gauge({ name: 'palisade_agent_self_check_last_success_timestamp_seconds', help: 'Unix time of the last successful self-check', registers: [registry] }),
     selfCheckSeconds: new Gauge({ name: 'palisade_agent_self_check_duration_seconds', help: 'Duration of the last self-check (table read back and proof)', registers: [registry] }),
+    unenforceable: new Gauge({
+      name: 'palisade_agent_unenforceable_entries',
+      help: 'Entries of the (Cluster)PolicyEndpoints read that the agent does not enforce and left out (a domainName, no cidr, an unknown protocol)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
   };
 }
 

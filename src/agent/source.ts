@@ -5,8 +5,10 @@
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import { isClusterPolicyEndpoint, isPolicyEndpoint, type ClusterPolicyEndpoint, type PolicyEndpoint } from '../api/policyendpoint.js';
+import { isNode, LineCounter, parseAllDocuments } from 'yaml';
+import { formatDiagnostic, InputError, type PathSegment } from '../api/diagnostics.js';
+import type { ClusterPolicyEndpoint, PolicyEndpoint } from '../api/policyendpoint.js';
+import { checkEndpointObjects, type CheckedEndpoints, type RawEndpointObject, type UnenforceableEntry } from '../api/validate-policyendpoint.js';
 
 export interface PolicyEndpointSource {
   /** All PolicyEndpoints now. */
@@ -15,15 +17,20 @@ export interface PolicyEndpointSource {
   listCluster?(): Promise<ClusterPolicyEndpoint[]>;
   /** Calls `onChange` (debounced) whenever the set may have changed; returns a function that stops watching. */
   watch(onChange: () => void): () => void;
+  /**
+   * Entries of the objects last listed that the agent does not enforce (a `domainName`, no `cidr`, …): the source
+   * left them out after validation. @default none
+   */
+  unenforceable?(): readonly UnenforceableEntry[];
 }
 
-/** Objects of a parsed document: a PolicyEndpoint, a `List`/`PolicyEndpointList`'s items, or an array. */
-function flatten(doc: unknown): unknown[] {
-  if (Array.isArray(doc)) return doc.flatMap(flatten);
+/** Objects of a parsed document with their path in it: a PolicyEndpoint, a `List`'s items, or an array. */
+function flatten(doc: unknown, at: readonly PathSegment[] = []): { value: unknown; at: readonly PathSegment[] }[] {
+  if (Array.isArray(doc)) return doc.flatMap((d, i) => flatten(d, [...at, i]));
   if (typeof doc === 'object' && doc !== null && Array.isArray((doc as { items?: unknown }).items)) {
-    return (doc as { items: unknown[] }).items.flatMap(flatten);
+    return (doc as { items: unknown[] }).items.flatMap((d, i) => flatten(d, [...at, 'items', i]));
   }
-  return [doc];
+  return [{ value: doc, at }];
 }
 
 /**
@@ -31,29 +38,60 @@ function flatten(doc: unknown): unknown[] {
  * file. Other kinds are ignored. A file that fails to parse makes `list()` reject: the agent then keeps its current rules.
  */
 export class FilePolicyEndpointSource implements PolicyEndpointSource {
+  private dropped: readonly UnenforceableEntry[] = [];
+
   constructor(private readonly path: string, private readonly debounceMs = 50) {}
 
+  /** The valid PolicyEndpoints; rejects (naming file:line, object and field) when any object is invalid. */
   async list(): Promise<PolicyEndpoint[]> {
-    return (await this.read()).filter(isPolicyEndpoint);
+    return (await this.check()).policyEndpoints;
   }
 
   async listCluster(): Promise<ClusterPolicyEndpoint[]> {
-    return (await this.read()).filter(isClusterPolicyEndpoint);
+    return (await this.check()).clusterPolicyEndpoints;
   }
 
-  private async read(): Promise<unknown[]> {
+  unenforceable(): readonly UnenforceableEntry[] {
+    return this.dropped;
+  }
+
+  private async check(): Promise<CheckedEndpoints> {
+    const checked = checkEndpointObjects(await this.read());
+    if (checked.errors.length > 0) throw new InputError(`${checked.errors.length} invalid field(s); keeping the current rules:\n${checked.errors.map(formatDiagnostic).join('\n')}`);
+    this.dropped = checked.unenforceable;
+    return checked;
+  }
+
+  private async read(): Promise<RawEndpointObject[]> {
     const st = await stat(this.path);
     const files = st.isDirectory()
       ? (await readdir(this.path)).filter((f) => /\.(json|ya?ml)$/.test(f) && !f.startsWith('.')).sort().map((f) => join(this.path, f))
       : [this.path];
-    const out: unknown[] = [];
+    const out: RawEndpointObject[] = [];
     for (const f of files) {
       const text = await readFile(f, 'utf8');
-      const docs: unknown[] = f.endsWith('.json') ? [JSON.parse(text)] : parseAllDocuments(text).map((d) => {
-        if (d.errors.length > 0) throw new Error(`${f}: ${d.errors[0].message}`);
-        return d.toJS();
-      });
-      out.push(...docs.flatMap(flatten));
+      // JSON files too go through the YAML parser (JSON is YAML): it knows the line of every field.
+      const lines = new LineCounter();
+      for (const d of parseAllDocuments(text, { lineCounter: lines })) {
+        if (d.errors.length > 0) {
+          const at = lines.linePos(d.errors[0].pos[0]);
+          throw new InputError(`${f}:${at.line}:${at.col}: ${d.errors[0].message.split('\n')[0]}`);
+        }
+        const lineAt = (path: readonly PathSegment[]): number | undefined => {
+          const node = d.getIn(path, true);
+          return isNode(node) && node.range ? lines.linePos(node.range[0]).line : undefined;
+        };
+        for (const { value, at } of flatten(d.toJS())) {
+          out.push({ value, source: f, line: lineAt(at), lineOf: (path) => {
+            // The line of the deepest part of the path that exists (a missing field: its parent).
+            for (let n = path.length; n >= 0; n--) {
+              const line = lineAt([...at, ...path.slice(0, n)]);
+              if (line !== undefined) return line;
+            }
+            return undefined;
+          } });
+        }
+      }
     }
     return out;
   }

@@ -78,6 +78,26 @@ export function isPolicyEndpoint(o: unknown): o is PolicyEndpoint {
   return r.apiVersion === 'networking.k8s.aws/v1alpha1' && r.kind === 'PolicyEndpoint';
 }
 
+/**
+ * An ingress or egress entry as AWS's CRD allows it (`EndpointInfo` of `policyendpoint_types.go`): neither field is
+ * required, and `domainName` (egress only, mutually exclusive with `cidr`) names a DNS name instead of addresses. What
+ * the agent reads from a source has this shape; it enforces only the entries with a `cidr` ({@link EndpointInfo}) and
+ * drops the others with a warning and the metric `palisade_agent_unenforceable_entries`, as AWS's agent does.
+ */
+export interface EndpointInfoObject extends Omit<EndpointInfo, 'cidr'> {
+  readonly cidr?: NetworkAddress;
+  /** A DNS name, egress only; a leading `*.` matches subdomains. */
+  readonly domainName?: string;
+}
+
+/** A PolicyEndpoint as AWS's CRD allows it: entries may lack `cidr` ({@link EndpointInfoObject}). */
+export interface PolicyEndpointObject extends Omit<PolicyEndpoint, 'spec'> {
+  readonly spec: Omit<PolicyEndpointSpec, 'ingress' | 'egress'> & {
+    readonly ingress?: readonly EndpointInfoObject[];
+    readonly egress?: readonly EndpointInfoObject[];
+  };
+}
+
 // ---------------------------------------------------------------- ClusterPolicyEndpoint
 
 /**
@@ -105,11 +125,24 @@ export interface ClusterPolicyReference {
   readonly name: string;
 }
 
+/** Pods of the namespaces a selector selects, optionally narrowed by a pod selector (AWS's `NamespacedPod`). */
+export interface ClusterSubjectPods {
+  /** Empty: every namespace. */
+  readonly namespaceSelector: LabelSelector;
+  /** Empty: every pod of those namespaces. */
+  readonly podSelector: LabelSelector;
+}
+
+/** Who a cluster policy applies to, copied from the policy: exactly one of `namespaces` and `pods` (AWS's CRD). */
+export type ClusterSubject = { readonly namespaces: LabelSelector; readonly pods?: never } | { readonly pods: ClusterSubjectPods; readonly namespaces?: never };
+
 export interface ClusterPolicyEndpointSpec {
   readonly policyRef: ClusterPolicyReference;
   readonly tier: ClusterTier;
   /** Lower is evaluated first; Baseline policies of v1alpha1 have none and get 0. */
   readonly priority: number;
+  /** The policy's subject as written; required by AWS's CRD. The agent enforces `podSelectorEndpoints`, not this. */
+  readonly subject: ClusterSubject;
   /** The subject pods, across all namespaces. */
   readonly podSelectorEndpoints?: readonly PodEndpoint[];
   /** Peers in rule order: the first entry that matches a packet decides. */

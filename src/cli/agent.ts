@@ -3,7 +3,7 @@
  * what the PolicyEndpoints and ClusterPolicyEndpoints selecting its pods ask for, until SIGTERM or SIGINT. They come
  * from files (`--policy-endpoints`), from the API server of a kubeconfig, or in-cluster from the pod's service account.
  */
-import { InvalidArgumentError, Option } from 'commander';
+import { CommanderError, InvalidArgumentError, Option } from 'commander';
 import { runAgent } from '../agent/agent.js';
 import { engineExplainer } from '../agent/explain.js';
 import type { FlowExplainer } from '../agent/flowlog.js';
@@ -13,7 +13,14 @@ import { compile } from '../engine/engine.js';
 import type { EnforcingMode } from '../nft/compile.js';
 import { addAgentVerify } from './agent-verify.js';
 import { readInput } from './input.js';
+import { interfacePatternProblem } from '../nft/names.js';
 import { EXIT_FINDINGS, EXIT_USAGE, action, parsePort, type Register } from './program.js';
+
+function parseInterfacePattern(text: string): string {
+  const problem = interfacePatternProblem(text);
+  if (problem) throw new CommanderError(EXIT_USAGE, 'palisade.podInterfaces', `error: --pod-interfaces: ${problem}`);
+  return text;
+}
 
 interface AgentFlags {
   /** Required; checked in the action, since a required option of `agent` would be required by `agent verify` too. */
@@ -63,7 +70,7 @@ export function agentCommand(signals: Pick<NodeJS.Process, 'once' | 'off'> = pro
       .option('--manifests <paths...>', 'explain flow logs with the engine compiled from these manifests: adds the deciding policy, rule and engine verdict, and flags disagreement')
       .option('--metrics-port <port>', 'serve /metrics and /healthz on 127.0.0.1:PORT', parsePort)
       .option('--netns <name>', 'program the table of this network namespace (`ip netns` name) instead of the own one')
-      .addOption(new Option('--pod-interfaces <glob>', 'host-side interfaces of pods, as an nft wildcard').default('eni*'))
+      .addOption(new Option('--pod-interfaces <glob>', 'host-side interfaces of pods, as an nft wildcard (1-15 of A-Z a-z 0-9 _ . @ -, optionally ending in *)').default('eni*').argParser(parseInterfacePattern))
       .addOption(new Option('--self-check-interval <seconds>', 'read the kernel table back and prove it equal to the PolicyEndpoints every SECONDS and after each sync; 0 = off').argParser(parseSeconds).default(60))
       .addOption(new Option('--self-check-max-cells <n>', 'skip (with a warning and a metric) a self-check whose proof would walk more cells than N; it runs on the agent\'s thread').argParser(parseCells).default(500_000))
       .addHelpText(

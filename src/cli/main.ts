@@ -29,7 +29,7 @@ export async function run(argv: readonly string[], io: Io, registers: readonly R
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-      if (e.code === 'palisade.port' || e.code === 'palisade.protocol') io.err(e.message);
+      if (e.code.startsWith('palisade.')) io.err(e.message);
       return e.exitCode === 0 ? 0 : EXIT_USAGE;
     }
     throw e;

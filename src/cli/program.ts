@@ -40,7 +40,8 @@ export function action<A extends unknown[]>(io: Io, setExit: (code: number) => v
 }
 
 export function parsePort(text: string): number {
-  const n = Number(text);
+  // Digits only: Number() would also read "0x50", "1e2" and "80.0".
+  const n = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN;
   if (!Number.isInteger(n) || n < 1 || n > 65535) throw new CommanderError(EXIT_USAGE, 'palisade.port', `error: port must be a number from 1 to 65535, got "${text}"`);
   return n;
 }

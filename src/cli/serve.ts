@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { STDIN_NAME } from '../api/load.js';
-import { defaultStaticDir, startWebServer } from '../web/server.js';
+import { defaultStaticDir, isLoopbackHost, startWebServer } from '../web/server.js';
 import { Workspace } from '../web/workspace.js';
 import { inputOptions, readInput } from './input.js';
 import { action, EXIT_USAGE, type Io, type Register } from './program.js';
@@ -27,8 +27,14 @@ export const untilSignal: StopSignal = () =>
 
 /** Like the shared port parser, but 0 (any free port) is allowed. */
 function parseListenPort(text: string): number {
-  const n = Number(text);
+  const n = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN;
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CommanderError(EXIT_USAGE, 'palisade.port', `error: port must be a number from 0 to 65535, got "${text}"`);
+  return n;
+}
+
+function parseSeconds(text: string): number {
+  const n = /^[0-9]{1,4}(\.[0-9]+)?$/.test(text) ? Number(text) : NaN;
+  if (!(n > 0)) throw new CommanderError(EXIT_USAGE, 'palisade.evalTimeout', `error: --eval-timeout must be a number of seconds above 0, got "${text}"`);
   return n;
 }
 
@@ -37,6 +43,7 @@ interface ServeOptions {
   readonly host: string;
   readonly defaultNamespace: string;
   readonly quiet?: boolean;
+  readonly evalTimeout: number;
 }
 
 /** The serve command, stopping when `stop` resolves (tests pass their own). */
@@ -48,7 +55,8 @@ export function serveCommand(stop: StopSignal = untilSignal): Register {
         .description('a local web UI: matrix, graph, why, policies in plain words, and a live policy editor')
         .argument('<paths...>', 'files, directories or - for stdin')
         .option('--port <port>', 'port to listen on (0: any free port)', parseListenPort, 8080)
-        .option('--host <host>', 'address to listen on; anything but loopback exposes your policies to the network', '127.0.0.1'),
+        .option('--host <host>', 'address to listen on; anything but loopback exposes your policies to the network', '127.0.0.1')
+        .option('--eval-timeout <seconds>', 'time budget of one edit evaluation (off the request loop); an edit over it gets an error', parseSeconds, 20),
     )
       .addHelpText('after', '\nExamples:\n  palisade serve examples/eks-multi-team/\n  palisade serve manifests/ --port 9000')
       .action(
@@ -70,7 +78,10 @@ export function serveCommand(stop: StopSignal = untilSignal): Register {
             }
           }
           const workspace = new Workspace(paths, read, texts, opts.defaultNamespace);
-          const web = await startWebServer({ workspace, host: opts.host, port: opts.port });
+          if (!isLoopbackHost(opts.host)) {
+            io.err(`WARNING: --host ${opts.host} is not loopback: anyone who can reach this address reads every policy, comment, file path, pod name and IP you loaded, without authentication. Use --host 127.0.0.1 unless you mean it.`);
+          }
+          const web = await startWebServer({ workspace, host: opts.host, port: opts.port, evaluator: { inputs: paths, texts: [...texts], defaultNamespace: opts.defaultNamespace, budgetMs: opts.evalTimeout * 1000 } });
           if (!defaultStaticDir()) io.err('warning: the web UI bundle is not built (npm run build:web); only the JSON API under /api/ works');
           io.out(`Palisade UI: ${web.url}  (${read.cluster.endpoints.length} endpoints, ${read.cluster.policies.length + read.cluster.tierPolicies.length} policies; Ctrl-C stops)`);
           await stop();

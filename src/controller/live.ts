@@ -51,6 +51,8 @@ export interface ControllerOptions {
   readonly chunkSize?: number;
   /** Port for /metrics (and /healthz, /readyz unless `healthPort` is set); 0 picks a free one; undefined: no server. */
   readonly metricsPort?: number;
+  /** Address the metrics server listens on. @default every address (as `--metrics-bind-address :8080`) */
+  readonly metricsHost?: string;
   readonly healthPort?: number;
   /** Delay before restarting a watch that failed. @default 1000 */
   readonly watchRetryMs?: number;
@@ -158,43 +160,14 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     { what: 'baselineadminnetworkpolicies', path: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies', kind: 'BaselineAdminNetworkPolicy', list: customList('policy.networking.k8s.io', 'v1alpha1', 'baselineadminnetworkpolicies') },
     { what: 'clusternetworkpolicies', path: '/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies', kind: 'ClusterNetworkPolicy', list: customList('policy.networking.k8s.io', 'v1alpha2', 'clusternetworkpolicies') },
   ];
-  for (const s of optional) {
-    if (await served(s.list)) sources.push(s);
-    else if (s.endpointKind === 'PolicyEndpoint') throw new Error('the PolicyEndpoint CRD is not installed (kubectl apply -f deploy/crds/)');
-    else log('info', `${s.what} are not served; not watching them`);
-  }
-
-  let stopped = false;
-  const informers: Informer<KubernetesObject>[] = [];
+  // Probes and metrics first: the kubelet's liveness probe must answer while the informers still list (which can take
+  // long on a big cluster), and /readyz says 503 until they have.
+  let listed = false;
   const synced = new Set<string>();
-  for (const s of sources) {
-    const inf = makeInformer(kc, s.path, s.list);
-    const handle = (deleted: boolean) => (obj: KubernetesObject) => {
-      const o = plain(obj) as unknown as JsonObject;
-      if (s.endpointKind) {
-        const e = { ...(o as object), kind: s.endpointKind, apiVersion: `${GROUP}/${VERSION}` } as unknown as EndpointObject;
-        if (e.spec?.policyRef) reconciler.observeEndpoint(e, deleted);
-      } else if (s.kind) reconciler.observe(s.kind, objectKey(o), deleted ? undefined : o);
-    };
-    inf.on('add', handle(false));
-    inf.on('update', handle(false));
-    inf.on('delete', handle(true));
-    inf.on('error', (err: unknown) => {
-      if (stopped) return;
-      log('warn', `watch of ${s.what} broke; restarting`, { error: err instanceof Error ? err.message : String(err), code: errorCode(err) });
-      setTimeout(() => {
-        if (!stopped) inf.start().catch(() => undefined);
-      }, opts.watchRetryMs ?? 1000);
-    });
-    informers.push(inf);
-    await inf.start();
-    synced.add(s.what);
-  }
-
-  const ready = () => synced.size === sources.length;
+  const ready = () => listed && synced.size === sources.length;
   const servers: Server[] = [];
   const ports: number[] = [];
-  const serve = async (port: number, withMetrics: boolean) => {
+  const serve = async (port: number, withMetrics: boolean, host?: string) => {
     const server = createServer((req, res) => {
       const url = req.url ?? '/';
       if (url.startsWith('/healthz')) {
@@ -208,12 +181,59 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
         );
       } else res.writeHead(404).end('not found');
     });
-    await new Promise<void>((resolve) => server.listen(port, resolve));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      if (host !== undefined) server.listen(port, host, resolve);
+      else server.listen(port, resolve);
+    });
     servers.push(server);
     ports.push((server.address() as AddressInfo).port);
   };
-  if (opts.metricsPort !== undefined) await serve(opts.metricsPort, true);
+  if (opts.metricsPort !== undefined) await serve(opts.metricsPort, true, opts.metricsHost);
   if (opts.healthPort !== undefined && opts.healthPort !== opts.metricsPort) await serve(opts.healthPort, false);
+
+  const closeServers = () => Promise.all(servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
+
+  let stopped = false;
+  const informers: Informer<KubernetesObject>[] = [];
+  try {
+    for (const s of optional) {
+      if (await served(s.list)) sources.push(s);
+      else if (s.endpointKind === 'PolicyEndpoint') throw new Error('the PolicyEndpoint CRD is not installed (kubectl apply -f deploy/crds/)');
+      else log('info', `${s.what} are not served; not watching them`);
+    }
+
+    for (const s of sources) {
+      const inf = makeInformer(kc, s.path, s.list);
+      const handle = (deleted: boolean) => (obj: KubernetesObject) => {
+        const o = plain(obj) as unknown as JsonObject;
+        if (s.endpointKind) {
+          const e = { ...(o as object), kind: s.endpointKind, apiVersion: `${GROUP}/${VERSION}` } as unknown as EndpointObject;
+          if (e.spec?.policyRef) reconciler.observeEndpoint(e, deleted);
+        } else if (s.kind) reconciler.observe(s.kind, objectKey(o), deleted ? undefined : o);
+      };
+      inf.on('add', handle(false));
+      inf.on('update', handle(false));
+      inf.on('delete', handle(true));
+      inf.on('error', (err: unknown) => {
+        if (stopped) return;
+        log('warn', `watch of ${s.what} broke; restarting`, { error: err instanceof Error ? err.message : String(err), code: errorCode(err) });
+        setTimeout(() => {
+          if (!stopped) inf.start().catch(() => undefined);
+        }, opts.watchRetryMs ?? 1000);
+      });
+      informers.push(inf);
+      await inf.start();
+      synced.add(s.what);
+    }
+    listed = true;
+  } catch (e) {
+    stopped = true;
+    for (const inf of informers) await inf.stop();
+    reconciler.stop();
+    await closeServers();
+    throw e;
+  }
 
   let elector: LeaderElector | undefined;
   const onChange = (leading: boolean) => {
@@ -249,7 +269,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
       await elector?.stop();
       reconciler.stop();
       for (const inf of informers) await inf.stop();
-      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      await closeServers();
     },
   };
 }

@@ -521,6 +521,8 @@ export function clusterPolicyEndpointsFor(resolved: ResolvedTierPolicy, opts: Cl
           policyRef: { name: source.name },
           tier: source.tier,
           priority: source.priority,
+          // AWS's CRD requires the subject: `namespaces` when the policy selects whole namespaces, else `pods`.
+          subject: source.subject.podSelector === undefined ? { namespaces: source.subject.namespaceSelector } : { pods: { namespaceSelector: source.subject.namespaceSelector, podSelector: source.subject.podSelector } },
           ...(pods.length > 0 ? { podSelectorEndpoints: pods } : {}),
           ...(ingress.length > 0 ? { ingress } : {}),
           ...(egress.length > 0 ? { egress } : {}),

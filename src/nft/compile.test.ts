@@ -168,6 +168,7 @@ function cpe(name: string, tier: 'Admin' | 'Baseline', priority: number, podIPs:
       policyRef: { name },
       tier,
       priority,
+      subject: { namespaces: {} },
       podSelectorEndpoints: podIPs.map((ip, i) => ({ podIP: ip, hostIP: '10.99.0.11', name: `p${i}`, namespace: 'default' })),
       ingress,
     },

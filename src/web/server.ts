@@ -12,7 +12,8 @@ import { gzipSync } from 'node:zlib';
 import { InputError } from '../api/diagnostics.js';
 import type { Protocol } from '../api/types.js';
 import type { MatrixOptions } from '../engine/engine.js';
-import type { EvaluateRequest } from './protocol.js';
+import { EditEvaluator, EvaluationInputError, EvaluationTimeout, type EvaluatorOptions, type EvaluatorSetup } from './evaluator.js';
+import type { EvaluateRequest, EvaluateResponse, PoliciesResponse, WhyResponse } from './protocol.js';
 import type { Workspace } from './workspace.js';
 
 /** Options of {@link startWebServer}. */
@@ -24,6 +25,11 @@ export interface WebServerOptions {
   readonly port?: number;
   /** Where the browser bundle is. @default {@link defaultStaticDir} */
   readonly staticDir?: string;
+  /**
+   * Evaluate edits in a worker thread built from these texts, within a time budget (what `palisade serve` does).
+   * @default undefined (edits are evaluated on the request loop)
+   */
+  readonly evaluator?: EvaluatorSetup & EvaluatorOptions;
 }
 
 /** A running server. */
@@ -33,7 +39,8 @@ export interface WebServer {
   close(): Promise<void>;
 }
 
-const MAX_BODY = 32 * 1024 * 1024;
+/** A request body: an edit (at most MAX_EDIT_BYTES of YAML) as JSON, with room for escaping. */
+const MAX_BODY = 8 * 1024 * 1024;
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -56,10 +63,23 @@ export function defaultStaticDir(): string | undefined {
   return undefined;
 }
 
-const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+const LOOPBACK_NAMES = new Set(['localhost', '[::1]', '::1']);
+const IPV4_LOOPBACK = /^127\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
-function isLoopback(host: string): boolean {
-  return LOOPBACK_NAMES.has(host) || host.startsWith('127.');
+/**
+ * A loopback name or literal: `localhost`, `[::1]` (or `::1` as a bind address) or an IPv4 literal in 127.0.0.0/8
+ * written in plain dotted decimal. `127.0.0.1.attacker.example` is not one: a name that merely starts with `127.` can
+ * resolve anywhere (DNS rebinding).
+ */
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_NAMES.has(host.toLowerCase()) || IPV4_LOOPBACK.test(host);
+}
+
+/** The host name of a `Host` header value (`name:port`, `[v6]:port`), without the port. */
+function hostName(header: string): string {
+  const v6 = /^(\[[^\]]*\])(?::\d+)?$/.exec(header);
+  if (v6) return v6[1];
+  return header.replace(/:\d+$/, '');
 }
 
 class HttpError extends Error {
@@ -125,8 +145,9 @@ function requiredString(v: unknown, what: string): string {
 
 function portParam(v: unknown): number | undefined {
   if (v === undefined || v === null || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new HttpError(400, `port must be a number from 1 to 65535, got "${String(v)}"`);
+  // Digits only: Number() would also read "0x50", "1e2", " 80" and "80.0".
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^[0-9]{1,5}$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new HttpError(400, `port must be a number from 1 to 65535 (digits only), got "${String(v)}"`);
   return n;
 }
 
@@ -137,16 +158,37 @@ function protocolParam(v: unknown): Protocol | undefined {
   return p;
 }
 
+/** Asks the worker, mapping its failures to HTTP: over budget 503, an error in the edit 400. */
+async function offLoop<T>(evaluator: EditEvaluator, question: Parameters<EditEvaluator['ask']>[0]): Promise<T> {
+  try {
+    return await evaluator.ask<T>(question);
+  } catch (e) {
+    if (e instanceof EvaluationTimeout) throw new HttpError(503, e.message);
+    if (e instanceof EvaluationInputError) throw new HttpError(400, e.message);
+    throw e;
+  }
+}
+
 /** Creates the HTTP server (not listening). */
-export function createWebServer(workspace: Workspace, opts: { staticDir?: string; host?: string } = {}): Server {
+export function createWebServer(workspace: Workspace, opts: { staticDir?: string; host?: string; evaluator?: EditEvaluator } = {}): Server {
+  const { evaluator } = opts;
   const staticDir = opts.staticDir ?? defaultStaticDir();
-  const checkHost = opts.host === undefined || isLoopback(opts.host);
+  const checkHost = opts.host === undefined || isLoopbackHost(opts.host);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (checkHost) {
-      const hostname = String(req.headers.host ?? '').replace(/:\d+$/, '');
-      if (!isLoopback(hostname)) throw new HttpError(403, 'this server answers only requests to localhost');
+    const hostHeader = String(req.headers.host ?? '');
+    if (checkHost && !isLoopbackHost(hostName(hostHeader))) throw new HttpError(403, 'this server answers only requests to localhost');
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      // A browser names the page that sent a request; only pages of this very server may use the API.
+      let originHost: string;
+      try {
+        originHost = new URL(origin).host;
+      } catch {
+        throw new HttpError(403, `foreign Origin "${origin}"`);
+      }
+      if (originHost !== hostHeader.toLowerCase() || (checkHost && !isLoopbackHost(hostName(originHost)))) throw new HttpError(403, `foreign Origin "${origin}": this server answers only its own pages`);
     }
     const path = url.pathname;
     const q = url.searchParams;
@@ -168,11 +210,12 @@ export function createWebServer(workspace: Workspace, opts: { staticDir?: string
         const port = portParam(p.port);
         const protocol = protocolParam(p.protocol);
         const yaml = get ? undefined : optionalString(p.yaml, 'yaml');
-        return json(req, res, workspace.why({ from: requiredString(p.from, 'from'), to: requiredString(p.to, 'to'), ...(port !== undefined ? { port } : {}), ...(protocol ? { protocol } : {}), ...(yaml !== undefined ? { yaml } : {}) }));
+        const query = { from: requiredString(p.from, 'from'), to: requiredString(p.to, 'to'), ...(port !== undefined ? { port } : {}), ...(protocol ? { protocol } : {}), ...(yaml !== undefined ? { yaml } : {}) };
+        return json(req, res, yaml !== undefined && evaluator ? await offLoop<WhyResponse>(evaluator, { method: 'why', query }) : workspace.why(query));
       }
       if (path === '/api/policies' && (get || method === 'POST')) {
         const yaml = get ? undefined : optionalString((await readJson(req)).yaml, 'yaml');
-        return json(req, res, workspace.policies(yaml));
+        return json(req, res, yaml !== undefined && evaluator ? await offLoop<PoliciesResponse>(evaluator, { method: 'policies', yaml }) : workspace.policies(yaml));
       }
       if (path === '/api/flowlog' && method === 'POST') {
         const body = await readJson(req);
@@ -184,7 +227,7 @@ export function createWebServer(workspace: Workspace, opts: { staticDir?: string
         const body = await readJson(req);
         if (typeof body.yaml !== 'string') throw new HttpError(400, 'yaml (a string) is required');
         const request: EvaluateRequest = { yaml: body.yaml, matrix: body.matrix === true };
-        return json(req, res, workspace.evaluate(request));
+        return json(req, res, evaluator ? await offLoop<EvaluateResponse>(evaluator, { method: 'evaluate', request }) : workspace.evaluate(request));
       }
       throw new HttpError(404, `no API ${method} ${path}`);
     }
@@ -218,12 +261,14 @@ export function createWebServer(workspace: Workspace, opts: { staticDir?: string
  */
 export async function startWebServer(opts: WebServerOptions): Promise<WebServer> {
   const host = opts.host ?? '127.0.0.1';
-  const server = createWebServer(opts.workspace, { ...(opts.staticDir !== undefined ? { staticDir: opts.staticDir } : {}), host });
+  const evaluator = opts.evaluator ? new EditEvaluator(opts.evaluator, opts.evaluator) : undefined;
+  const server = createWebServer(opts.workspace, { ...(opts.staticDir !== undefined ? { staticDir: opts.staticDir } : {}), host, ...(evaluator ? { evaluator } : {}) });
   await new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException) => {
       reject(e.code === 'EADDRINUSE' ? new InputError(`port ${opts.port ?? 8080} on ${host} is in use; pick another with --port`) : e.code === 'EADDRNOTAVAIL' ? new InputError(`cannot listen on ${host}: no such local address`) : e);
     };
     server.once('error', onError);
+    server.once('error', () => void evaluator?.close());
     server.listen(opts.port ?? 8080, host, () => {
       server.off('error', onError);
       resolve();
@@ -234,10 +279,12 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   return {
     server,
     url: `http://${shown}:${port}/`,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await evaluator?.close();
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+    },
   };
 }

@@ -59,6 +59,12 @@ interface Failure {
 
 /** How many edited texts stay compiled. */
 const CACHE_SIZE = 4;
+/** At most this many bytes of edited text stay compiled (a compiled state's memory grows with its text). */
+export const CACHE_BYTES = 8 * 1024 * 1024;
+/** The largest edit evaluated, in bytes of YAML. */
+export const MAX_EDIT_BYTES = 4 * 1024 * 1024;
+/** The most documents an edit may hold. */
+export const MAX_EDIT_DOCUMENTS = 5000;
 
 /** A question about a flow. */
 export interface WhyQuery {
@@ -98,6 +104,7 @@ export class Workspace {
     read: ReadResult,
     texts: ReadonlyMap<string, string>,
     readonly defaultNamespace = 'default',
+    private readonly limits: { readonly cacheBytes?: number } = {},
   ) {
     const split = splitPolicies(read.documents, texts);
     this.yaml = split.yaml;
@@ -144,11 +151,29 @@ export class Workspace {
     }
     const made = this.evaluateText(yaml);
     this.cache.set(yaml, made);
-    if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string);
+    let bytes = [...this.cache.keys()].reduce((n, k) => n + Buffer.byteLength(k), 0);
+    while (this.cache.size > 1 && (this.cache.size > CACHE_SIZE || bytes > (this.limits.cacheBytes ?? CACHE_BYTES))) {
+      const oldest = this.cache.keys().next().value as string;
+      bytes -= Buffer.byteLength(oldest);
+      this.cache.delete(oldest);
+    }
     return made;
   }
 
+  /** Edits over the size limits are refused before they are parsed or compiled. */
+  private tooBig(yaml: string): Failure | undefined {
+    const bytes = Buffer.byteLength(yaml);
+    const limit = (message: string): Failure => ({ diagnostics: [{ severity: 'error', message, text: `${EDITED_FILE}: error: ${message}` }] });
+    if (bytes > MAX_EDIT_BYTES) return limit(`the edit is ${(bytes / 1048576).toFixed(1)} MiB; the limit is ${MAX_EDIT_BYTES / 1048576} MiB: edit fewer policies at a time`);
+    // Every document after the first starts with a "---" line.
+    const documents = 1 + (yaml.match(/^---/gm)?.length ?? 0);
+    if (documents > MAX_EDIT_DOCUMENTS) return limit(`the edit has ${documents} documents; the limit is ${MAX_EDIT_DOCUMENTS}`);
+    return undefined;
+  }
+
   private evaluateText(yaml: string): State | Failure {
+    const big = this.tooBig(yaml);
+    if (big) return big;
     const parsed = parseManifests(yaml, EDITED_FILE);
     const checked = validateDocuments(parsed.documents, this.defaultNamespace);
     const built = buildCluster([...this.base, ...checked.valid], { defaultNamespace: this.defaultNamespace });
@@ -163,6 +188,11 @@ export class Workspace {
     const s = this.state(yaml);
     if (!('engine' in s)) throw new InputError(`the edited policies have errors: ${s.diagnostics.filter((d) => d.severity === 'error').map((d) => d.text).join('; ')}`);
     return s;
+  }
+
+  /** How many edited texts are compiled and kept, and their bytes. */
+  cacheStats(): { entries: number; bytes: number } {
+    return { entries: this.cache.size, bytes: [...this.cache.keys()].reduce((n, k) => n + Buffer.byteLength(k), 0) };
   }
 
   /** Lint findings of a state, computed once; lint failing is reported, not thrown. */

@@ -115,6 +115,7 @@ describe.skipIf(skipNetns('agent'))('node agent on nftables, real packets', () =
         policyRef: { name: 'guard-b' },
         tier: 'Admin',
         priority: 10,
+        subject: { namespaces: {} },
         podSelectorEndpoints: [{ podIP: b.ip, hostIP: b.hostIP, name: b.name, namespace: b.namespace }],
         ingress: [{ cidr: a.ip, action: 'Pass' }, { cidr: c.ip, action: 'Deny', ports: [{ protocol: 'TCP', port: 80 }] }],
       },

@@ -94,7 +94,7 @@ describe.skipIf(gate('agent-live', why))(`agent live mode on a real API server${
       apiVersion: 'networking.k8s.aws/v1alpha1',
       kind: 'ClusterPolicyEndpoint',
       metadata: { name: 'guard-b-8d7f1' },
-      spec: { policyRef: { name: 'guard-b' }, tier: 'Admin', priority: 5, podSelectorEndpoints: [{ podIP: b.ip, hostIP: b.hostIP, name: b.name, namespace: b.namespace }], ingress: [{ cidr: c.ip, action: 'Deny' }] },
+      spec: { policyRef: { name: 'guard-b' }, tier: 'Admin', priority: 5, subject: { namespaces: {} }, podSelectorEndpoints: [{ podIP: b.ip, hostIP: b.hostIP, name: b.name, namespace: b.namespace }], ingress: [{ cidr: c.ip, action: 'Deny' }] },
     };
     timings.clusterCreated = await applied(() => api.createClusterCustomObject({ ...GROUP, plural: 'clusterpolicyendpoints', body: guard }));
     await until(c, b, false);

@@ -48,7 +48,7 @@ describe.skipIf(skipNetns('agent-restart'))('agent killed mid-sync and restarted
   let agent: ChildProcess | undefined;
 
   const startAgent = async () => {
-    const p = spawn(process.execPath, [join(build, 'agent/main.js'), '--node', 'n1', '--policy-endpoints', peDir, '--netns', `${PREFIX}n1`, '--pod-interfaces', `${PREFIX}v*`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [join(build, 'cli/main.js'), 'agent', '--node', 'n1', '--policy-endpoints', peDir, '--netns', `${PREFIX}n1`, '--pod-interfaces', `${PREFIX}v*`], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     p.stdout!.on('data', (d: Buffer) => { err += d.toString(); });
     p.stderr!.on('data', (d: Buffer) => { err += d.toString(); });

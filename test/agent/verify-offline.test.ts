@@ -55,7 +55,7 @@ describe('agent verify without root', () => {
   it('names the entries without a cidr, which the agent cannot enforce', () => {
     const cpe: ClusterPolicyEndpoint = {
       apiVersion: 'networking.k8s.aws/v1alpha1', kind: 'ClusterPolicyEndpoint', metadata: { name: 'dns-allow' },
-      spec: { policyRef: { name: 'dns-allow' }, tier: 'Admin', priority: 5, egress: [{ cidr: '10.0.0.0/8', action: 'Accept' }, { domainName: '*.example.com', action: 'Accept' }] },
+      spec: { policyRef: { name: 'dns-allow' }, tier: 'Admin', subject: { namespaces: {} }, priority: 5, egress: [{ cidr: '10.0.0.0/8', action: 'Accept' }, { domainName: '*.example.com', action: 'Accept' }] },
     };
     expect(unenforceableEntries({ policyEndpoints: [], clusterPolicyEndpoints: [cpe] })).toEqual(['ClusterPolicyEndpoint dns-allow: egress entry 1 (domainName *.example.com) has no cidr']);
   });

@@ -45,7 +45,8 @@ function verbs(rules: readonly V1PolicyRule[] | undefined, group: string, resour
     .flatMap((r) => r.verbs);
 }
 
-const READ = ['get', 'list', 'watch'];
+/** What the informers and watches call (no `get`: nothing reads single objects; test/kube/rbac.test.ts). */
+const READ = ['list', 'watch'];
 
 /** An OpenAPI v3 schema node with its wire field names (the client's typed model renames `enum` and `default`). */
 interface Schema {
@@ -54,6 +55,8 @@ interface Schema {
   readonly enum?: string[];
   readonly default?: unknown;
   readonly required?: string[];
+  readonly minimum?: number;
+  readonly maximum?: number;
   readonly properties?: Record<string, Schema>;
   readonly items?: Schema;
 }
@@ -120,13 +123,14 @@ describe('deploy/ manifests', () => {
       expect(Object.keys(endpoint.properties!).sort()).toEqual(['hostIP', 'name', 'namespace', 'podIP']);
       for (const direction of ['ingress', 'egress']) {
         const rule = spec.properties![direction].items!;
-        expect(rule.required).toEqual(['cidr']);
-        expect(Object.keys(rule.properties!).sort()).toEqual(['cidr', 'except', 'ports']);
+        // AWS's EndpointInfo: cidr is optional (a domainName entry has none).
+        expect(rule.required).toBeUndefined();
+        expect(Object.keys(rule.properties!).sort()).toEqual(['cidr', 'domainName', 'except', 'ports']);
         expect(rule.properties!.except).toEqual(expect.objectContaining({ type: 'array', items: { type: 'string' } }));
         const port = rule.properties!.ports.items!.properties!;
         expect(port.protocol).toMatchObject({ type: 'string', default: 'TCP' });
-        expect(port.port).toMatchObject({ type: 'integer', format: 'int32' });
-        expect(port.endPort).toMatchObject({ type: 'integer', format: 'int32' });
+        expect(port.port).toMatchObject({ type: 'integer', format: 'int32', minimum: 0, maximum: 65535 });
+        expect(port.endPort).toMatchObject({ type: 'integer', format: 'int32', minimum: 0, maximum: 65535 });
       }
     });
 
@@ -137,11 +141,11 @@ describe('deploy/ manifests', () => {
       expect(crd.spec.scope).toBe('Cluster');
       expect(crd.spec.versions[0]).toMatchObject({ name: 'v1alpha1', served: true, storage: true, subresources: { status: {} } });
       const spec = specSchema(crd);
-      expect(spec.required).toEqual(['policyRef', 'priority', 'tier']);
+      expect(spec.required).toEqual(['policyRef', 'priority', 'subject', 'tier']);
       expect(spec.properties!.tier.enum).toEqual(['Admin', 'Baseline']);
       expect(spec.properties!.priority).toMatchObject({ type: 'integer', format: 'int32' });
       expect(spec.properties!.policyRef.required).toEqual(['name']);
-      expect(Object.keys(spec.properties!).sort()).toEqual(['egress', 'ingress', 'podSelectorEndpoints', 'policyRef', 'priority', 'tier']);
+      expect(Object.keys(spec.properties!).sort()).toEqual(['egress', 'ingress', 'podSelectorEndpoints', 'policyRef', 'priority', 'subject', 'tier']);
       for (const direction of ['ingress', 'egress']) {
         const rule = spec.properties![direction].items!;
         expect(rule.required).toEqual(['action']);
@@ -205,16 +209,16 @@ describe('deploy/ manifests', () => {
       expect(pod.serviceAccountName).toBe('palisade-agent');
     });
 
-    it('is probed on /healthz at the node loopback it listens on, and shares the node xtables lock', () => {
+    it('runs `palisade agent` (the image entry point) and is probed on /healthz at the node loopback it listens on', () => {
       const metricsPort = Number(/--metrics-port=(\d+)/.exec(container.args!.join(' '))?.[1]);
-      expect(container.command).toEqual(['node', '/app/dist/agent/main.js']);
+      expect(container.command).toBeUndefined();
+      expect(container.args?.[0]).toBe('agent');
       expect(container.args).toContain('--node=$(NODE_NAME)');
       for (const probe of [container.livenessProbe, container.readinessProbe]) {
         expect(probe?.httpGet).toEqual({ host: '127.0.0.1', path: '/healthz', port: metricsPort });
       }
-      const mount = container.volumeMounts?.find((m) => m.mountPath === '/run/xtables.lock');
-      const volume = pod.volumes?.find((v) => v.name === mount?.name);
-      expect(volume?.hostPath).toEqual({ path: '/run/xtables.lock', type: 'FileOrCreate' });
+      // No hostPath at all (the xtables lock was never used: the agent drives nft only).
+      expect(pod.volumes?.some((v) => v.hostPath)).toBe(false);
     });
   });
 
@@ -241,28 +245,29 @@ describe('deploy/ manifests', () => {
 
     it('controller writes (Cluster)PolicyEndpoints and its Lease, nothing else', () => {
       for (const resource of ['policyendpoints', 'clusterpolicyendpoints']) {
-        expect(verbs(controller.rules, 'networking.k8s.aws', resource)).toEqual(expect.arrayContaining([...READ, ...WRITE]));
+        expect(verbs(controller.rules, 'networking.k8s.aws', resource)).toEqual([...READ, 'create', 'update', 'delete']);
       }
       expect(lease.metadata?.namespace).toBe('palisade-system');
-      expect(verbs(lease.rules, 'coordination.k8s.io', 'leases')).toEqual(expect.arrayContaining(['get', 'create', 'update']));
+      expect(verbs(lease.rules, 'coordination.k8s.io', 'leases').sort()).toEqual(['create', 'get', 'update']);
+      // get and update only on the controller's own Lease.
+      expect(lease.rules!.filter((r) => r.verbs.includes('update')).map((r) => r.resourceNames)).toEqual([['palisade-controller']]);
       const writable = (controller.rules ?? [])
         .filter((r) => r.verbs.some((v) => WRITE.includes(v)))
         .flatMap((r) => r.resources ?? []);
-      expect(writable.sort()).toEqual(['clusterpolicyendpoints', 'events', 'policyendpoints']);
+      expect(writable.sort()).toEqual(['clusterpolicyendpoints', 'policyendpoints']);
       expect((controller.rules ?? []).flatMap((r) => r.verbs)).not.toContain('*');
     });
 
-    it('agent only reads endpoints, pods and nodes', () => {
+    it('agent only lists and watches the (Cluster)PolicyEndpoints', () => {
       for (const [group, resource] of [
         ['networking.k8s.aws', 'policyendpoints'],
         ['networking.k8s.aws', 'clusterpolicyendpoints'],
-        ['', 'pods'],
-        ['', 'nodes'],
       ]) {
         expect(verbs(agent.rules, group, resource), `${group}/${resource}`).toEqual(READ);
       }
+      expect(verbs(agent.rules, '', 'pods')).toEqual([]);
       const writable = (agent.rules ?? []).filter((r) => r.verbs.some((v) => WRITE.includes(v))).flatMap((r) => r.resources ?? []);
-      expect(writable).toEqual(['events']);
+      expect(writable).toEqual([]);
     });
 
     it('bindings give each role to its own service account', () => {
