@@ -66,7 +66,7 @@ describe.skipIf(skipNetns('agent-restart'))('agent killed mid-sync and restarted
     build = await mkdtemp(join(tmpdir(), 'palisade-agent-build-'));
     peDir = await mkdtemp(join(tmpdir(), 'palisade-pe-'));
     // Build the agent entry as the real process it is (imports resolve through a node_modules link).
-    await exec(join(root, 'node_modules/.bin/tsc'), ['--outDir', build, '--rootDir', join(root, 'src'), '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', '--strict', '--types', 'node', join(root, 'src/agent/main.ts')], { cwd: root });
+    await exec(join(root, 'node_modules/.bin/tsc'), ['--outDir', build, '--rootDir', join(root, 'src'), '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', '--strict', '--types', 'node', join(root, 'src/cli/main.ts')], { cwd: root });
     await writeFile(join(build, 'package.json'), '{"type":"module"}');
     await symlink(join(root, 'node_modules'), join(build, 'node_modules'));
     lab = await labUp({ nodes: ['n1', 'n2'], pods: [{ name: 'a', node: 'n1' }, { name: 'b', node: 'n1' }, { name: 'c', node: 'n2' }] }, { prefix: PREFIX, agents: false });
