@@ -6,6 +6,7 @@ import type { Protocol } from '../api/types.js';
 import { hasAtom, type CompiledRule, type CompiledTierPolicy, type Direction, type PeerClass, type RulePorts } from './compile.js';
 import { EVERYTHING, NOTHING, containsPort, intersectAll, isNothing, only, range, subtractAll, unionAll } from './ports.js';
 import type { DirectionVerdict, PortsByProtocol, RuleRef } from './types.js';
+import { policyKindLabel } from '../model/types.js';
 
 export function ruleMatchesPeer(rule: CompiledRule, peer: PeerClass): boolean {
   if (rule.never) return false;
@@ -87,7 +88,7 @@ function ref(policy: CompiledTierPolicy, rule: CompiledRule): RuleRef {
   return {
     tier: policy.source.tier,
     policy: policy.source.name,
-    kind: policy.source.kind,
+    kind: policyKindLabel(policy.source),
     index: rule.index,
     ...(rule.name ? { name: rule.name } : {}),
     action: rule.action,
@@ -96,7 +97,9 @@ function ref(policy: CompiledTierPolicy, rule: CompiledRule): RuleRef {
 
 function describeRule(r: RuleRef): string {
   const name = r.name ? ` (${r.name})` : '';
-  return `${r.policy} rule ${r.index}${name}`;
+  // AWS's ClusterNetworkPolicy shares its kind name with the upstream one: name its group.
+  const kind = r.kind.includes('(') ? `${r.kind} ` : '';
+  return `${kind}${r.policy} rule ${r.index}${name}`;
 }
 
 function firstTierMatch(policies: readonly CompiledTierPolicy[], dir: Direction, peer: PeerClass, dst: PeerClass, protocol: Protocol, port: number): RuleRef | undefined {
@@ -131,13 +134,13 @@ export function traceDirection(subject: PeerClass | undefined, peer: PeerClass, 
     for (const policy of isolating) {
       for (const rule of policy.rules[dir]) {
         if (ruleMatchesPeer(rule, peer) && containsPort(resolvePorts(rule.ports, dst), protocol, port)) {
-          matched.push({ tier: 'NetworkPolicy', policy: `${policy.namespace}/${policy.name}`, kind: 'NetworkPolicy', index: rule.index, action: 'Allow' });
+          matched.push({ tier: 'NetworkPolicy', policy: `${policy.namespace}/${policy.name}`, kind: policyKindLabel(policy.source), index: rule.index, action: 'Allow' });
         }
       }
     }
-    const names = isolating.map((p) => `${p.namespace}/${p.name}`).join(', ');
+    const names = isolating.map((p) => `${p.source.kind ? `${policyKindLabel(p.source)} ` : ''}${p.namespace}/${p.name}`).join(', ');
     const summary = matched.length > 0
-      ? `NetworkPolicy ${matched.map((m) => `${m.policy} rule ${m.index}`).join(', ')} allows`
+      ? `${[...new Set(matched.map((m) => m.kind))].join(', ')} ${matched.map((m) => `${m.policy} rule ${m.index}`).join(', ')} allows`
       : `isolated by NetworkPolicy ${names}; no rule allows it`;
     return { ...base, isolated: true, allowed: matched.length > 0, tier: 'NetworkPolicy', rules: [...rules, ...matched], summary: prefix.join('') + summary };
   }
