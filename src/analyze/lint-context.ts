@@ -9,6 +9,7 @@ import type { CompiledNetworkPolicy, Direction } from '../engine/compile.js';
 import { compile, type Engine } from '../engine/engine.js';
 import type { Cluster, Endpoint } from '../model/types.js';
 import { ruleById, type Finding, type LintProfile } from './findings.js';
+import { policyKindLabel } from '../model/types.js';
 
 /** Options of {@link lint}. */
 export interface LintOptions {
@@ -62,7 +63,7 @@ export class LintContext {
 }
 
 export function policyName(p: CompiledNetworkPolicy): string {
-  return `NetworkPolicy ${p.namespace}/${p.name}`;
+  return `${policyKindLabel(p.source)} ${p.namespace}/${p.name}`;
 }
 
 export const PEERS: Record<Direction, 'from' | 'to'> = { ingress: 'from', egress: 'to' };

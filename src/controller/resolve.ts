@@ -306,6 +306,9 @@ function resolveEgressRule(engine: Engine, namespace: string, rule: CompiledRule
   }
   const entries: EndpointInfo[] = [];
   (to ?? []).forEach((peer, k) => {
+    // An ApplicationNetworkPolicy's domainNames peer: no address the controller can write (AWS writes a domainName
+    // entry, which its open-source agent skips).
+    if (peer.domainNames) return;
     if (peer.ipBlock) {
       if (!cidrUnresolvable) entries.push(entry(peer.ipBlock.cidr, peer.ipBlock.except, cidrPorts));
       entries.push(...namedPortPodEntries(podsOfAtom(engine, rule.peers![k]), ports));

@@ -138,10 +138,12 @@ export function traceDirection(subject: PeerClass | undefined, peer: PeerClass, 
         }
       }
     }
-    const names = isolating.map((p) => `${p.source.kind ? `${policyKindLabel(p.source)} ` : ''}${p.namespace}/${p.name}`).join(', ');
+    // Name the kind of each policy once any is not a plain NetworkPolicy (AWS's ApplicationNetworkPolicy).
+    const labelled = isolating.some((p) => p.source.kind !== undefined);
+    const names = isolating.map((p) => `${labelled ? `${policyKindLabel(p.source)} ` : ''}${p.namespace}/${p.name}`).join(', ');
     const summary = matched.length > 0
       ? `${[...new Set(matched.map((m) => m.kind))].join(', ')} ${matched.map((m) => `${m.policy} rule ${m.index}`).join(', ')} allows`
-      : `isolated by NetworkPolicy ${names}; no rule allows it`;
+      : `isolated by ${labelled ? '' : 'NetworkPolicy '}${names}; no rule allows it`;
     return { ...base, isolated: true, allowed: matched.length > 0, tier: 'NetworkPolicy', rules: [...rules, ...matched], summary: prefix.join('') + summary };
   }
   const baseline = firstTierMatch(subject.baseline, dir, peer, dst, protocol, port);

@@ -16,9 +16,15 @@ import { parseCIDR } from '../api/ip.js';
 import { PROTOCOLS } from '../api/types.js';
 import type { LabelSelector, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort, PolicyType, Protocol } from '../api/types.js';
 import type { FieldError } from '../api/validate.js';
-import { AWS_API_GROUP } from '../api/aws-types.js';
+import { AWS_API_GROUP, domainMatches } from '../api/aws-types.js';
 import type { JsonObject } from '../api/load.js';
-import type { PolicyObject, TierAction, TierPeer, TierPodSelector, TierPolicy, TierPort, TierRule } from './types.js';
+import type { Cluster, PolicyObject, TierAction, TierPeer, TierPodSelector, TierPolicy, TierPort, TierRule } from './types.js';
+import { formatAddress, parseAddress } from '../api/validate-ip.js';
+
+function canonicalIP(text: string): string | undefined {
+  const a = parseAddress(text.trim());
+  return a && formatAddress(a.family, a.bits);
+}
 
 const ACTIONS: Readonly<Record<string, TierAction>> = { Accept: 'Allow', Deny: 'Deny', Pass: 'Pass' };
 
@@ -213,4 +219,73 @@ function protocolOf(raw: unknown): Protocol | undefined {
 
 function isPort(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
+}
+
+/**
+ * The cluster with DNS answers added (`--resolve NAME=IP`, repeatable): each name (lower case, trailing dot dropped)
+ * maps to its addresses, and a domainNames peer then matches the addresses of the names it matches.
+ * @param answers name and IP address pairs; the IPs must be valid (see `parseDnsAnswer`).
+ * @example withDnsAnswers(cluster, [['api.example.com', '203.0.113.7']])
+ */
+export function withDnsAnswers(cluster: Cluster, answers: readonly (readonly [string, string])[]): Cluster {
+  if (answers.length === 0) return cluster;
+  const dns = new Map<string, string[]>();
+  for (const [name, ips] of cluster.dns ?? []) dns.set(name, [...ips]);
+  for (const [name, ip] of answers) {
+    const key = name.toLowerCase().replace(/\.$/, '');
+    const list = dns.get(key) ?? [];
+    if (!list.includes(ip)) list.push(ip);
+    dns.set(key, list);
+  }
+  return { ...cluster, dns };
+}
+
+/**
+ * Reads one `NAME=IP` answer: a domain name (no wildcard) and an IPv4 or IPv6 address, canonicalised.
+ * @returns the pair, or a message saying what is wrong.
+ */
+export function parseDnsAnswer(text: string): readonly [string, string] | string {
+  const eq = text.indexOf('=');
+  if (eq <= 0) return `expected NAME=IP, got "${text}"`;
+  const name = text.slice(0, eq).trim();
+  const ip = canonicalIP(text.slice(eq + 1));
+  if (name.startsWith('*') || !/^[A-Za-z0-9_]([-A-Za-z0-9_.]*[A-Za-z0-9_.])?$/.test(name)) return `"${name}" is not a domain name (wildcards are patterns, not answers)`;
+  if (!ip) return `"${text.slice(eq + 1)}" is not an IP address`;
+  return [name, ip];
+}
+
+/** A domainNames peer of some policy, and whether any of its names has a DNS answer in the cluster. */
+export interface DomainPeerRef {
+  /** e.g. `ClusterNetworkPolicy (networking.k8s.aws) egress-policy egress rule 1 peer 0`. */
+  readonly where: string;
+  readonly names: readonly string[];
+  readonly answered: boolean;
+}
+
+/** Every domainNames peer in the cluster's policies, in policy order, each with whether `Cluster.dns` answers it. */
+export function domainPeers(cluster: Cluster): DomainPeerRef[] {
+  const out: DomainPeerRef[] = [];
+  const answered = (names: readonly string[]): boolean =>
+    [...(cluster.dns?.keys() ?? [])].some((n) => names.some((p) => domainMatches(p, n)));
+  for (const p of cluster.tierPolicies) {
+    const label = p.group ? `${p.kind} (${p.group})` : p.kind;
+    p.egress.forEach((r, i) =>
+      r.peers.forEach((peer, j) => {
+        if (peer.kind === 'unsupported' && peer.domainNames) {
+          out.push({ where: `${label} ${p.name} egress rule ${i} peer ${j}`, names: peer.domainNames, answered: answered(peer.domainNames) });
+        }
+      }),
+    );
+  }
+  for (const o of cluster.policies) {
+    const label = o.group ? `${o.kind ?? 'NetworkPolicy'} (${o.group})` : 'NetworkPolicy';
+    (o.policy.spec.egress ?? []).forEach((r, i) =>
+      (r.to ?? []).forEach((peer, j) => {
+        if (peer.domainNames) {
+          out.push({ where: `${label} ${o.policy.metadata.namespace ?? ''}/${o.policy.metadata.name ?? ''} egress rule ${i} peer ${j}`, names: peer.domainNames, answered: answered(peer.domainNames) });
+        }
+      }),
+    );
+  }
+  return out;
 }
