@@ -1,12 +1,13 @@
 /**
  * Random small clusters for property tests and lab verification: namespaces, pods with labels, IPs and named ports,
- * NetworkPolicies using every peer and port form, and admin/baseline tier policies with every action and peer kind.
+ * NetworkPolicies using every peer and port form, and admin/baseline tier policies with every action and peer kind;
+ * with `aws`, also AWS's ApplicationNetworkPolicy and ClusterNetworkPolicy with domainNames peers and DNS answers.
  * Values are drawn from small pools so that selectors, blocks and names often collide, which is where bugs live.
  */
 import fc from 'fast-check';
 import type { LabelSelector, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort, Protocol } from '../api/types.js';
 import { parseCIDR } from '../api/ip.js';
-import type { Cluster, Endpoint, EndpointPort, NamespaceInfo, NodeInfo, TierPeer, TierPolicy, TierPort, TierRule } from '../model/types.js';
+import type { Cluster, Endpoint, EndpointPort, NamespaceInfo, NodeInfo, PolicyObject, TierPeer, TierPolicy, TierPort, TierRule } from '../model/types.js';
 
 const NAMESPACES = ['x', 'y', 'z'] as const;
 const PROTOCOLS: Protocol[] = ['TCP', 'UDP', 'SCTP'];
@@ -30,6 +31,12 @@ const NAMED = [
 export const PROBE_PORTS = [1, 53, 80, 81, 443, 8080, 9090, 65535];
 /** External addresses probed by the tests, next to every block edge used above. */
 export const PROBE_ADDRESSES = ['10.0.0.7', '10.0.0.200', '10.0.1.9', '10.0.2.1', '8.8.8.8', '169.254.169.254', '192.168.0.1', '192.168.0.2', '192.168.5.5', 'fd00::9', 'fd00::3:1', '2001:db8::1'];
+
+/** Domain name patterns of domainNames peers, and the names DNS answers are drawn for (AWS's kinds). */
+const DOMAIN_PATTERNS = ['api.example.com', '*.example.com', 'example.com', 'other.org'];
+const DNS_NAMES = ['api.example.com', 'a.b.example.com', 'example.com'];
+/** Addresses DNS answers point at: external probes, a pod, a node. */
+const DNS_ADDRESSES = ['8.8.8.8', '10.0.0.2', '169.254.169.254', '192.168.0.2', 'fd00::9'];
 
 const labelsArb = fc.record({ app: fc.constantFrom(...LABEL_VALUES), role: fc.constantFrom(...LABEL_VALUES) }, { requiredKeys: [] });
 
@@ -75,12 +82,22 @@ const npPortArb: fc.Arbitrary<NetworkPolicyPort> = fc.oneof(
   fc.record({ protocol: fc.constantFrom(...PROTOCOLS), port: fc.constantFrom('http', 'dns', 'metrics', 'sctp-a', 'none') }, { requiredKeys: ['port'] }),
 );
 
+const domainNamesArb = fc.subarray(DOMAIN_PATTERNS, { minLength: 1, maxLength: 2 });
+
+/** An ApplicationNetworkPolicy's egress peers add domainNames. */
+const anpPeerArb: fc.Arbitrary<NetworkPolicyPeer> = fc.oneof({ weight: 3, arbitrary: npPeerArb }, { weight: 1, arbitrary: domainNamesArb.map((domainNames) => ({ domainNames })) });
+
 const npRuleArb = fc.record(
   { peers: fc.array(npPeerArb, { maxLength: 2 }), ports: fc.array(npPortArb, { maxLength: 2 }) },
   { requiredKeys: [] },
 );
 
-const networkPolicyArb = (name: string): fc.Arbitrary<NetworkPolicy> =>
+const anpEgressRuleArb = fc.record(
+  { peers: fc.array(anpPeerArb, { maxLength: 2 }), ports: fc.array(npPortArb, { maxLength: 2 }) },
+  { requiredKeys: [] },
+);
+
+const networkPolicyArb = (name: string, aws = false): fc.Arbitrary<NetworkPolicy> =>
   fc
     .record(
       {
@@ -88,7 +105,7 @@ const networkPolicyArb = (name: string): fc.Arbitrary<NetworkPolicy> =>
         podSelector: selectorArb,
         policyTypes: fc.subarray(['Ingress', 'Egress'] as const, { minLength: 1 }),
         ingress: fc.array(npRuleArb, { maxLength: 2 }),
-        egress: fc.array(npRuleArb, { maxLength: 2 }),
+        egress: fc.array(aws ? anpEgressRuleArb : npRuleArb, { maxLength: 2 }),
       },
       { requiredKeys: ['namespace', 'podSelector'] },
     )
@@ -111,33 +128,42 @@ const tierPeerArb: fc.Arbitrary<TierPeer> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'unsupported' as const, what: 'domainNames' }) },
 );
 
+/** Tier peers with domainNames that DNS answers can resolve (upstream and AWS kinds alike). */
+const tierPeerWithDomainsArb: fc.Arbitrary<TierPeer> = fc.oneof(
+  { weight: 4, arbitrary: tierPeerArb },
+  { weight: 1, arbitrary: domainNamesArb.map((domainNames) => ({ kind: 'unsupported' as const, what: 'domainNames', domainNames })) },
+);
+
 const tierPortArb: fc.Arbitrary<TierPort> = fc.oneof(
   fc.record({ protocol: fc.constantFrom(...PROTOCOLS), port: fc.constantFrom(53, 80, 81) }).map((p) => ({ kind: 'range' as const, protocol: p.protocol, from: p.port, to: p.port })),
   fc.record({ protocol: fc.constantFrom(...PROTOCOLS), from: fc.constantFrom(1, 80), to: fc.constantFrom(81, 8080) }).map((p) => ({ kind: 'range' as const, ...p })),
   fc.constantFrom('http', 'dns', 'none').map((name) => ({ kind: 'named' as const, name })),
 );
 
-const tierRuleArb = (tier: 'Admin' | 'Baseline'): fc.Arbitrary<TierRule> =>
+const tierRuleArb = (tier: 'Admin' | 'Baseline', aws = false): fc.Arbitrary<TierRule> =>
   fc.record(
     {
       action: tier === 'Admin' ? fc.constantFrom('Allow' as const, 'Deny' as const, 'Pass' as const) : fc.constantFrom('Allow' as const, 'Deny' as const, 'Pass' as const),
-      peers: fc.array(tierPeerArb, { minLength: 1, maxLength: 2 }),
+      peers: fc.array(aws ? tierPeerWithDomainsArb : tierPeerArb, { minLength: 1, maxLength: 2 }),
       ports: fc.array(tierPortArb, { minLength: 1, maxLength: 2 }),
     },
     { requiredKeys: ['action', 'peers'] },
   );
 
-const tierPolicyArb = (name: string): fc.Arbitrary<TierPolicy> =>
-  fc.constantFrom('Admin' as const, 'Baseline' as const).chain((tier) =>
-    fc.record({
-      tier: fc.constant(tier),
-      name: fc.constant(name),
-      priority: fc.integer({ min: 0, max: 3 }),
-      kind: fc.constant('ClusterNetworkPolicy'),
-      subject: fc.record({ namespaceSelector: nsSelectorArb, podSelector: selectorArb }, { requiredKeys: ['namespaceSelector'] }),
-      ingress: fc.array(tierRuleArb(tier), { maxLength: 3 }),
-      egress: fc.array(tierRuleArb(tier), { maxLength: 3 }),
-    }),
+const tierPolicyArb = (name: string, aws = false): fc.Arbitrary<TierPolicy> =>
+  fc.record({ tier: fc.constantFrom('Admin' as const, 'Baseline' as const), group: aws ? fc.boolean() : fc.constant(false) }).chain(({ tier, group }) =>
+    fc
+      .record({
+        tier: fc.constant(tier),
+        name: fc.constant(name),
+        priority: fc.integer({ min: 0, max: 3 }),
+        kind: fc.constant('ClusterNetworkPolicy'),
+        subject: fc.record({ namespaceSelector: nsSelectorArb, podSelector: selectorArb }, { requiredKeys: ['namespaceSelector'] }),
+        ingress: fc.array(tierRuleArb(tier, aws), { maxLength: 3 }),
+        egress: fc.array(tierRuleArb(tier, aws), { maxLength: 3 }),
+      })
+      // AWS's own ClusterNetworkPolicy (networking.k8s.aws): an unanswered domainNames peer matches nothing by itself.
+      .map((p): TierPolicy => (group ? { ...p, group: 'networking.k8s.aws' } : p)),
   );
 
 const endpointArb = fc.record({
@@ -156,6 +182,11 @@ export interface RandomScenarioOptions {
   readonly ipv4Only?: boolean;
   /** Every endpoint is a Pod with an IP, never a workload without one. @default false */
   readonly podsOnly?: boolean;
+  /**
+   * AWS's kinds too: NetworkPolicies may be ApplicationNetworkPolicies with domainNames egress peers, tier policies
+   * AWS ClusterNetworkPolicies, domainNames peers everywhere, and random DNS answers for them. @default false
+   */
+  readonly aws?: boolean;
 }
 
 /** A random cluster. */
@@ -174,12 +205,15 @@ export function clusterArb(opts: RandomScenarioOptions = {}): fc.Arbitrary<Clust
       policyCount: fc.integer({ min: 0, max: maxPolicies }),
       tierCount: fc.integer({ min: 0, max: opts.tiers ? 3 : 0 }),
       nodeZone: fc.boolean(),
+      // Drawn only for AWS scenarios, so the other scenarios (and the lab's seeded samples) stay as they were.
+      anp: opts.aws ? fc.array(fc.boolean(), { minLength: maxPolicies, maxLength: maxPolicies }) : fc.constant([] as boolean[]),
+      dns: opts.aws ? fc.array(fc.tuple(fc.constantFrom(...DNS_NAMES), fc.constantFrom(...DNS_ADDRESSES)), { maxLength: 3 }) : fc.constant([] as [string, string][]),
     })
     .chain((r) =>
       fc.record({
         base: fc.constant(r),
-        policies: fc.tuple(...Array.from({ length: r.policyCount }, (_, i) => networkPolicyArb(`np${i}`))),
-        tiers: fc.tuple(...Array.from({ length: r.tierCount }, (_, i) => tierPolicyArb(`tp${i}`))),
+        policies: fc.tuple(...Array.from({ length: r.policyCount }, (_, i) => networkPolicyArb(`np${i}`, opts.aws === true && r.anp[i]))),
+        tiers: fc.tuple(...Array.from({ length: r.tierCount }, (_, i) => tierPolicyArb(`tp${i}`, opts.aws === true))),
       }),
     )
     .map(({ base, policies, tiers }) => {
@@ -201,7 +235,12 @@ export function clusterArb(opts: RandomScenarioOptions = {}): fc.Arbitrary<Clust
         };
       });
       const nodes: NodeInfo[] = NODE_ADDRESSES.map((address, i) => ({ name: `node${i}`, labels: (i === 0 && base.nodeZone ? { zone: 'one' } : {}) as Record<string, string>, addresses: [address] }));
-      return { namespaces, endpoints, policies: policies.map((policy) => ({ policy })), tierPolicies: tiers, nodes, services: [] };
+      const policyObjects: PolicyObject[] = policies.map((policy, i) =>
+        opts.aws === true && base.anp[i] ? { policy, kind: 'ApplicationNetworkPolicy', group: 'networking.k8s.aws' } : { policy },
+      );
+      const dns = new Map<string, string[]>();
+      for (const [name, ip] of base.dns) dns.set(name, [...(dns.get(name) ?? []), ip]);
+      return { namespaces, endpoints, policies: policyObjects, tierPolicies: tiers, nodes, services: [], ...(opts.aws ? { dns } : {}) };
     });
 }
 
