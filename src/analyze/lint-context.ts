@@ -21,6 +21,8 @@ export interface LintOptions {
   readonly enable?: readonly string[];
   /** Rules to turn off. */
   readonly disable?: readonly string[];
+  /** The VPC CNI version for version-bound aws-vpc-cni rules, e.g. `1.14.0`. @default unknown: reported as possible */
+  readonly awsVersion?: string;
 }
 
 /** What every check reads: the cluster, the compiled engine, and where each object was written. */
