@@ -575,7 +575,9 @@ export function clusterPolicyEndpointsFor(resolved: ResolvedTierPolicy, opts: Cl
     egress: resolved.egress.map((e, i) => ({ key: `${i}|${clusterKey(e)}`, value: e })),
   };
   const chunks = packChunks(PE_LISTS, lists, previous, chunkSize, (slot) => `${chunkName(source.name, `ClusterPolicyEndpoint/${source.kind}/${source.name}`)}-${String(slot).padStart(3, '0')}`);
-  const owner = ownerReference(TIER_API_VERSIONS[source.kind] ?? 'policy.networking.k8s.io/v1alpha1', source.kind, source.name, opts.uidOf?.(source.kind, source.name));
+  // AWS's own ClusterNetworkPolicy (networking.k8s.aws/v1alpha1) owns its ClusterPolicyEndpoints, as AWS's controller writes them.
+  const ownerVersion = source.group ? `${source.group}/v1alpha1` : TIER_API_VERSIONS[source.kind] ?? 'policy.networking.k8s.io/v1alpha1';
+  const owner = ownerReference(ownerVersion, source.kind, source.name, opts.uidOf?.(source.kind, source.name));
   return chunks.map((c) => {
     const pods = c.lists.podSelectorEndpoints.map((e) => e.value as PodEndpoint);
     const ingress = c.lists.ingress.map((e) => e.value as ClusterEndpointInfo);
