@@ -5,15 +5,15 @@ import { Option } from 'commander';
 import type { Protocol } from '../api/types.js';
 import { compile } from '../engine/engine.js';
 import type { DirectionVerdict, Verdict } from '../engine/types.js';
-import { CommanderError } from 'commander';
+import { InvalidArgumentError } from 'commander';
 import { domainPeers, parseDnsAnswer, withDnsAnswers } from '../model/aws.js';
 import { inputOptions, readInput } from './input.js';
-import { EXIT_USAGE, action, parsePort, parseProtocol, type Register } from './program.js';
+import { action, parsePort, parseProtocol, type Register } from './program.js';
 
 /** `--resolve NAME=IP`, repeatable: the DNS answers domainNames peers are matched against. */
 function collectAnswer(text: string, previous: readonly (readonly [string, string])[] = []): (readonly [string, string])[] {
   const answer = parseDnsAnswer(text);
-  if (typeof answer === 'string') throw new CommanderError(EXIT_USAGE, 'palisade.resolve', `error: --resolve: ${answer}`);
+  if (typeof answer === 'string') throw new InvalidArgumentError(answer);
   return [...previous, answer];
 }
 
