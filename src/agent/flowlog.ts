@@ -115,18 +115,99 @@ export interface FlowRule {
   readonly name?: string;
 }
 
-/** A flow-log record in the AWS network policy agent's (v1.2.2+) shape, plus the deciding policy. */
+/**
+ * The AWS network policy agent's flow-log line formats, from its git history (aws/aws-network-policy-agent
+ * `pkg/ebpf/events/events.go`; zap JSON encoder with `level`, `ts` (ISO 8601), `caller`, `msg`,
+ * `pkg/logger/zaplogger.go`):
+ *
+ * - `v1.0` (agent v1.0.1–v1.2.1): `msg` is `Flow Info:  ` and the flow is in fields `Src IP`, `Src Port`, `Dest IP`,
+ *   `Dest Port`, `Proto`, `Verdict`; every verdict at `info`.
+ * - `v1.2` (agent v1.2.2–v1.2.7): the flow in `msg`, `Direction` added; IPv4 lines `Proto TCP Verdict DENY Direction
+ *   ingress`, IPv6 lines in the colon form `Proto: TCP Verdict: DENY Direction: ingress`; DENY at `info`, ACCEPT at
+ *   `debug`.
+ * - `v1.3` (agent v1.3.0 to the newest read, v1.4.1 and main): as `v1.2` plus the tier — IPv4 `…, Tier ADMIN`, IPv6
+ *   `… Tier: ADMIN` — one of `ADMIN`, `NETWORK_POLICY`, `BASELINE`, `DEFAULT` (a strict-mode default deny).
+ */
+export type FlowLogFamily = 'v1.0' | 'v1.2' | 'v1.3';
+
+/** One agent version's format: its family and the `caller` lines of its DENY (info) and ACCEPT (debug) log calls. */
+interface FlowLogVersion {
+  readonly family: FlowLogFamily;
+  /** events.go lines: IPv6 deny, IPv6 accept, IPv4 deny, IPv4 accept (v1.0: IPv6, IPv4). */
+  readonly lines: readonly number[];
+}
+
+/** Every agent version whose events.go Palisade read, by tag. */
+export const FLOW_LOG_VERSIONS: Readonly<Record<string, FlowLogVersion>> = {
+  'v1.0.8': { family: 'v1.0', lines: [178, 193] },
+  'v1.1.0': { family: 'v1.0', lines: [178, 193] },
+  'v1.1.6': { family: 'v1.0', lines: [178, 193] },
+  'v1.2.0': { family: 'v1.0', lines: [176, 191] },
+  'v1.2.1': { family: 'v1.0', lines: [176, 191] },
+  'v1.2.2': { family: 'v1.2', lines: [217, 220, 242, 245] },
+  'v1.2.3': { family: 'v1.2', lines: [218, 221, 243, 246] },
+  'v1.2.4': { family: 'v1.2', lines: [221, 224, 246, 249] },
+  'v1.2.5': { family: 'v1.2', lines: [221, 224, 246, 249] },
+  'v1.2.6': { family: 'v1.2', lines: [221, 224, 246, 249] },
+  'v1.2.7': { family: 'v1.2', lines: [221, 224, 246, 249] },
+  'v1.3.0': { family: 'v1.3', lines: [239, 242, 267, 270] },
+  'v1.3.1': { family: 'v1.3', lines: [239, 242, 267, 270] },
+  'v1.3.2': { family: 'v1.3', lines: [239, 242, 267, 270] },
+  'v1.3.4': { family: 'v1.3', lines: [239, 242, 267, 270] },
+  'v1.3.5': { family: 'v1.3', lines: [239, 242, 267, 270] },
+  'v1.3.7': { family: 'v1.3', lines: [241, 244, 270, 273] },
+  'v1.4.0': { family: 'v1.3', lines: [241, 244, 270, 273] },
+  'v1.4.1': { family: 'v1.3', lines: [241, 244, 270, 273] },
+};
+
+/** The newest agent version read: the default `--flow-log-format`. */
+export const NEWEST_FLOW_LOG_FORMAT = 'v1.4.1';
+
+/**
+ * Resolves a `--flow-log-format` value: an agent version (`v1.3.7`, `1.3.7`) or a family (`v1.2`: its newest version).
+ * @returns the version tag, or undefined when unknown.
+ */
+export function resolveFlowLogFormat(name: string): string | undefined {
+  const v = name.startsWith('v') ? name : `v${name}`;
+  if (FLOW_LOG_VERSIONS[v]) return v;
+  const inFamily = Object.keys(FLOW_LOG_VERSIONS).filter((k) => FLOW_LOG_VERSIONS[k].family === v);
+  return inFamily.length > 0 ? inFamily[inFamily.length - 1] : undefined;
+}
+
+let configuredFormat = NEWEST_FLOW_LOG_FORMAT;
+
+/**
+ * Sets the format every flow record is written in (the agent's `--flow-log-format`).
+ * @throws Error for a version that is not in {@link FLOW_LOG_VERSIONS}.
+ */
+export function configureFlowLogFormat(name: string): void {
+  const v = resolveFlowLogFormat(name);
+  if (!v) throw new Error(`unknown flow log format "${name}": one of ${Object.keys(FLOW_LOG_VERSIONS).join(', ')}, or v1.0, v1.2, v1.3`);
+  configuredFormat = v;
+}
+
+/** A flow-log record in the AWS network policy agent's shape for one version, plus the deciding policy. */
 export interface FlowRecord {
-  readonly level: 'info';
+  /** `debug` for ACCEPT from v1.2.2 on, as the AWS agent logs it (`log().Debugf`); `info` otherwise. */
+  readonly level: 'info' | 'debug';
   readonly ts: string;
+  /** Where the AWS agent logs the line, as zap's short caller: `events/events.go:LINE` of the version. */
+  readonly caller: string;
   readonly msg: string;
+  /** v1.0 format only: the flow as fields, as the agent's logr key/value pairs. */
+  readonly 'Src IP'?: string;
+  readonly 'Src Port'?: number;
+  readonly 'Dest IP'?: string;
+  readonly 'Dest Port'?: number;
+  readonly Proto?: string;
+  readonly Verdict?: string;
   readonly node: string;
   /** The kernel's verdict. */
   readonly verdict: 'ACCEPT' | 'DENY';
   readonly direction: 'ingress' | 'egress';
   /** `namespace/name` of the NetworkPolicy that decided (for DENY: every policy isolating the pod that direction). */
   readonly policies: readonly string[];
-  /** The kernel's tier, as in `msg`. */
+  /** The kernel's tier in AWS's names: `ADMIN`, `NETWORK_POLICY`, `BASELINE`, or `DEFAULT` (strict mode's default deny). */
   readonly tier: string;
   // The fields below are the engine's explanation, present only when the agent has an explainer (`runAgent({ explain })`):
   // the kernel's sets merge a policy's entries, so which rule matched is known to the engine only.
@@ -171,18 +252,45 @@ export interface FlowExplanation {
 /** Explains a flow with the engine; `undefined` when it cannot (a pod or protocol the engine does not know). */
 export type FlowExplainer = (flow: FlowTuple) => FlowExplanation | undefined;
 
-/** Turns an NFLOG packet into a flow record, using the prefix → meaning table of the programmed state. */
-export function flowRecord(p: NflogPacket, tag: LogTag | undefined, node: string): FlowRecord | undefined {
+/**
+ * Turns an NFLOG packet into a flow record, using the prefix → meaning table of the programmed state, in the format
+ * of `format` (an agent version; default: the one {@link configureFlowLogFormat} set, else the newest).
+ */
+export function flowRecord(p: NflogPacket, tag: LogTag | undefined, node: string, format: string = configuredFormat): FlowRecord | undefined {
   if (!p.prefix.startsWith('pl ')) return undefined;
+  const version = FLOW_LOG_VERSIONS[resolveFlowLogFormat(format) ?? NEWEST_FLOW_LOG_FORMAT];
   const [, v, d] = p.prefix.split(' ');
   const verdict = tag?.verdict ?? (v === 'A' ? 'ACCEPT' : 'DENY');
   const direction = tag?.direction ?? (d === 'i' ? 'ingress' : 'egress');
-  const tier = tag?.tier ?? 'NETWORK_POLICY';
+  // AWS names strict mode's deny of a pod no policy has reached yet the DEFAULT tier (pkg/ebpf/events/events.go getTier).
+  const tier = tag?.tier === 'STRICT_MODE_DEFAULT' ? 'DEFAULT' : tag?.tier ?? 'NETWORK_POLICY';
   const proto = PROTO_NAME[p.protocol] ?? String(p.protocol);
-  const msg =
-    `Flow Info: Src IP: ${p.src} Src Port: ${p.srcPort ?? 0} Dest IP: ${p.dst} Dest Port: ${p.dstPort ?? 0} ` +
-    `Proto ${proto} Verdict ${verdict} Direction ${direction}, Tier ${tier}`;
-  return { level: 'info', ts: p.time.toISOString(), msg, node, verdict, direction, policies: tag?.policies ?? [], tier };
+  const v6 = p.family === 6;
+  const accept = verdict === 'ACCEPT';
+  const ts = p.time.toISOString();
+  const base = { node, verdict, direction, policies: tag?.policies ?? [], tier } as const;
+  if (version.family === 'v1.0') {
+    return {
+      level: 'info',
+      ts,
+      caller: `events/events.go:${version.lines[v6 ? 0 : 1]}`,
+      msg: 'Flow Info:  ',
+      'Src IP': p.src,
+      'Src Port': p.srcPort ?? 0,
+      'Dest IP': p.dst,
+      'Dest Port': p.dstPort ?? 0,
+      Proto: proto,
+      Verdict: verdict,
+      ...base,
+    };
+  }
+  const head = `Flow Info: Src IP: ${p.src} Src Port: ${p.srcPort ?? 0} Dest IP: ${p.dst} Dest Port: ${p.dstPort ?? 0} `;
+  const withTier = version.family === 'v1.3';
+  const tail = v6
+    ? `Proto: ${proto} Verdict: ${verdict} Direction: ${direction}${withTier ? ` Tier: ${tier}` : ''}`
+    : `Proto ${proto} Verdict ${verdict} Direction ${direction}${withTier ? `, Tier ${tier}` : ''}`;
+  const line = version.lines[(v6 ? 0 : 2) + (accept ? 1 : 0)];
+  return { level: accept ? 'debug' : 'info', ts, caller: `events/events.go:${line}`, msg: head + tail, ...base };
 }
 
 /** The flow a packet's record is about, as an explainer is asked. */
@@ -192,11 +300,12 @@ export function flowTuple(p: NflogPacket, direction: 'ingress' | 'egress'): Flow
 
 /**
  * Adds the engine's explanation to a record, and `mismatch: true` when the verdicts differ. Strict mode's denial of a
- * pod no policy selects (kernel tier `STRICT_MODE_DEFAULT`) is the configured mode, not a disagreement: the engine
- * models standard mode, where such a pod is open.
+ * pod no policy selects (kernel tier `DEFAULT`) is the configured mode, not a disagreement: the engine
+ * models standard mode, where such a pod is open. (AWS logs that denial with tier `DEFAULT`.)
  */
 export function explainRecord(r: FlowRecord, e: FlowExplanation): FlowRecord {
-  const strictDefault = r.tier === 'STRICT_MODE_DEFAULT' && e.tier === 'DEFAULT';
+  // The kernel's DEFAULT tier denies only in strict mode (standard mode's default allows).
+  const strictDefault = r.tier === 'DEFAULT' && r.verdict === 'DENY' && e.tier === 'DEFAULT';
   return {
     ...r,
     ...(e.policy !== undefined ? { policy: e.policy } : {}),

@@ -8,7 +8,7 @@ import type { CompiledRule, Direction } from '../engine/compile.js';
 import type { Engine } from '../engine/engine.js';
 import { describeSelector } from '../engine/selector.js';
 import { effectivePolicyTypes } from '../engine/semantics.js';
-import type { TierPeer, TierPort } from '../model/types.js';
+import { policyKindLabel, type TierPeer, type TierPort } from '../model/types.js';
 
 /** One line of a policy's explanation: what it says, and how deep it sits (1: policy level, 2: a rule's peer). */
 export interface ExplainLine {
@@ -56,6 +56,7 @@ function selectorText(sel: LabelSelector, what: string): string {
 }
 
 export function describePeer(peer: NetworkPolicyPeer, policyNamespace: string): string {
+  if (peer.domainNames) return peer.domainNames.length > 0 ? `domain names ${peer.domainNames.join(', ')}` : 'nothing (a peer AWS accepts but cannot resolve)';
   if (peer.ipBlock) {
     const except = peer.ipBlock.except && peer.ipBlock.except.length > 0 ? ` except ${peer.ipBlock.except.join(', ')}` : '';
     return `addresses in ${peer.ipBlock.cidr}${except}`;
@@ -86,6 +87,7 @@ function describeTierPeer(peer: TierPeer): string {
     case 'nodes':
       return `${selectorText(peer.nodeSelector, 'node')} (their addresses)`;
     case 'unsupported':
+      if (peer.domainNames) return `domain names ${peer.domainNames.join(', ')} (the addresses of --resolve answers; without one, none)`;
       return `${peer.what} (not evaluated by Palisade: the rule fails closed)`;
   }
 }
@@ -122,13 +124,14 @@ export function explainPolicies(engine: Engine): PolicyExplanation[] {
           const compiled = p.rules[dir][i];
           if (compiled.peers === null) lines.push({ kind: 'peer', depth: 2, text: 'every peer (a peer Palisade does not evaluate makes this rule deny everything)' });
           else {
-            const evaluated = rule.peers.filter((x) => x.kind !== 'unsupported');
+            // domainNames peers of AWS's kinds (or with DNS answers) compile to an address set of their own.
+            const evaluated = compiled.peers.length === rule.peers.length ? rule.peers : rule.peers.filter((x) => x.kind !== 'unsupported');
             compiled.peers.forEach((atom, k) => lines.push({ kind: 'peer', depth: 2, text: `peer ${k}: ${describeTierPeer(evaluated[k])} → ${list(atomMembers(engine, atom))}` }));
           }
           if (compiled.never) lines.push({ kind: 'note', depth: 2, text: '(a peer Palisade does not evaluate: this Allow rule matches nothing)' });
         });
       }
-      out.push({ kind: src.kind, tier, name: src.name, header: `${src.kind} ${src.name} — ${tier} tier, priority ${src.priority}${at}`, lines, selects: members(p.subject) });
+      out.push({ kind: src.kind, tier, name: src.name, header: `${policyKindLabel(src)} ${src.name} — ${tier} tier, priority ${src.priority}${at}`, lines, selects: members(p.subject) });
     }
   };
   renderTier('Admin');
@@ -149,7 +152,7 @@ export function explainPolicies(engine: Engine): PolicyExplanation[] {
         lines.push(...peerLines(engine, p.rules[dir][i], (r.peers ?? []).map((peer) => describePeer(peer, p.namespace))));
       });
     }
-    out.push({ kind: 'NetworkPolicy', tier: 'NetworkPolicy', name: p.name, namespace: p.namespace, header: `NetworkPolicy ${p.namespace}/${p.name}${at}`, lines, selects: members(p.subject) });
+    out.push({ kind: 'NetworkPolicy', tier: 'NetworkPolicy', name: p.name, namespace: p.namespace, header: `${policyKindLabel(p.source)} ${p.namespace}/${p.name}${at}`, lines, selects: members(p.subject) });
   }
   renderTier('Baseline');
   return out;

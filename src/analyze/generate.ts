@@ -14,15 +14,24 @@
 import type { NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort } from '../api/types.js';
 import type { ClusterNetworkPolicy, ClusterNetworkPolicyEgressRule, ClusterNetworkPolicyIngressRule, ClusterNetworkPolicyProtocol } from '../api/tier-types.js';
 import { TIER_V1ALPHA2 } from '../api/tier-types.js';
+import { AWS_V1ALPHA1 } from '../api/aws-types.js';
+import type { AwsClusterNetworkPolicy, AwsEgressPeer, AwsEgressRule, AwsIngressPeer, AwsIngressRule, AwsPort, AwsSubject } from '../api/aws-types.js';
 import { parseCIDRText } from '../api/validate-ip.js';
 import { teamsOf, type Access, type SharedService, type Team, type TenantPort, type Tenants } from './tenants.js';
 
 export type GeneratedTier = 'namespace' | 'admin';
 
+/**
+ * Whose admin-tier kind `--tier admin` writes: `upstream`, network-policy-api's ClusterNetworkPolicy
+ * (policy.networking.k8s.io/v1alpha2); `aws`, AWS's own ClusterNetworkPolicy (networking.k8s.aws/v1alpha1), which the
+ * AWS network policy controller of EKS serves.
+ */
+export type GeneratedApi = 'upstream' | 'aws';
+
 /** One output file: its name under the output directory and the objects it holds. */
 export interface GeneratedFile {
   readonly file: string;
-  readonly objects: readonly (NetworkPolicy | ClusterNetworkPolicy)[];
+  readonly objects: readonly (NetworkPolicy | ClusterNetworkPolicy | AwsClusterNetworkPolicy)[];
 }
 
 const NAME_LABEL = 'kubernetes.io/metadata.name';
@@ -166,15 +175,47 @@ export function teamClusterPolicy(tenants: Tenants, team: Team, priority: number
   };
 }
 
+// ---------------------------------------------------------------- AWS's ClusterNetworkPolicy
+
+function awsPorts(protocols: readonly ClusterNetworkPolicyProtocol[] | undefined): { ports?: AwsPort[] } {
+  if (!protocols) return {};
+  const ports = protocols.map((p): AwsPort => {
+    const [protocol, match] = p.udp ? (['UDP', p.udp] as const) : p.sctp ? (['SCTP', p.sctp] as const) : (['TCP', p.tcp] as const);
+    const dest = match?.destinationPort;
+    if (dest?.range) return { portRange: { protocol, start: dest.range.start, end: dest.range.end } };
+    return { portNumber: { protocol, port: dest?.number ?? 1 } };
+  });
+  return { ports };
+}
+
+/**
+ * The same team policy as AWS's own ClusterNetworkPolicy (networking.k8s.aws/v1alpha1): the platform team's admin tier
+ * on EKS — DNS Accept, the instance metadata service (IMDS) and other blocked addresses Deny, other teams Deny, the
+ * own team and the internet Pass. Ports become `portNumber`/`portRange`; peers keep their shape.
+ */
+export function awsTeamClusterPolicy(tenants: Tenants, team: Team, priority: number): AwsClusterNetworkPolicy {
+  const upstream = teamClusterPolicy(tenants, team, priority);
+  const { spec } = upstream;
+  const egress = (spec.egress ?? []).map((r): AwsEgressRule => ({ ...(r.name ? { name: r.name } : {}), action: r.action, to: r.to.map((peer) => ({ ...peer }) as AwsEgressPeer), ...awsPorts(r.protocols) }));
+  const ingress = (spec.ingress ?? []).map((r): AwsIngressRule => ({ ...(r.name ? { name: r.name } : {}), action: r.action, from: r.from.map((peer) => ({ ...peer }) as AwsIngressPeer), ...awsPorts(r.protocols) }));
+  return {
+    apiVersion: AWS_V1ALPHA1,
+    kind: 'ClusterNetworkPolicy',
+    metadata: upstream.metadata,
+    spec: { tier: 'Admin', priority, subject: spec.subject as AwsSubject, ingress, egress },
+  };
+}
+
 /**
  * Every generated object, grouped into files: one per team namespace (`<namespace>.yaml`) for the namespace tier, one
- * per policy (`<policy>.yaml`) for the admin tier.
+ * per policy (`<policy>.yaml`) for the admin tier, in the upstream or AWS kind.
  * @example generate(tenants, 'namespace').map((f) => f.file) // ['payments.yaml', 'payments-db.yaml', ...]
+ * @example generate(tenants, 'admin', 'aws') // AWS ClusterNetworkPolicies, one per team
  */
-export function generate(tenants: Tenants, tier: GeneratedTier): GeneratedFile[] {
+export function generate(tenants: Tenants, tier: GeneratedTier, api: GeneratedApi = 'upstream'): GeneratedFile[] {
   if (tier === 'admin') {
     return tenants.teams.map((team, i) => {
-      const policy = teamClusterPolicy(tenants, team, FIRST_PRIORITY + i);
+      const policy = api === 'aws' ? awsTeamClusterPolicy(tenants, team, FIRST_PRIORITY + i) : teamClusterPolicy(tenants, team, FIRST_PRIORITY + i);
       return { file: `${policy.metadata.name}.yaml`, objects: [policy] };
     });
   }

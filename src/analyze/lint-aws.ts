@@ -8,60 +8,89 @@ import { list, policyName, sourceRules, type LintContext } from './lint-context.
 import { DEFAULT_CHUNK_SIZE } from '../controller/chunk.js';
 import { podsOfService } from '../controller/queries.js';
 import { policyEndpointsFor, resolveNetworkPolicy } from '../controller/resolve.js';
-import { familyMax, parseCIDR, parseIP } from '../api/ip.js';
-import { containsPort } from '../engine/ports.js';
+import { parseCIDR, parseIP } from '../api/ip.js';
+import { containsPort, parsePorts } from '../engine/ports.js';
+import { awsDivergences } from './aws-enforced.js';
+import { describePorts, diffClusters } from './diff.js';
 
 /** The most port/protocol combinations the AWS agent enforces for one CIDR. */
 export const AWS_MAX_PORTS_PER_CIDR = 24;
 
 const PEERS = { ingress: 'from', egress: 'to' } as const;
 
-function exceptOnDefaultRoute(ctx: LintContext): Finding[] {
+/**
+ * Policies whose enforcement on AWS differs from their API meaning: each divergence rewrites the cluster as AWS
+ * enforces that policy (aws-enforced.ts), the engine compiles both, and diff.ts lists the connections that differ.
+ */
+function enforcementDivergences(ctx: LintContext): Finding[] {
   const out: Finding[] = [];
-  for (const p of ctx.engine.compiled.networkPolicies) {
-    for (const dir of ['ingress', 'egress'] as const) {
-      sourceRules(p, dir).forEach((r, i) => {
-        (r.peers ?? []).forEach((peer, k) => {
-          const block = peer.ipBlock;
-          const range = block ? parseCIDR(block.cidr) : undefined;
-          if (!block || !range || range.first !== 0n || range.last !== familyMax(range.family) || (block.except ?? []).length === 0) return;
-          out.push(
-            ctx.finding(
-              'aws-except-on-default-route',
-              p.source.source,
-              policyName(p),
-              ['spec', dir, i, PEERS[dir], k, 'ipBlock', 'except'],
-              `VPC CNI before v1.15.1 (network policy agent before v1.0.4) ignores except on ${block.cidr}, so ${block.except!.join(', ')} ${block.except!.length === 1 ? 'is' : 'are'} reachable there`,
-              'run VPC CNI v1.15.1 or later, or replace the /0 block with CIDRs that leave the excepted addresses out',
-            ),
-          );
-        });
-      });
-    }
+  for (const d of awsDivergences(ctx.cluster, ctx.options.awsVersion !== undefined ? { awsVersion: ctx.options.awsVersion } : {})) {
+    const diff = diffClusters(ctx.cluster, d.enforced);
+    const changes = [...diff.opened.map((c) => ({ c, sign: 'opens' })), ...diff.closed.map((c) => ({ c, sign: 'closes' }))];
+    if (changes.length === 0) continue;
+    const shown = changes.slice(0, 3).map(({ c, sign }) => `${sign} ${c.from} -> ${c.to} ${describePorts(c)}`);
+    const more = changes.length > 3 ? ` (+${changes.length - 3} more)` : '';
+    out.push(
+      ctx.finding(
+        d.ruleId,
+        d.source,
+        d.object,
+        d.path,
+        `${d.what}; as AWS enforces it, the engine finds ${changes.length} connection${changes.length === 1 ? '' : 's'} that differ: ${shown.join('; ')}${more} [AWS source: ${d.evidence}]`,
+        d.rewrite,
+      ),
+    );
   }
   return out;
 }
 
+/** Distinct port/protocol entries, as the AWS agent's map value holds them (one per port or range). */
+function portKey(p: { readonly protocol?: string; readonly port?: number; readonly endPort?: number }): string {
+  return `${p.protocol ?? 'TCP'}/${p.port ?? '*'}-${p.endPort ?? ''}`;
+}
+
+/**
+ * The AWS agent merges the ports of every entry for one CIDR of a pod (across all the policies selecting it) into one
+ * map value of at most 24 entries (aws/aws-network-policy-agent pkg/fwruleprocessor/fw_rule_processor.go:125-127,
+ * pkg/ebpf/c/tc.v4egress.bpf.c:15). Counted per pod, direction and CIDR, over every policy.
+ */
 function tooManyPorts(ctx: LintContext): Finding[] {
   const out: Finding[] = [];
-  ctx.engine.compiled.networkPolicies.forEach((p, index) => {
-    const resolved = resolveNetworkPolicy(ctx.engine, index);
-    for (const dir of ['ingress', 'egress'] as const) {
-      const over = resolved[dir].filter((e) => (e.ports ?? []).length > AWS_MAX_PORTS_PER_CIDR);
-      if (over.length === 0) continue;
-      const worst = Math.max(...over.map((e) => (e.ports ?? []).length));
-      out.push(
-        ctx.finding(
-          'aws-too-many-ports',
-          p.source.source,
-          policyName(p),
-          ['spec', dir],
-          `resolved for the AWS agent, ${list(over.map((e) => e.cidr))} ${over.length === 1 ? 'gets' : 'get'} up to ${worst} port/protocol combinations in ${dir}, more than the ${AWS_MAX_PORTS_PER_CIDR} the agent enforces per CIDR`,
-          'use port ranges (endPort) instead of single ports, or split the peers so no address carries more than 24 ports',
-        ),
-      );
+  const resolved = ctx.engine.compiled.networkPolicies.map((p, index) => ({ p, r: resolveNetworkPolicy(ctx.engine, index) }));
+  const piles = new Map<string, { ports: Set<string>; policies: Set<number>; cidr: string; dir: 'ingress' | 'egress' }>();
+  resolved.forEach(({ r }, index) => {
+    for (const pod of r.pods) {
+      for (const dir of ['ingress', 'egress'] as const) {
+        for (const e of r[dir]) {
+          const key = `${pod.podIP}|${dir}|${e.cidr}`;
+          let pile = piles.get(key);
+          if (!pile) piles.set(key, (pile = { ports: new Set(), policies: new Set(), cidr: e.cidr, dir }));
+          for (const port of e.ports ?? []) pile.ports.add(portKey(port));
+          pile.policies.add(index);
+        }
+      }
     }
   });
+  const reported = new Set<string>();
+  for (const pile of piles.values()) {
+    if (pile.ports.size <= AWS_MAX_PORTS_PER_CIDR) continue;
+    const owners = [...pile.policies].sort((a, b) => a - b);
+    const key = `${owners.join(',')}|${pile.dir}`;
+    if (reported.has(key)) continue;
+    reported.add(key);
+    const first = resolved[owners[0]].p;
+    const across = owners.length > 1 ? ` across ${list(owners.map((i) => policyName(resolved[i].p)))}` : '';
+    out.push(
+      ctx.finding(
+        'aws-too-many-ports',
+        first.source.source,
+        policyName(first),
+        ['spec', pile.dir],
+        `resolved for the AWS agent, ${pile.cidr} gets ${pile.ports.size} port/protocol combinations in ${pile.dir}${across}, more than the ${AWS_MAX_PORTS_PER_CIDR} the agent enforces per CIDR of a pod [AWS source: aws/aws-network-policy-agent pkg/fwruleprocessor/fw_rule_processor.go:125-127, pkg/ebpf/c/tc.v4egress.bpf.c:15]`,
+        'use port ranges (endPort) instead of single ports, or split the peers so no address carries more than 24 ports',
+      ),
+    );
+  }
   return out;
 }
 
@@ -91,9 +120,11 @@ function standalonePod(ctx: LintContext): Finding[] {
 function servicePortMismatch(ctx: LintContext): Finding[] {
   const out: Finding[] = [];
   const servicePods = ctx.cluster.services.map((svc) => ({ svc, pods: podsOfService(ctx.cluster, svc) }));
-  for (const p of ctx.engine.compiled.networkPolicies) {
-    if (!p.isolates.egress) continue;
+  ctx.engine.compiled.networkPolicies.forEach((p, index) => {
+    if (!p.isolates.egress) return;
+    const written = resolveNetworkPolicy(ctx.engine, index).rules.filter((r) => r.direction === 'egress');
     p.rules.egress.forEach((rule, i) => {
+      const entries = written.find((r) => r.index === rule.index)?.entries ?? [];
       if (rule.peers === null || (rule.ports.fixed.TCP.length === 0 && rule.ports.fixed.UDP.length === 0 && rule.ports.fixed.SCTP.length === 0)) return;
       const peerPods = new Set(rule.peers.flatMap((a) => ctx.endpointsOf(a)));
       for (const { svc, pods } of servicePods) {
@@ -104,6 +135,10 @@ function servicePortMismatch(ctx: LintContext): Finding[] {
           const targetNumber = typeof target === 'number' ? target : behind[0].ports.find((cp) => cp.name === target && cp.protocol === sp.protocol)?.port;
           if (targetNumber === undefined || targetNumber === sp.port) continue;
           if (!containsPort(rule.ports.fixed, sp.protocol, targetNumber) || containsPort(rule.ports.fixed, sp.protocol, sp.port)) continue;
+          // The resolver (as AWS's controller) writes the Service's ClusterIP with its port for selector peers: fine.
+          const clusterIPs = new Set(svc.clusterIPs);
+          const portText = (e: (typeof entries)[number]) => (e.ports ?? []).filter((x) => (x.protocol ?? 'TCP') === sp.protocol).map((x) => (x.port === undefined ? '1-65535' : `${x.port}-${x.endPort ?? x.port}`)).join(',');
+          if (entries.some((e) => clusterIPs.has(e.cidr.replace(/\/(32|128)$/, '')) && ((e.ports ?? []).length === 0 || containsPort({ TCP: [], UDP: [], SCTP: [], [sp.protocol]: parsePorts(portText(e)) }, sp.protocol, sp.port)))) continue;
           out.push(
             ctx.finding(
               'aws-service-port-mismatch',
@@ -117,7 +152,7 @@ function servicePortMismatch(ctx: LintContext): Finding[] {
         }
       }
     });
-  }
+  });
   return out;
 }
 
@@ -170,7 +205,10 @@ function policyEndpointChunks(ctx: LintContext): Finding[] {
 
 /** The aws-vpc-cni profile's checks by rule id. */
 export const awsChecks: Readonly<Record<string, (ctx: LintContext) => Finding[]>> = {
-  'aws-except-on-default-route': exceptOnDefaultRoute,
+  'aws-except-on-default-route': enforcementDivergences,
+  'aws-egress-named-port-dropped': enforcementDivergences,
+  'aws-except-across-rules': enforcementDivergences,
+  'aws-rule-order-ignored': enforcementDivergences,
   'aws-too-many-ports': tooManyPorts,
   'aws-standalone-pod': standalonePod,
   'aws-service-port-mismatch': servicePortMismatch,

@@ -9,6 +9,7 @@ import type { CompiledNetworkPolicy, Direction } from '../engine/compile.js';
 import { compile, type Engine } from '../engine/engine.js';
 import type { Cluster, Endpoint } from '../model/types.js';
 import { ruleById, type Finding, type LintProfile } from './findings.js';
+import { policyKindLabel } from '../model/types.js';
 
 /** Options of {@link lint}. */
 export interface LintOptions {
@@ -20,6 +21,8 @@ export interface LintOptions {
   readonly enable?: readonly string[];
   /** Rules to turn off. */
   readonly disable?: readonly string[];
+  /** The VPC CNI version for version-bound aws-vpc-cni rules, e.g. `1.14.0`. @default unknown: reported as possible */
+  readonly awsVersion?: string;
 }
 
 /** What every check reads: the cluster, the compiled engine, and where each object was written. */
@@ -62,7 +65,7 @@ export class LintContext {
 }
 
 export function policyName(p: CompiledNetworkPolicy): string {
-  return `NetworkPolicy ${p.namespace}/${p.name}`;
+  return `${policyKindLabel(p.source)} ${p.namespace}/${p.name}`;
 }
 
 export const PEERS: Record<Direction, 'from' | 'to'> = { ingress: 'from', egress: 'to' };

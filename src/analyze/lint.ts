@@ -99,7 +99,7 @@ function peerMatchesNothing(ctx: LintContext): Finding[] {
     for (const dir of ['ingress', 'egress'] as const) {
       sourceRules(p, dir).forEach((r, i) => {
         (r.peers ?? []).forEach((peer, k) => {
-          if (peer.ipBlock) return;
+          if (peer.ipBlock || peer.domainNames) return;
           const path = ['spec', dir, i, PEERS[dir], k];
           const namespaces = peer.namespaceSelector
             ? [...ctx.cluster.namespaces.values()].filter((ns) => matchesSelector(peer.namespaceSelector!, ns.labels)).map((ns) => ns.name)

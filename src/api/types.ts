@@ -62,6 +62,11 @@ export interface NetworkPolicyPeer {
   readonly podSelector?: LabelSelector;
   readonly namespaceSelector?: LabelSelector;
   readonly ipBlock?: IPBlock;
+  /**
+   * Only in the model of an AWS ApplicationNetworkPolicy's egress peer (networking.k8s.aws/v1alpha1): domain names,
+   * exclusive of the other fields. networking.k8s.io/v1 has no such field, and its validation rejects it.
+   */
+  readonly domainNames?: readonly string[];
 }
 
 export interface NetworkPolicyIngressRule {

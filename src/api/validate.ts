@@ -5,7 +5,7 @@
  *
  * One concern per file: field errors and typed reads (validate-fields), name formats (validate-names), IPs and CIDRs
  * (validate-ip), metadata and selectors (validate-meta), NetworkPolicy (validate-networkpolicy), core and workload
- * kinds (validate-core), admin tiers (validate-tiers).
+ * kinds (validate-core), admin tiers (validate-tiers), AWS's own kinds (validate-aws).
  */
 import { WORKLOAD_KINDS, type WorkloadKind } from './types.js';
 import { TIER_KINDS, TIER_V1ALPHA1, TIER_V1ALPHA2, type TierKind } from './tier-types.js';
@@ -13,6 +13,8 @@ import { isObject, notSupported, readString, required, type FieldError } from '.
 import { validateNamespace, validateNode, validatePod, validateService, validateWorkload } from './validate-core.js';
 import { validateNetworkPolicy } from './validate-networkpolicy.js';
 import { validateTierPolicy } from './validate-tiers.js';
+import { AWS_V1ALPHA1, isAwsPolicyKind } from './aws-types.js';
+import { validateAwsPolicy } from './validate-aws.js';
 
 export type { FieldError } from './validate-fields.js';
 export { validateLabels, validateLabelSelector, validateObjectMeta } from './validate-meta.js';
@@ -70,6 +72,10 @@ export function validateObject(obj: unknown): FieldError[] {
   if (obj.apiVersion == null) out.push(required(['apiVersion']));
   if (obj.kind == null) out.push(required(['kind']));
   if (!apiVersion || !kind) return out;
+  // AWS's own kinds share names with upstream ones (ClusterNetworkPolicy), so the group decides first.
+  if (isAwsPolicyKind(apiVersion, kind)) {
+    return apiVersion === AWS_V1ALPHA1 ? validateAwsPolicy(obj, kind) : [notSupported(['apiVersion'], apiVersion, [AWS_V1ALPHA1])];
+  }
   const versions = API_VERSIONS[kind];
   if (!versions) return out;
   if (!versions.includes(apiVersion)) return [notSupported(['apiVersion'], apiVersion, versions)];

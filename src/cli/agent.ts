@@ -6,7 +6,7 @@
 import { CommanderError, InvalidArgumentError, Option } from 'commander';
 import { runAgent } from '../agent/agent.js';
 import { engineExplainer } from '../agent/explain.js';
-import type { FlowExplainer } from '../agent/flowlog.js';
+import { configureFlowLogFormat, NEWEST_FLOW_LOG_FORMAT, resolveFlowLogFormat, type FlowExplainer } from '../agent/flowlog.js';
 import { FilePolicyEndpointSource, type PolicyEndpointSource } from '../agent/source.js';
 import { labRequirements } from '../lab/requirements.js';
 import { compile } from '../engine/engine.js';
@@ -20,6 +20,14 @@ function parseInterfacePattern(text: string): string {
   const problem = interfacePatternProblem(text);
   if (problem) throw new CommanderError(EXIT_USAGE, 'palisade.podInterfaces', `error: --pod-interfaces: ${problem}`);
   return text;
+}
+
+/** `--flow-log-format`: an AWS agent version (or family); every flow record of this process is written in it. */
+function parseFlowLogFormat(text: string): string {
+  const version = resolveFlowLogFormat(text);
+  if (!version) throw new InvalidArgumentError(`unknown AWS network policy agent version "${text}" (e.g. v1.2.7, v1.3.0, ${NEWEST_FLOW_LOG_FORMAT}, or v1.0, v1.2, v1.3)`);
+  configureFlowLogFormat(version);
+  return version;
 }
 
 interface AgentFlags {
@@ -67,6 +75,7 @@ export function agentCommand(signals: Pick<NodeJS.Process, 'once' | 'off'> = pro
       .addOption(new Option('--enforcing-mode <mode>', 'standard: a pod no policy selects is open; strict: it is denied').choices(['standard', 'strict']).default('standard'))
       .option('--flow-logs <file>', 'append AWS-format flow-log lines (JSON) to FILE, or `-` for standard output')
       .option('--flow-logs-accept', 'log accepted new connections too (denials are always logged)')
+      .option('--flow-log-format <version>', `the AWS network policy agent version whose flow-log line format to write (v1.0.8 … ${NEWEST_FLOW_LOG_FORMAT}, or v1.0, v1.2, v1.3)`, parseFlowLogFormat, NEWEST_FLOW_LOG_FORMAT)
       .option('--manifests <paths...>', 'explain flow logs with the engine compiled from these manifests: adds the deciding policy, rule and engine verdict, and flags disagreement')
       .option('--metrics-port <port>', 'serve /metrics and /healthz on 127.0.0.1:PORT', parsePort)
       .option('--netns <name>', 'program the table of this network namespace (`ip netns` name) instead of the own one')

@@ -7,7 +7,7 @@ import { Option } from 'commander';
 import { stringify } from 'yaml';
 import { formatDiagnostic, formatPath, InputError, type Diagnostic } from '../api/diagnostics.js';
 import { validateObject } from '../api/validate.js';
-import { generate, type GeneratedFile, type GeneratedTier } from '../analyze/generate.js';
+import { generate, type GeneratedApi, type GeneratedFile, type GeneratedTier } from '../analyze/generate.js';
 import { readTenants } from '../analyze/tenants.js';
 import { action, type Register } from './program.js';
 
@@ -38,24 +38,27 @@ export const registerGenerate: Register = (program, io, setExit) => {
     .argument('<file>', 'tenants file (kind: Tenants), or - for stdin')
     .option('-o, --output <dir>', 'directory to write one file per namespace (or per policy with --tier admin), or - for stdout', '-')
     .addOption(new Option('--tier <tier>', 'namespace: NetworkPolicies per namespace; admin: ClusterNetworkPolicies tenants cannot override').choices(['namespace', 'admin']).default('namespace'))
+    .addOption(new Option('--api <api>', "with --tier admin: upstream (policy.networking.k8s.io/v1alpha2) or aws (AWS's own networking.k8s.aws/v1alpha1 ClusterNetworkPolicy, served on EKS)").choices(['upstream', 'aws']).default('upstream'))
     .addHelpText(
       'after',
-      '\nExamples:\n  palisade generate tenants examples/tenants/tenants.yaml\n  palisade generate tenants examples/tenants/tenants.yaml -o policies/\n  palisade generate tenants examples/tenants/tenants.yaml --tier admin -o admin-policies/\n\nExit status: 0 written, 1 invalid tenants file, 2 usage error.',
+      '\nExamples:\n  palisade generate tenants examples/tenants/tenants.yaml\n  palisade generate tenants examples/tenants/tenants.yaml -o policies/\n  palisade generate tenants examples/tenants/tenants.yaml --tier admin -o admin-policies/\n  palisade generate tenants examples/tenants/tenants.yaml --tier admin --api aws -o examples/tenants/aws-admin/\n\nExit status: 0 written, 1 invalid tenants file, 2 usage error.',
     )
     .action(
-      action(io, setExit, (file: string, opts: { output: string; tier: GeneratedTier }) => {
+      action(io, setExit, (file: string, opts: { output: string; tier: GeneratedTier; api: GeneratedApi }) => {
         const { tenants, warnings } = readTenants(file, io.readStdin);
         for (const w of warnings) io.err(formatDiagnostic(w));
-        const files = generate(tenants, opts.tier);
+        if (opts.api === 'aws' && opts.tier !== 'admin') throw new InputError('--api aws writes admin-tier policies: add --tier admin');
+        const files = generate(tenants, opts.tier, opts.api);
         checkGenerated(files);
+        const source = opts.api === 'aws' ? `${file} --tier admin --api aws` : file;
         if (opts.output === '-') {
-          io.out(files.map((f) => renderFile(f, file).trimEnd()).join('\n---\n'));
+          io.out(files.map((f) => renderFile(f, source).trimEnd()).join('\n---\n'));
           return;
         }
         mkdirSync(opts.output, { recursive: true });
-        for (const f of files) writeFileSync(join(opts.output, f.file), renderFile(f, file));
+        for (const f of files) writeFileSync(join(opts.output, f.file), renderFile(f, source));
         const count = files.reduce((n, f) => n + f.objects.length, 0);
-        io.err(`wrote ${count} ${opts.tier === 'admin' ? 'ClusterNetworkPolicies' : 'NetworkPolicies'} in ${files.length} files to ${opts.output}`);
+        io.err(`wrote ${count} ${opts.tier === 'admin' ? `${opts.api === 'aws' ? 'AWS ' : ''}ClusterNetworkPolicies` : 'NetworkPolicies'} in ${files.length} files to ${opts.output}`);
       }),
     );
 };

@@ -47,6 +47,9 @@ const LISTED: readonly Listed[] = [
   { kind: 'AdminNetworkPolicy', apiVersion: 'policy.networking.k8s.io/v1alpha1', versions: [{ group: 'policy.networking.k8s.io', version: 'v1alpha1' }], plural: 'adminnetworkpolicies', required: false },
   { kind: 'BaselineAdminNetworkPolicy', apiVersion: 'policy.networking.k8s.io/v1alpha1', versions: [{ group: 'policy.networking.k8s.io', version: 'v1alpha1' }], plural: 'baselineadminnetworkpolicies', required: false },
   { kind: 'ClusterNetworkPolicy', apiVersion: 'policy.networking.k8s.io/v1alpha2', versions: [{ group: 'policy.networking.k8s.io', version: 'v1alpha2' }], plural: 'clusternetworkpolicies', required: false },
+  // AWS's own kinds, served by the AWS network policy controller of EKS, when installed.
+  { kind: 'ClusterNetworkPolicy', apiVersion: 'networking.k8s.aws/v1alpha1', versions: [{ group: 'networking.k8s.aws', version: 'v1alpha1' }], plural: 'clusternetworkpolicies', required: false },
+  { kind: 'ApplicationNetworkPolicy', apiVersion: 'networking.k8s.aws/v1alpha1', versions: [{ group: 'networking.k8s.aws', version: 'v1alpha1' }], plural: 'applicationnetworkpolicies', required: false },
 ];
 
 /**
@@ -114,7 +117,7 @@ function documentOf(context: string, l: Listed, raw: JsonObject): LoadedDocument
   // managedFields say who wrote what; nothing reads them, and they are most of an object's size.
   const { managedFields: _managed, ...meta } = metadata;
   const value: JsonObject = { ...raw, apiVersion: l.apiVersion, kind: l.kind, metadata: meta };
-  const pos: SourcePos = { file: `kube:${context}/${l.kind}/${namespace ? `${namespace}/` : ''}${name ?? '<unnamed>'}`, line: 0, column: 0 };
+  const pos: SourcePos = { file: `kube:${context}/${l.apiVersion.startsWith('networking.k8s.aws/') ? `${l.kind}.networking.k8s.aws` : l.kind}/${namespace ? `${namespace}/` : ''}${name ?? '<unnamed>'}`, line: 0, column: 0 };
   return { value, apiVersion: l.apiVersion, kind: l.kind, ...(name !== undefined ? { name } : {}), ...(namespace ? { namespace } : {}), pos, position: () => pos };
 }
 

@@ -5,8 +5,17 @@ import { Option } from 'commander';
 import type { Protocol } from '../api/types.js';
 import { compile } from '../engine/engine.js';
 import type { DirectionVerdict, Verdict } from '../engine/types.js';
+import { InvalidArgumentError } from 'commander';
+import { domainPeers, parseDnsAnswer, withDnsAnswers } from '../model/aws.js';
 import { inputOptions, readInput } from './input.js';
 import { action, parsePort, parseProtocol, type Register } from './program.js';
+
+/** `--resolve NAME=IP`, repeatable: the DNS answers domainNames peers are matched against. */
+function collectAnswer(text: string, previous: readonly (readonly [string, string])[] = []): (readonly [string, string])[] {
+  const answer = parseDnsAnswer(text);
+  if (typeof answer === 'string') throw new InvalidArgumentError(answer);
+  return [...previous, answer];
+}
 
 function describeDirection(d: DirectionVerdict, end: string): string {
   const verdict = d.allowed ? 'allowed' : 'DENIED';
@@ -32,14 +41,23 @@ export const registerWhy: Register = (program, io, setExit) => {
       .argument('[paths...]', 'files, directories or - for stdin (or --kubeconfig for a live cluster)')
       .requiredOption('--port <port>', 'destination port', parsePort)
       .option('--protocol <protocol>', 'TCP, UDP or SCTP', parseProtocol, 'TCP' as Protocol)
+      .option('--resolve <name=ip>', 'a DNS answer for domainNames peers (repeatable); without one they fail closed', collectAnswer)
       .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text')),
   )
-    .addHelpText('after', '\nExamples:\n  palisade why a/client a/nginx --port 80 examples/eks-multi-team/\n  palisade why a/client 169.254.169.254 --port 80 examples/eks-multi-team/ -o json')
+    .addHelpText('after', '\nExamples:\n  palisade why a/client a/nginx --port 80 examples/eks-multi-team/\n  palisade why a/client 169.254.169.254 --port 80 examples/eks-multi-team/ -o json\n  palisade why shop/web 203.0.113.7 --port 443 --resolve api.example.com=203.0.113.7 policies/')
     .action(
-      action(io, setExit, (from: string, to: string, paths: string[], opts: { port: number; protocol: Protocol; output: string; defaultNamespace: string; quiet?: boolean }) => {
+      action(io, setExit, (from: string, to: string, paths: string[], opts: { port: number; protocol: Protocol; output: string; defaultNamespace: string; quiet?: boolean; resolve?: (readonly [string, string])[] }) => {
         const { cluster } = readInput(paths, io, opts);
-        const v = compile(cluster).verdict({ from, to, protocol: opts.protocol, port: opts.port });
-        io.out(opts.output === 'json' ? JSON.stringify(v, null, 2) : renderVerdict(v));
+        const resolved = withDnsAnswers(cluster, opts.resolve ?? []);
+        const v = compile(resolved).verdict({ from, to, protocol: opts.protocol, port: opts.port });
+        if (opts.output === 'json') {
+          io.out(JSON.stringify(v, null, 2));
+          return;
+        }
+        // The engine cannot know DNS answers: say which domainNames peers it read as matching no address.
+        const unanswered = domainPeers(resolved).filter((d) => !d.answered);
+        const notes = unanswered.map((d) => `  note: ${d.where} (${d.names.join(', ')}): no --resolve answer, so it matches no address (fail closed)`);
+        io.out([renderVerdict(v), ...notes].join('\n'));
       }),
     );
 };

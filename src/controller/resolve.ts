@@ -495,7 +495,9 @@ export function clusterPolicyEndpointsFor(resolved: ResolvedTierPolicy, opts: Cl
   const { source } = resolved;
   const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const clusterKey = (e: ClusterEndpointInfo) => `${e.cidr ?? ''}|${e.domainName ?? ''}|${e.action}`;
-  const owner = ownerReference(TIER_API_VERSIONS[source.kind] ?? 'policy.networking.k8s.io/v1alpha1', source.kind, source.name, opts.uidOf?.(source.kind, source.name));
+  // AWS's own ClusterNetworkPolicy (networking.k8s.aws/v1alpha1) owns its ClusterPolicyEndpoints, as AWS's controller writes them.
+  const ownerVersion = source.group ? `${source.group}/v1alpha1` : (TIER_API_VERSIONS[source.kind] ?? 'policy.networking.k8s.io/v1alpha1');
+  const owner = ownerReference(ownerVersion, source.kind, source.name, opts.uidOf?.(source.kind, source.name));
   return resolved.groups.flatMap((group) => {
     type V = PodEndpoint | ClusterEndpointInfo;
     // First match decides, so entries keep rule order across chunks: they are laid out afresh by slot, never kept in

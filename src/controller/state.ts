@@ -143,7 +143,7 @@ function networkPolicyReach(o: JsonObject): PolicyReach {
   const peers: PodReach[] = [];
   const add = (peer: NonNullable<NetworkPolicy['spec']['ingress']>[number]['from'], egress: boolean) => {
     for (const x of peer ?? []) {
-      if (x.ipBlock) continue;
+      if (x.ipBlock || x.domainNames) continue;
       peers.push({ ...(x.namespaceSelector ? { namespaceSelector: x.namespaceSelector } : { namespace }), ...(x.podSelector ? { podSelector: x.podSelector } : {}), egress });
     }
   };

@@ -7,6 +7,7 @@ import type { LabelSelector, NetworkPolicyPort, Protocol } from '../api/types.js
 import type { Cluster, Endpoint, EndpointPort, PolicyObject, TierPeer, TierPolicy, TierPort } from '../model/types.js';
 import { familyMax, formatIP, ipBlockRanges, parseCIDR, parseIP, type AddressRange, type Family } from '../api/ip.js';
 import { EVERYTHING, NOTHING, only, range, unionAll, ALL_PORTS } from './ports.js';
+import { domainMatches } from '../api/aws-types.js';
 import { isEmptySelector, matchesSelector, selectorKey } from './selector.js';
 import { effectivePolicyTypes, tierOrder } from './semantics.js';
 import type { ExternalRange, PortsByProtocol } from './types.js';
@@ -26,6 +27,8 @@ export interface CompiledRule {
   readonly action: 'Allow' | 'Deny' | 'Pass';
   /** Atoms any of which matches the peer; null = every peer. */
   readonly peers: readonly number[] | null;
+  /** For tier rules: the index in the source rule's peers of each of `peers` (unevaluable peers are left out). */
+  readonly peerSources?: readonly number[];
   /** True when the rule can match nothing (an Allow rule with an unknown peer). */
   readonly never: boolean;
   readonly ports: RulePorts;
@@ -244,7 +247,26 @@ function nodeRanges(cluster: Cluster, sel: LabelSelector): AddressRange[] {
   return out;
 }
 
-function compileTierPeer(atoms: AtomTable, cluster: Cluster, peer: TierPeer): number | 'unsupported' {
+/**
+ * The addresses `Cluster.dns` gives the names a domainNames peer matches (exact or `*.` wildcard, as AWS's and the
+ * network-policy-api types define them); undefined when none of its names has an answer.
+ */
+function domainRanges(cluster: Cluster, patterns: readonly string[]): AddressRange[] | undefined {
+  if (!cluster.dns) return undefined;
+  let answered = false;
+  const out: AddressRange[] = [];
+  for (const [name, ips] of cluster.dns) {
+    if (!patterns.some((p) => domainMatches(p, name))) continue;
+    answered = true;
+    for (const text of ips) {
+      const a = parseIP(text);
+      if (a) out.push({ family: a.family, first: a.value, last: a.value });
+    }
+  }
+  return answered ? out : undefined;
+}
+
+function compileTierPeer(atoms: AtomTable, cluster: Cluster, peer: TierPeer, aws: boolean): number | 'unsupported' {
   switch (peer.kind) {
     case 'pods':
       return atoms.pods({ selector: peer.selector.namespaceSelector }, peer.selector.podSelector);
@@ -252,8 +274,14 @@ function compileTierPeer(atoms: AtomTable, cluster: Cluster, peer: TierPeer): nu
       return atoms.addresses(peer.cidrs.map((c) => parseCIDR(c)).filter((r): r is AddressRange => r !== undefined));
     case 'nodes':
       return atoms.addresses(nodeRanges(cluster, peer.nodeSelector));
-    case 'unsupported':
-      return 'unsupported';
+    case 'unsupported': {
+      if (!peer.domainNames) return 'unsupported';
+      const resolved = domainRanges(cluster, peer.domainNames);
+      if (resolved) return atoms.addresses(resolved);
+      // AWS's agent skips a domainName entry it cannot enforce and keeps the rule's other entries: for AWS's kinds an
+      // unanswered name matches nothing by itself (the CEL rule allows domainNames in Accept rules only).
+      return aws ? atoms.addresses([]) : 'unsupported';
+    }
   }
 }
 
@@ -261,23 +289,26 @@ function compileTierPolicy(atoms: AtomTable, cluster: Cluster, policy: TierPolic
   const subject = atoms.pods({ selector: policy.subject.namespaceSelector }, policy.subject.podSelector);
   const rules = (dir: Direction): CompiledRule[] =>
     policy[dir].map((rule, index) => {
-      const compiled = rule.peers.map((p) => compileTierPeer(atoms, cluster, p));
+      const compiled = rule.peers.map((p) => compileTierPeer(atoms, cluster, p, policy.group !== undefined));
       const unsupported = compiled.includes('unsupported');
       const ports = tierPorts(rule.ports);
       // An unknown peer fails closed, as the API asks: Allow matches nothing, Deny and Pass deny every peer.
       if (unsupported && rule.action !== 'Allow') return { index, name: rule.name, action: 'Deny', peers: null, never: false, ports };
-      return { index, name: rule.name, action: rule.action, peers: compiled.filter((c): c is number => c !== 'unsupported'), never: unsupported, ports };
+      const kept = compiled.flatMap((c, k) => (c === 'unsupported' ? [] : [k]));
+      return { index, name: rule.name, action: rule.action, peers: kept.map((k) => compiled[k] as number), peerSources: kept, never: unsupported, ports };
     });
   return { source: policy, subject, rules: { ingress: rules('ingress'), egress: rules('egress') } };
 }
 
-function compileNetworkPolicy(atoms: AtomTable, source: PolicyObject): CompiledNetworkPolicy {
+function compileNetworkPolicy(atoms: AtomTable, cluster: Cluster, source: PolicyObject): CompiledNetworkPolicy {
   const { policy } = source;
   const namespace = policy.metadata.namespace ?? 'default';
   const types = effectivePolicyTypes(policy.spec);
   const peersOf = (peers: readonly import('../api/types.js').NetworkPolicyPeer[] | undefined): number[] | null => {
     if (!peers || peers.length === 0) return null;
     return peers.map((peer) => {
+      // An ApplicationNetworkPolicy's domainNames peer: the addresses answered for its names, else nothing (fail closed).
+      if (peer.domainNames) return atoms.addresses(domainRanges(cluster, peer.domainNames) ?? []);
       if (peer.ipBlock) return atoms.addresses(ipBlockRanges(peer.ipBlock.cidr, peer.ipBlock.except ?? []));
       const scope = peer.namespaceSelector ? { selector: peer.namespaceSelector } : { namespace };
       return atoms.pods(scope, peer.podSelector);
@@ -321,7 +352,7 @@ function externalRanges(atoms: readonly Atom[]): { ranges: AddressRange[]; v6: b
 /** Compiles a cluster: atoms, classes, external ranges. */
 export function compileCluster(cluster: Cluster): Compiled {
   const table = new AtomTable(cluster);
-  const networkPolicies = cluster.policies.map((p) => compileNetworkPolicy(table, p));
+  const networkPolicies = cluster.policies.map((p) => compileNetworkPolicy(table, cluster, p));
   const tierPolicies = [...cluster.tierPolicies].sort(tierOrder).map((p) => compileTierPolicy(table, cluster, p));
   // Each pod's own node reaches it (ingress), whatever the policies say: every node address is a range of its own.
   for (const text of ownNodeAddressTexts(cluster)) {

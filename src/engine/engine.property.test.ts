@@ -82,4 +82,10 @@ describe('engine agrees with the reference evaluator', () => {
   it('matrix lists exactly the allowed pairs (with tiers)', () => {
     fc.assert(fc.property(clusterArb({ tiers: true }), (c) => matrixAgrees(c)), { numRuns: 150 });
   });
+  it("on random clusters with AWS's kinds (ApplicationNetworkPolicy, networking.k8s.aws ClusterNetworkPolicy, domainNames with DNS answers), every flow", () => {
+    fc.assert(fc.property(clusterArb({ tiers: true, aws: true }), (c) => differential(c)), { numRuns: 300 });
+  });
+  it("matrix lists exactly the allowed pairs (with AWS's kinds and DNS answers)", () => {
+    fc.assert(fc.property(clusterArb({ tiers: true, aws: true }), (c) => matrixAgrees(c)), { numRuns: 150 });
+  });
 });

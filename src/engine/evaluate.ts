@@ -8,6 +8,7 @@ import { hasAtom, type CompiledRule, type CompiledTierPolicy, type Direction, ty
 import { EVERYTHING, NOTHING, containsPort, intersectAll, isNothing, only, range, subtractAll, unionAll } from './ports.js';
 import { runPipeline, runPortPipeline, type PortAlgebra, type StageAnswer } from './pipeline.js';
 import type { DirectionVerdict, PortsByProtocol, RuleRef } from './types.js';
+import { policyKindLabel } from '../model/types.js';
 
 export function ruleMatchesPeer(rule: CompiledRule, peer: PeerClass): boolean {
   if (rule.never) return false;
@@ -85,7 +86,7 @@ function ref(policy: CompiledTierPolicy, rule: CompiledRule): RuleRef {
   return {
     tier: policy.source.tier,
     policy: policy.source.name,
-    kind: policy.source.kind,
+    kind: policyKindLabel(policy.source),
     index: rule.index,
     ...(rule.name ? { name: rule.name } : {}),
     action: rule.action,
@@ -94,7 +95,9 @@ function ref(policy: CompiledTierPolicy, rule: CompiledRule): RuleRef {
 
 function describeRule(r: RuleRef): string {
   const name = r.name ? ` (${r.name})` : '';
-  return `${r.policy} rule ${r.index}${name}`;
+  // AWS's ClusterNetworkPolicy shares its kind name with the upstream one: name its group.
+  const kind = r.kind.includes('(') ? `${r.kind} ` : '';
+  return `${kind}${r.policy} rule ${r.index}${name}`;
 }
 
 function firstTierMatch(policies: readonly CompiledTierPolicy[], dir: Direction, peer: PeerClass, dst: PeerClass, protocol: Protocol, port: number): RuleRef | undefined {
@@ -129,14 +132,16 @@ export function traceDirection(subject: PeerClass | undefined, peer: PeerClass, 
       for (const policy of isolating) {
         for (const rule of policy.rules[dir]) {
           if (ruleMatchesPeer(rule, peer) && containsPort(resolvePorts(rule.ports, dst), protocol, port)) {
-            matched.push({ tier: 'NetworkPolicy', policy: `${policy.namespace}/${policy.name}`, kind: 'NetworkPolicy', index: rule.index, action: 'Allow' });
+            matched.push({ tier: 'NetworkPolicy', policy: `${policy.namespace}/${policy.name}`, kind: policyKindLabel(policy.source), index: rule.index, action: 'Allow' });
           }
         }
       }
-      const names = isolating.map((p) => `${p.namespace}/${p.name}`).join(', ');
+      // Name the kind of each policy once any is not a plain NetworkPolicy (AWS's ApplicationNetworkPolicy).
+      const labelled = isolating.some((p) => p.source.kind !== undefined);
+      const names = isolating.map((p) => `${labelled ? `${policyKindLabel(p.source)} ` : ''}${p.namespace}/${p.name}`).join(', ');
       return matched.length > 0
-        ? { answer: 'Accept', detail: { rules: matched, summary: `NetworkPolicy ${matched.map((m) => `${m.policy} rule ${m.index}`).join(', ')} allows` } }
-        : { answer: 'Deny', detail: { rules: [], summary: `isolated by NetworkPolicy ${names}; no rule allows it` } };
+        ? { answer: 'Accept', detail: { rules: matched, summary: `${[...new Set(matched.map((m) => m.kind))].join(', ')} ${matched.map((m) => `${m.policy} rule ${m.index}`).join(', ')} allows` } }
+        : { answer: 'Deny', detail: { rules: [], summary: `isolated by ${labelled ? '' : 'NetworkPolicy '}${names}; no rule allows it` } };
     },
     Baseline: tier('Baseline', subject.baseline),
     Default: () => ({ answer: 'Accept', detail: { rules: [], summary: 'not isolated: allowed by default' } }),

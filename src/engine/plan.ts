@@ -184,7 +184,8 @@ export function planNetworkPolicy(engine: Engine, index: number): PolicyPlan {
   const spec = compiled.source.policy.spec;
   const sourcePeers = (dir: Direction, index: number): SourcePeer[] => {
     const peers = dir === 'ingress' ? spec.ingress?.[index]?.from : spec.egress?.[index]?.to;
-    return (peers ?? []).map((p) => (p.ipBlock ? { kind: 'blocks', blocks: [{ cidr: p.ipBlock.cidr, except: p.ipBlock.except }] } : { kind: 'pods' }));
+    // A domainNames peer (ApplicationNetworkPolicy): no address the objects can carry.
+    return (peers ?? []).map((p) => (p.ipBlock ? { kind: 'blocks', blocks: [{ cidr: p.ipBlock.cidr, except: p.ipBlock.except }] } : p.domainNames ? { kind: 'blocks', blocks: [] } : { kind: 'pods' }));
   };
   return {
     groups: planner.groups(compiled.subject, compiled.rules.ingress).map((pods) => ({
@@ -201,13 +202,16 @@ export function planTierPolicy(engine: Engine, index: number): PolicyPlan {
   const planner = plannerOf(engine);
   const sourcePeers = (dir: Direction, rule: CompiledRule): SourcePeer[] => {
     if (rule.peers === null) return [];
-    // The compiler keeps the peers it can evaluate, in order; an unevaluable one made the rule `never` or peers null.
-    const supported = (compiled.source[dir][rule.index]?.peers ?? []).filter((p): p is Exclude<TierPeer, { kind: 'unsupported' }> => p.kind !== 'unsupported');
-    return supported.map((p, k): SourcePeer => {
+    const source = compiled.source[dir][rule.index]?.peers ?? [];
+    return rule.peers.map((atom, k): SourcePeer => {
+      const p = source[rule.peerSources?.[k] ?? k];
       if (p.kind === 'pods') return { kind: 'pods' };
       if (p.kind === 'networks') return { kind: 'blocks', blocks: p.cidrs.map((cidr) => ({ cidr })) };
+      // A domainNames peer the engine read through DNS answers: no address the objects can carry (DNS is not in the
+      // data plane; AWS writes a domainName entry, which agents skip).
+      if (p.kind === 'unsupported') return { kind: 'blocks', blocks: [] };
       // Node addresses, bare, as the atom holds them.
-      const ranges = engine.compiled.atoms[rule.peers![k]].ranges ?? [];
+      const ranges = engine.compiled.atoms[atom].ranges ?? [];
       return { kind: 'blocks', blocks: ranges.map((r) => ({ cidr: hostText(r) })) };
     });
   };

@@ -115,6 +115,7 @@ function npPortMatches(ports: readonly NetworkPolicyPort[] | undefined, dst: Ref
 function npPeerMatches(cluster: Cluster, policyNs: string, peers: readonly NetworkPolicyPeer[] | undefined, other: RefEnd): boolean {
   if (!peers || peers.length === 0) return true;
   return peers.some((peer) => {
+    if (peer.domainNames) return domainAnswerMatches(cluster, peer.domainNames, other) === true;
     if (peer.ipBlock) {
       const block = peer.ipBlock;
       return addressesOf(other).some((a) => inIpBlock(block, a));
@@ -155,8 +156,44 @@ function tierPeerMatches(cluster: Cluster, peer: TierPeer, other: RefEnd): boole
       );
     }
     case 'unsupported':
-      return false;
+      return peer.domainNames !== undefined && domainAnswerMatches(cluster, peer.domainNames, other) === true;
   }
+}
+
+/** Label by label: `*.` stands for one or more whole labels in front of the rest; case and a final dot do not count. */
+function nameFits(pattern: string, name: string): boolean {
+  const labels = (s: string): string[] => s.toLowerCase().replace(/\.$/, '').split('.');
+  const p = labels(pattern);
+  const n = labels(name);
+  if (p[0] !== '*') return p.length === n.length && p.every((l, i) => l === n[i]);
+  const rest = p.slice(1);
+  return n.length > rest.length && rest.every((l, i) => l === n[n.length - rest.length + i]);
+}
+
+/**
+ * A domainNames peer against the user's DNS answers: true when `other` has an address answered for a name the peer
+ * matches, false when some name is answered but not with it, undefined when no name of the peer has an answer.
+ */
+function domainAnswerMatches(cluster: Cluster, patterns: readonly string[], other: RefEnd): boolean | undefined {
+  let answered = false;
+  for (const [name, ips] of cluster.dns ?? []) {
+    if (!patterns.some((p) => nameFits(p, name))) continue;
+    answered = true;
+    for (const text of ips) {
+      const a = parseIP(text);
+      if (a && addressesOf(other).some((o) => o.family === a.family && o.value === a.value)) return true;
+    }
+  }
+  return answered ? false : undefined;
+}
+
+/** A peer the reference cannot evaluate: rule-level fail closed (upstream kinds, names without an answer). */
+function unevaluable(cluster: Cluster, policy: TierPolicy, peer: TierPeer): boolean {
+  if (peer.kind !== 'unsupported') return false;
+  if (!peer.domainNames) return true;
+  // AWS's kinds read an unanswered domainNames peer as matching nothing, leaving the rule's other peers in force.
+  const names = peer.domainNames;
+  return policy.group === undefined && ![...(cluster.dns?.keys() ?? [])].some((n) => names.some((p) => nameFits(p, n)));
 }
 
 function tierPortMatches(ports: readonly TierPort[] | undefined, dst: RefEnd, protocol: Protocol, port: number): boolean {
@@ -181,7 +218,7 @@ function tierDecision(
   for (const policy of policies) {
     for (const rule of policy[dir]) {
       if (!tierPortMatches(rule.ports, dst, protocol, port)) continue;
-      const unsupported = rule.peers.some((p) => p.kind === 'unsupported');
+      const unsupported = rule.peers.some((p) => unevaluable(cluster, policy, p));
       // An unknown peer fails closed: an Allow rule matches nothing, a Deny or Pass rule denies everything.
       if (unsupported) {
         if (rule.action === 'Allow') continue;

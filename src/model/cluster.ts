@@ -10,6 +10,8 @@ import { PROTOCOLS } from '../api/types.js';
 import { formatAddress, parseAddress } from '../api/validate-ip.js';
 import type { NetworkPolicy, Protocol, WorkloadKind } from '../api/types.js';
 import { isTierKind, isTierObject, normalizeTierPolicy } from './tiers.js';
+import { AWS_V1ALPHA1 } from '../api/aws-types.js';
+import { normalizeApplicationNetworkPolicy, normalizeAwsClusterNetworkPolicy } from './aws.js';
 import type {
   Cluster,
   Endpoint,
@@ -92,7 +94,7 @@ export function buildCluster(
       diagnostics.push({ severity: 'error', message: 'metadata.name is missing; the object is ignored', pos: doc.pos, object });
       continue;
     }
-    const clusterScoped = isClusterScoped(kind);
+    const clusterScoped = isClusterScoped(doc.kind);
     const namespace = clusterScoped ? '' : doc.namespace || defaultNamespace;
     const key = `${kind}\u0000${namespace}\u0000${doc.name}`;
     const first = seen.get(key);
@@ -129,6 +131,17 @@ export function buildCluster(
         const draft = podEndpoint(doc.name, namespace, v, doc.pos);
         if (draft === 'hostNetwork') diagnostics.push(hostNetworkNote(doc, object));
         else if (draft) drafts.push(draft);
+        break;
+      }
+      case 'ApplicationNetworkPolicy': {
+        const policy = normalizeApplicationNetworkPolicy(v, namespace, doc.pos);
+        if (policy) policies.push(policy);
+        break;
+      }
+      case 'AwsClusterNetworkPolicy': {
+        const { policy, problems } = normalizeAwsClusterNetworkPolicy(v, doc.pos);
+        for (const p of problems) diagnostics.push({ severity: p.severity ?? 'error', message: p.message, pos: doc.position(p.path), object, path: formatPath(p.path) });
+        if (policy) tierPolicies.push(policy);
         break;
       }
       case 'AdminNetworkPolicy':
@@ -197,11 +210,15 @@ export function canonicalIP(text: string): string | undefined {
 
 // ---------------------------------------------------------------- kinds
 
-type ReadKind = 'Namespace' | 'Pod' | 'Node' | 'Service' | 'NetworkPolicy' | WorkloadKind | TierKindName;
+type ReadKind = 'Namespace' | 'Pod' | 'Node' | 'Service' | 'NetworkPolicy' | WorkloadKind | TierKindName | AwsReadKind;
+/** AWS's own kinds (networking.k8s.aws/v1alpha1); its ClusterNetworkPolicy is told apart from the upstream one. */
+type AwsReadKind = 'AwsClusterNetworkPolicy' | 'ApplicationNetworkPolicy';
 type TierKindName = 'AdminNetworkPolicy' | 'BaselineAdminNetworkPolicy' | 'ClusterNetworkPolicy';
 
 function readKind(doc: LoadedDocument): ReadKind | undefined {
   if (isTierKind(doc.apiVersion, doc.kind)) return doc.kind;
+  if (doc.apiVersion === AWS_V1ALPHA1 && doc.kind === 'ClusterNetworkPolicy') return 'AwsClusterNetworkPolicy';
+  if (doc.apiVersion === AWS_V1ALPHA1 && doc.kind === 'ApplicationNetworkPolicy') return 'ApplicationNetworkPolicy';
   const groups = READ_KINDS.get(doc.kind);
   const slash = doc.apiVersion.indexOf('/');
   const group = slash < 0 ? '' : doc.apiVersion.slice(0, slash);

@@ -45,8 +45,13 @@ export interface Endpoint {
 
 /** A NetworkPolicy with where it came from. */
 export interface PolicyObject {
+  /** For an AWS ApplicationNetworkPolicy: its spec read as a NetworkPolicy's (egress peers may carry `domainNames`). */
   readonly policy: NetworkPolicy;
   readonly source?: SourcePos;
+  /** The object's kind when it is not a networking.k8s.io NetworkPolicy. @default "NetworkPolicy" */
+  readonly kind?: 'ApplicationNetworkPolicy';
+  /** The object's API group when it is not networking.k8s.io. @default "networking.k8s.io" */
+  readonly group?: 'networking.k8s.aws';
 }
 
 // ---------------------------------------------------------------- admin tiers, one model for both API versions
@@ -67,8 +72,11 @@ export type TierPeer =
   | { readonly kind: 'pods'; readonly selector: TierPodSelector }
   | { readonly kind: 'networks'; readonly cidrs: readonly string[] }
   | { readonly kind: 'nodes'; readonly nodeSelector: LabelSelector }
-  /** A peer of a kind Palisade does not evaluate (e.g. domainNames): the rule fails closed as the API says. */
-  | { readonly kind: 'unsupported'; readonly what: string };
+  /**
+   * A peer of a kind Palisade does not evaluate by itself (e.g. domainNames): the rule fails closed as the API says.
+   * `domainNames` holds the names of a domainNames peer, which match the addresses `Cluster.dns` gives them.
+   */
+  | { readonly kind: 'unsupported'; readonly what: string; readonly domainNames?: readonly string[] };
 
 /** A port match: a numeric range of a protocol, or a named container port of the destination. */
 export type TierPort =
@@ -96,6 +104,18 @@ export interface TierPolicy {
   readonly ingress: readonly TierRule[];
   readonly egress: readonly TierRule[];
   readonly source?: SourcePos;
+  /** The API group when it is not policy.networking.k8s.io: AWS's own ClusterNetworkPolicy. */
+  readonly group?: 'networking.k8s.aws';
+}
+
+/**
+ * How outputs name a policy's kind: the kind, with AWS's group when the policy is one of AWS's own kinds (whose
+ * ClusterNetworkPolicy shares its name with the upstream one).
+ * @example policyKindLabel({ kind: 'ClusterNetworkPolicy', group: 'networking.k8s.aws' }) // "ClusterNetworkPolicy (networking.k8s.aws)"
+ */
+export function policyKindLabel(p: { readonly kind?: string; readonly group?: string }): string {
+  const kind = p.kind ?? 'NetworkPolicy';
+  return p.group ? `${kind} (${p.group})` : kind;
 }
 
 /** A node, for `nodes` peers of the tier policies. */
@@ -124,4 +144,9 @@ export interface Cluster {
   readonly tierPolicies: readonly TierPolicy[];
   readonly nodes: readonly NodeInfo[];
   readonly services: readonly ServiceInfo[];
+  /**
+   * DNS answers the user supplies (`--resolve NAME=IP`): name (lower case, no trailing dot) → addresses. A domainNames
+   * peer matches the addresses of the names it matches; without an answer for any of its names it fails closed.
+   */
+  readonly dns?: ReadonlyMap<string, readonly string[]>;
 }

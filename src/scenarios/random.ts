@@ -1,12 +1,13 @@
 /**
  * Random small clusters for property tests and lab verification: namespaces, pods with labels, IPs and named ports,
- * NetworkPolicies using every peer and port form, and admin/baseline tier policies with every action and peer kind.
+ * NetworkPolicies using every peer and port form, and admin/baseline tier policies with every action and peer kind;
+ * with `aws`, also AWS's ApplicationNetworkPolicy and ClusterNetworkPolicy with domainNames peers and DNS answers.
  * Values are drawn from small pools so that selectors, blocks and names often collide, which is where bugs live.
  */
 import fc from 'fast-check';
 import type { LabelSelector, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort, Protocol } from '../api/types.js';
 import { parseCIDR } from '../api/ip.js';
-import type { Cluster, Endpoint, EndpointPort, NamespaceInfo, NodeInfo, TierPeer, TierPolicy, TierPort, TierRule } from '../model/types.js';
+import type { Cluster, Endpoint, EndpointPort, NamespaceInfo, NodeInfo, PolicyObject, TierPeer, TierPolicy, TierPort, TierRule } from '../model/types.js';
 
 const NAMESPACES = ['x', 'y', 'z'] as const;
 const PROTOCOLS: Protocol[] = ['TCP', 'UDP', 'SCTP'];
@@ -30,6 +31,12 @@ const NAMED = [
 export const PROBE_PORTS = [1, 53, 80, 81, 443, 8080, 9090, 65535];
 /** External addresses probed by the tests, next to every block edge used above. */
 export const PROBE_ADDRESSES = ['10.0.0.7', '10.0.0.200', '10.0.1.9', '10.0.2.1', '8.8.8.8', '169.254.169.254', '192.168.0.1', '192.168.0.2', '192.168.5.5', 'fd00::9', 'fd00::3:1', '2001:db8::1'];
+
+/** Domain name patterns of domainNames peers, and the names DNS answers are drawn for (AWS's kinds). */
+const DOMAIN_PATTERNS = ['api.example.com', '*.example.com', 'example.com', 'other.org'];
+const DNS_NAMES = ['api.example.com', 'a.b.example.com', 'example.com'];
+/** Addresses DNS answers point at: external probes, a pod, a node. */
+const DNS_ADDRESSES = ['8.8.8.8', '10.0.0.2', '169.254.169.254', '192.168.0.2', 'fd00::9'];
 
 const labelsArb = fc.record({ app: fc.constantFrom(...LABEL_VALUES), role: fc.constantFrom(...LABEL_VALUES) }, { requiredKeys: [] });
 
@@ -75,12 +82,22 @@ const npPortArb: fc.Arbitrary<NetworkPolicyPort> = fc.oneof(
   fc.record({ protocol: fc.constantFrom(...PROTOCOLS), port: fc.constantFrom('http', 'dns', 'metrics', 'sctp-a', 'none') }, { requiredKeys: ['port'] }),
 );
 
+const domainNamesArb = fc.subarray(DOMAIN_PATTERNS, { minLength: 1, maxLength: 2 });
+
+/** An ApplicationNetworkPolicy's egress peers add domainNames. */
+const anpPeerArb: fc.Arbitrary<NetworkPolicyPeer> = fc.oneof({ weight: 3, arbitrary: npPeerArb }, { weight: 1, arbitrary: domainNamesArb.map((domainNames) => ({ domainNames })) });
+
 const npRuleArb = fc.record(
   { peers: fc.array(npPeerArb, { maxLength: 2 }), ports: fc.array(npPortArb, { maxLength: 2 }) },
   { requiredKeys: [] },
 );
 
-const networkPolicyArb = (name: string): fc.Arbitrary<NetworkPolicy> =>
+const anpEgressRuleArb = fc.record(
+  { peers: fc.array(anpPeerArb, { maxLength: 2 }), ports: fc.array(npPortArb, { maxLength: 2 }) },
+  { requiredKeys: [] },
+);
+
+const networkPolicyArb = (name: string, aws = false): fc.Arbitrary<NetworkPolicy> =>
   fc
     .record(
       {
@@ -88,7 +105,7 @@ const networkPolicyArb = (name: string): fc.Arbitrary<NetworkPolicy> =>
         podSelector: selectorArb,
         policyTypes: fc.subarray(['Ingress', 'Egress'] as const, { minLength: 1 }),
         ingress: fc.array(npRuleArb, { maxLength: 2 }),
-        egress: fc.array(npRuleArb, { maxLength: 2 }),
+        egress: fc.array(aws ? anpEgressRuleArb : npRuleArb, { maxLength: 2 }),
       },
       { requiredKeys: ['namespace', 'podSelector'] },
     )
@@ -116,6 +133,13 @@ const addressPeerArb = (kind: TierKindChoice): fc.Arbitrary<TierPeer> =>
     ? fc.oneof({ weight: 2, arbitrary: networksPeerArb }, { weight: 1, arbitrary: nodesPeerArb })
     : fc.oneof({ weight: 2, arbitrary: networksPeerArb }, { weight: 1, arbitrary: nodesPeerArb }, { weight: 1, arbitrary: fc.constant({ kind: 'unsupported' as const, what: 'domainNames' }) });
 
+/** Tier peers with domainNames that DNS answers can resolve (upstream and AWS kinds alike). */
+const tierPeerWithDomainsArb: fc.Arbitrary<TierPeer> = fc.oneof(
+  { weight: 2, arbitrary: networksPeerArb },
+  { weight: 1, arbitrary: nodesPeerArb },
+  { weight: 1, arbitrary: domainNamesArb.map((domainNames): TierPeer => ({ kind: 'unsupported' as const, what: 'domainNames', domainNames })) },
+);
+
 const tierPortArb: fc.Arbitrary<TierPort> = fc.oneof(
   fc.record({ protocol: fc.constantFrom(...PROTOCOLS), port: fc.constantFrom(53, 80, 81) }).map((p) => ({ kind: 'range' as const, protocol: p.protocol, from: p.port, to: p.port })),
   fc.record({ protocol: fc.constantFrom(...PROTOCOLS), from: fc.constantFrom(1, 80), to: fc.constantFrom(81, 8080) }).map((p) => ({ kind: 'range' as const, ...p })),
@@ -129,12 +153,12 @@ type TierKindChoice = 'ClusterNetworkPolicy' | 'AdminNetworkPolicy' | 'BaselineA
  * A rule valid for its kind and direction: ingress peers are pods only; a rule with an address peer names no port by
  * name; BaselineAdminNetworkPolicy has no Pass.
  */
-const tierRuleArb = (kind: TierKindChoice, dir: 'ingress' | 'egress'): fc.Arbitrary<TierRule> =>
+const tierRuleArb = (kind: TierKindChoice, dir: 'ingress' | 'egress', aws = false): fc.Arbitrary<TierRule> =>
   fc
     .record(
       {
         action: kind === 'BaselineAdminNetworkPolicy' ? fc.constantFrom('Allow' as const, 'Deny' as const) : fc.constantFrom('Allow' as const, 'Deny' as const, 'Pass' as const),
-        peers: fc.array(dir === 'ingress' ? podsPeerArb : fc.oneof({ weight: 3, arbitrary: podsPeerArb }, { weight: 2, arbitrary: addressPeerArb(kind) }), { minLength: 1, maxLength: 2 }),
+        peers: fc.array(dir === 'ingress' ? podsPeerArb : fc.oneof({ weight: 3, arbitrary: podsPeerArb }, { weight: 2, arbitrary: aws && kind === 'ClusterNetworkPolicy' ? tierPeerWithDomainsArb : addressPeerArb(kind) }), { minLength: 1, maxLength: 2 }),
         ports: fc.array(tierPortArb, { minLength: 1, maxLength: 2 }),
       },
       { requiredKeys: ['action', 'peers'] },
@@ -145,7 +169,7 @@ const tierRuleArb = (kind: TierKindChoice, dir: 'ingress' | 'egress'): fc.Arbitr
       return numeric.length > 0 ? { ...r, ports: numeric } : { action: r.action, peers: r.peers };
     });
 
-const tierPolicyArb = (name: string, kinds: readonly TierKindChoice[]): fc.Arbitrary<TierPolicy> =>
+const tierPolicyArb = (name: string, kinds: readonly TierKindChoice[], aws = false): fc.Arbitrary<TierPolicy> =>
   fc.constantFrom(...kinds).chain((kind) =>
     (kind === 'ClusterNetworkPolicy' ? fc.constantFrom('Admin' as const, 'Baseline' as const) : fc.constant(kind === 'AdminNetworkPolicy' ? ('Admin' as const) : ('Baseline' as const))).chain((tier) =>
       fc.record({
@@ -154,9 +178,11 @@ const tierPolicyArb = (name: string, kinds: readonly TierKindChoice[]): fc.Arbit
         priority: kind === 'BaselineAdminNetworkPolicy' ? fc.constant(0) : fc.integer({ min: 0, max: 3 }),
         kind: fc.constant(kind),
         subject: fc.record({ namespaceSelector: nsSelectorArb, podSelector: selectorArb }, { requiredKeys: ['namespaceSelector'] }),
-        ingress: fc.array(tierRuleArb(kind, 'ingress'), { maxLength: 3 }),
-        egress: fc.array(tierRuleArb(kind, 'egress'), { maxLength: 3 }),
-      }),
+        ingress: fc.array(tierRuleArb(kind, 'ingress', aws), { maxLength: 3 }),
+        egress: fc.array(tierRuleArb(kind, 'egress', aws), { maxLength: 3 }),
+        // AWS's own ClusterNetworkPolicy (networking.k8s.aws): an unanswered domainNames peer matches nothing by itself.
+        group: aws && kind === 'ClusterNetworkPolicy' ? fc.constantFrom<'networking.k8s.aws' | undefined>(undefined, 'networking.k8s.aws') : fc.constant(undefined),
+      }).map(({ group, ...p }): TierPolicy => (group ? { ...p, group } : p)),
     ),
   );
 
@@ -176,6 +202,11 @@ export interface RandomScenarioOptions {
   readonly ipv4Only?: boolean;
   /** Every endpoint is a Pod with an IP, never a workload without one. @default false */
   readonly podsOnly?: boolean;
+  /**
+   * AWS's kinds too: NetworkPolicies may be ApplicationNetworkPolicies with domainNames egress peers, tier policies
+   * AWS ClusterNetworkPolicies, domainNames peers everywhere, and random DNS answers for them. @default false
+   */
+  readonly aws?: boolean;
 }
 
 /** A random cluster. */
@@ -194,13 +225,16 @@ export function clusterArb(opts: RandomScenarioOptions = {}): fc.Arbitrary<Clust
       policyCount: fc.integer({ min: 0, max: maxPolicies }),
       tierCount: fc.integer({ min: 0, max: opts.tiers ? 3 : 0 }),
       nodeZone: fc.boolean(),
+      // Drawn only for AWS scenarios, so the other scenarios (and the lab's seeded samples) stay as they were.
+      anp: opts.aws ? fc.array(fc.boolean(), { minLength: maxPolicies, maxLength: maxPolicies }) : fc.constant([] as boolean[]),
+      dns: opts.aws ? fc.array(fc.tuple(fc.constantFrom(...DNS_NAMES), fc.constantFrom(...DNS_ADDRESSES)), { maxLength: 3 }) : fc.constant([] as [string, string][]),
     })
     .chain((r) =>
       fc.record({
         base: fc.constant(r),
-        policies: fc.tuple(...Array.from({ length: r.policyCount }, (_, i) => networkPolicyArb(`np${i}`))),
+        policies: fc.tuple(...Array.from({ length: r.policyCount }, (_, i) => networkPolicyArb(`np${i}`, opts.aws === true && r.anp[i]))),
         // At most one BaselineAdminNetworkPolicy (it is a singleton named "default"): only the first may be one.
-        tiers: fc.tuple(...Array.from({ length: r.tierCount }, (_, i) => tierPolicyArb(`tp${i}`, i === 0 ? ['ClusterNetworkPolicy', 'AdminNetworkPolicy', 'BaselineAdminNetworkPolicy'] : ['ClusterNetworkPolicy', 'AdminNetworkPolicy']))),
+        tiers: fc.tuple(...Array.from({ length: r.tierCount }, (_, i) => tierPolicyArb(`tp${i}`, i === 0 ? ['ClusterNetworkPolicy', 'AdminNetworkPolicy', 'BaselineAdminNetworkPolicy'] : ['ClusterNetworkPolicy', 'AdminNetworkPolicy'], opts.aws === true))),
       }),
     )
     .map(({ base, policies, tiers }) => {
@@ -225,7 +259,12 @@ export function clusterArb(opts: RandomScenarioOptions = {}): fc.Arbitrary<Clust
         };
       });
       const nodes: NodeInfo[] = NODE_ADDRESSES.map((address, i) => ({ name: `node${i}`, labels: (i === 0 && base.nodeZone ? { zone: 'one' } : {}) as Record<string, string>, addresses: [address] }));
-      return { namespaces, endpoints, policies: policies.map((policy) => ({ policy })), tierPolicies: tiers, nodes, services: [] };
+      const policyObjects: PolicyObject[] = policies.map((policy, i) =>
+        opts.aws === true && base.anp[i] ? { policy, kind: 'ApplicationNetworkPolicy', group: 'networking.k8s.aws' } : { policy },
+      );
+      const dns = new Map<string, string[]>();
+      for (const [name, ip] of base.dns) dns.set(name, [...(dns.get(name) ?? []), ip]);
+      return { namespaces, endpoints, policies: policyObjects, tierPolicies: tiers, nodes, services: [], ...(opts.aws ? { dns } : {}) };
     });
 }
 

@@ -9,7 +9,7 @@ import type { LoadedDocument } from '../api/load.js';
 import type { LineRange } from './protocol.js';
 
 /** The kinds the editor holds; everything else (namespaces, pods, workloads) stays as loaded. */
-export const POLICY_KINDS: ReadonlySet<string> = new Set(['NetworkPolicy', 'AdminNetworkPolicy', 'BaselineAdminNetworkPolicy', 'ClusterNetworkPolicy']);
+export const POLICY_KINDS: ReadonlySet<string> = new Set(['NetworkPolicy', 'AdminNetworkPolicy', 'BaselineAdminNetworkPolicy', 'ClusterNetworkPolicy', 'ApplicationNetworkPolicy']);
 
 /** The key the UI names a policy by, as `RuleRef` names it: `NetworkPolicy ns/name` or `AdminNetworkPolicy name`. */
 export function policyKey(kind: string, name: string, namespace?: string): string {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { engineExplainer } from '../../src/agent/explain.js';
-import { explainRecord, flowRecord, flowTuple, type FlowExplanation, type FlowRecord, type NflogPacket } from '../../src/agent/flowlog.js';
+import { configureFlowLogFormat, explainRecord, flowRecord, flowTuple, resolveFlowLogFormat, type FlowExplanation, type FlowRecord, type NflogPacket } from '../../src/agent/flowlog.js';
 import { compile } from '../../src/engine/engine.js';
 import type { LogTag } from '../../src/nft/compile.js';
 import { clusterFromYaml, namespace, pod } from '../support/cluster.js';
@@ -102,12 +102,12 @@ describe('flow records explained by the engine', () => {
     });
   }
 
-  it('keeps the AWS msg exactly and the AWS fields first', () => {
+  it('keeps the AWS msg exactly and the AWS fields first (v1.4.1: ACCEPT at debug from events.go:273)', () => {
     const r = logged(packet('10.244.1.2', '10.244.1.3', 80), np('ACCEPT'));
     expect(r.msg).toBe('Flow Info: Src IP: 10.244.1.2 Src Port: 40000 Dest IP: 10.244.1.3 Dest Port: 80 Proto TCP Verdict ACCEPT Direction ingress, Tier NETWORK_POLICY');
     expect(r.msg).toBe(flowRecord(packet('10.244.1.2', '10.244.1.3', 80), np('ACCEPT'), 'n1')!.msg);
     expect(JSON.stringify(r)).toBe(
-      '{"level":"info","ts":"2025-01-01T00:00:00.000Z","msg":"Flow Info: Src IP: 10.244.1.2 Src Port: 40000 Dest IP: 10.244.1.3 Dest Port: 80 Proto TCP Verdict ACCEPT Direction ingress, Tier NETWORK_POLICY",' +
+      '{"level":"debug","ts":"2025-01-01T00:00:00.000Z","caller":"events/events.go:273","msg":"Flow Info: Src IP: 10.244.1.2 Src Port: 40000 Dest IP: 10.244.1.3 Dest Port: 80 Proto TCP Verdict ACCEPT Direction ingress, Tier NETWORK_POLICY",' +
         '"node":"n1","verdict":"ACCEPT","direction":"ingress","policies":["default/b-ingress"],"tier":"NETWORK_POLICY",' +
         '"policy":"default/b-ingress","rule":{"index":1},"engineVerdict":"ACCEPT","engineTier":"NETWORK_POLICY"}',
     );
@@ -134,5 +134,40 @@ describe('flow records explained by the engine', () => {
     expect(spy).toHaveBeenCalledTimes(4);
     expect(explain(f(40000, 80))).toEqual(first);
     spy.mockRestore();
+  });
+});
+
+describe("flow-log formats of the AWS agent's versions (aws/aws-network-policy-agent pkg/ebpf/events/events.go)", () => {
+  const v4 = (verdict: 'ACCEPT' | 'DENY', tier: LogTag['tier'] = 'NETWORK_POLICY'): [NflogPacket, LogTag] => [
+    { prefix: `pl ${verdict === 'ACCEPT' ? 'A' : 'D'} i 1`, family: 4, src: '10.244.1.2', dst: '10.244.1.3', protocol: 6, srcPort: 40000, dstPort: 80, time: new Date('2025-01-01T00:00:00Z') },
+    { verdict, direction: 'ingress', policies: [], tier },
+  ];
+  const v6 = (verdict: 'ACCEPT' | 'DENY'): [NflogPacket, LogTag] => [
+    { prefix: 'pl D e 1', family: 6, src: 'fd00::2', dst: '2001:db8::7', protocol: 17, srcPort: 5353, dstPort: 53, time: new Date('2025-01-01T00:00:00Z') },
+    { verdict, direction: 'egress', policies: [], tier: 'ADMIN' },
+  ];
+  it.each([
+    ['v1.4.1 IPv4 DENY (events.go:270, Infof)', v4('DENY'), 'v1.4.1', 'info', 'events/events.go:270', 'Flow Info: Src IP: 10.244.1.2 Src Port: 40000 Dest IP: 10.244.1.3 Dest Port: 80 Proto TCP Verdict DENY Direction ingress, Tier NETWORK_POLICY'],
+    ['v1.4.1 IPv6 DENY in the colon form (events.go:241)', v6('DENY'), 'v1.4.1', 'info', 'events/events.go:241', 'Flow Info: Src IP: fd00::2 Src Port: 5353 Dest IP: 2001:db8::7 Dest Port: 53 Proto: UDP Verdict: DENY Direction: egress Tier: ADMIN'],
+    ['v1.4.1 IPv6 ACCEPT at debug (events.go:244, Debugf)', v6('ACCEPT'), 'v1.4.1', 'debug', 'events/events.go:244', 'Flow Info: Src IP: fd00::2 Src Port: 5353 Dest IP: 2001:db8::7 Dest Port: 53 Proto: UDP Verdict: ACCEPT Direction: egress Tier: ADMIN'],
+    ['v1.4.1 strict-mode default deny is tier DEFAULT (getTier)', v4('DENY', 'STRICT_MODE_DEFAULT'), 'v1.4.1', 'info', 'events/events.go:270', 'Flow Info: Src IP: 10.244.1.2 Src Port: 40000 Dest IP: 10.244.1.3 Dest Port: 80 Proto TCP Verdict DENY Direction ingress, Tier DEFAULT'],
+    ['v1.3.0 IPv4 ACCEPT (events.go:270)', v4('ACCEPT'), 'v1.3.0', 'debug', 'events/events.go:270', 'Flow Info: Src IP: 10.244.1.2 Src Port: 40000 Dest IP: 10.244.1.3 Dest Port: 80 Proto TCP Verdict ACCEPT Direction ingress, Tier NETWORK_POLICY'],
+    ['v1.2.7: no tier (events.go:246)', v4('DENY'), 'v1.2.7', 'info', 'events/events.go:246', 'Flow Info: Src IP: 10.244.1.2 Src Port: 40000 Dest IP: 10.244.1.3 Dest Port: 80 Proto TCP Verdict DENY Direction ingress'],
+    ['v1.2.2 IPv6: no tier, colon form (events.go:220)', v6('ACCEPT'), 'v1.2.2', 'debug', 'events/events.go:220', 'Flow Info: Src IP: fd00::2 Src Port: 5353 Dest IP: 2001:db8::7 Dest Port: 53 Proto: UDP Verdict: ACCEPT Direction: egress'],
+    ['family v1.2 is its newest version, v1.2.7', v4('DENY'), 'v1.2', 'info', 'events/events.go:246', 'Flow Info: Src IP: 10.244.1.2 Src Port: 40000 Dest IP: 10.244.1.3 Dest Port: 80 Proto TCP Verdict DENY Direction ingress'],
+  ] as const)('%s', (_name, [p, tag], format, level, caller, msg) => {
+    const r = flowRecord(p, tag, 'n1', format)!;
+    expect(r.level).toBe(level);
+    expect(r.caller).toBe(caller);
+    expect(r.msg).toBe(msg);
+  });
+  it('v1.0.8: msg "Flow Info:  " with the flow as logr fields, every verdict at info (events.go:193)', () => {
+    const [p, tag] = v4('ACCEPT');
+    const r = flowRecord(p, tag, 'n1', 'v1.0.8')!;
+    expect(r).toMatchObject({ level: 'info', caller: 'events/events.go:193', msg: 'Flow Info:  ', 'Src IP': '10.244.1.2', 'Src Port': 40000, 'Dest IP': '10.244.1.3', 'Dest Port': 80, Proto: 'TCP', Verdict: 'ACCEPT' });
+  });
+  it('an unknown version is refused by configureFlowLogFormat', () => {
+    expect(() => configureFlowLogFormat('v9.9.9')).toThrow(/unknown flow log format/);
+    expect(resolveFlowLogFormat('1.3.7')).toBe('v1.3.7');
   });
 });

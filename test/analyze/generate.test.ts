@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { readCluster } from '../../src/model/read.js';
 import { validateObject } from '../../src/api/validate.js';
-import { generate, type GeneratedTier } from '../../src/analyze/generate.js';
+import { generate, type GeneratedApi, type GeneratedTier } from '../../src/analyze/generate.js';
 import { readTenants, validateTenants, type Tenants } from '../../src/analyze/tenants.js';
 import { compile, type Engine } from '../../src/engine/engine.js';
 import type { Protocol } from '../../src/api/types.js';
@@ -24,8 +24,8 @@ function world(tenants: Tenants): Obj[] {
   return objects;
 }
 
-function engineFor(tenants: Tenants, tier: GeneratedTier, extra: readonly Obj[] = []): Engine {
-  const policies = generate(tenants, tier).flatMap((f) => f.objects) as unknown as Obj[];
+function engineFor(tenants: Tenants, tier: GeneratedTier, extra: readonly Obj[] = [], api: GeneratedApi = 'upstream'): Engine {
+  const policies = generate(tenants, tier, api).flatMap((f) => f.objects) as unknown as Obj[];
   return compile(readObjects([...world(tenants), ...policies, ...extra]).cluster);
 }
 
@@ -223,5 +223,55 @@ describe('generate tenants: the command', () => {
     const r = await cli(['generate', 'tenants', '--help']);
     expect(r.code).toBe(0);
     expect(r.out).toContain('palisade generate tenants examples/tenants/tenants.yaml');
+  });
+});
+
+describe("generate tenants --tier admin --api aws: AWS's own ClusterNetworkPolicy (networking.k8s.aws/v1alpha1)", () => {
+  it('the example and five teams: isolated both ways, DNS works, the internet when allowed, IMDS and other blocked addresses never', () => {
+    for (const tenants of [readTenants(EXAMPLE).tenants, fiveTeams()]) {
+      const files = generate(tenants, 'admin', 'aws');
+      for (const o of files.flatMap((f) => f.objects)) {
+        expect(o.apiVersion).toBe('networking.k8s.aws/v1alpha1');
+        expect(validateObject(o).filter((e) => (e.severity ?? 'error') === 'error')).toEqual([]);
+      }
+      expectTenantIsolation(tenants, engineFor(tenants, 'admin', [], 'aws'));
+    }
+  });
+
+  it('means exactly what the upstream admin tier means (every pair and probed port of the example)', () => {
+    const { tenants } = readTenants(EXAMPLE);
+    const up = engineFor(tenants, 'admin');
+    const aws = engineFor(tenants, 'admin', [], 'aws');
+    expect(aws.matrixJson()).toEqual(up.matrixJson());
+  });
+
+  it('examples/eks-multi-team-aws/ is what the generator writes for examples/tenants/eks-multi-team.yaml', async () => {
+    const dir = 'examples/eks-multi-team-aws';
+    const r = await cli(['generate', 'tenants', 'examples/tenants/eks-multi-team.yaml', '--tier', 'admin', '--api', 'aws', '-o', '-']);
+    expect(r.code).toBe(0);
+    const written = readdirSync(dir).sort().map((f) => readFileSync(join(dir, f), 'utf8').trimEnd());
+    expect(r.out.trimEnd()).toBe(written.join('\n---\n'));
+  });
+
+  it('the bundled example with the AWS admin tier: teams isolated, DNS works, IMDS blocked (the engine, through why)', async () => {
+    const inputs = ['examples/eks-multi-team/namespaces.yaml', 'examples/eks-multi-team/workloads.yaml', 'examples/eks-multi-team-aws/'];
+    const e = compile(readCluster(inputs).cluster);
+    expect(e.allows({ from: 'a/client', to: 'd/monitor', protocol: 'TCP', port: 9090 })).toBe(false);
+    expect(e.allows({ from: 'e/shop', to: 'b/api', protocol: 'TCP', port: 8080 })).toBe(false);
+    expect(e.allows({ from: 'a/client', to: 'c/db', protocol: 'TCP', port: 5432 })).toBe(true);
+    for (const from of ['a/client', 'f/worker']) {
+      expect(e.allows({ from, to: 'kube-system/coredns', protocol: 'UDP', port: 53 })).toBe(true);
+      expect(e.allows({ from, to: 'kube-system/coredns', protocol: 'TCP', port: 53 })).toBe(true);
+      expect(e.allows({ from, to: '169.254.169.254', protocol: 'TCP', port: 80 })).toBe(false);
+      expect(e.allows({ from, to: '8.8.8.8', protocol: 'TCP', port: 443 })).toBe(true);
+    }
+    const r = await cli(['why', 'a/client', '169.254.169.254', '--port', '80', ...inputs]);
+    expect(r.out).toContain('DENIED — Admin tier, ClusterNetworkPolicy (networking.k8s.aws) tenant-team-a rule 3 (blocked) Deny');
+  });
+
+  it('--api aws without --tier admin is a usage mistake, exit 1 with a message', async () => {
+    const r = await cli(['generate', 'tenants', EXAMPLE, '--api', 'aws']);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('--api aws writes admin-tier policies');
   });
 });

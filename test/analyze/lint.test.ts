@@ -29,8 +29,14 @@ function base(o: { coredns?: boolean; webOwned?: boolean } = {}): Obj[] {
 const web = { matchLabels: { app: 'web' } };
 const ingressTo = (name: string, ingress: unknown[]) => np('shop', name, { podSelector: web, policyTypes: ['Ingress'], ingress });
 const egressFrom = (name: string, egress: unknown[]) => np('shop', name, { podSelector: web, policyTypes: ['Egress'], egress });
-// Spaced so they stay separate ports in the resolved, canonical form (adjacent ports merge into one range).
-const ports = (n: number) => Array.from({ length: n }, (_, i) => ({ port: 1000 + 2 * i }));
+const ports = (n: number) => Array.from({ length: n }, (_, i) => ({ port: 1000 + i }));
+/** db accepts web, so that only web's egress decides whether web reaches db. */
+const DB_IN = np('shop', 'db-in', { podSelector: { matchLabels: { app: 'db' } }, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: web }] }] });
+const DB_PODS = { pods: { namespaceSelector: {}, podSelector: { matchLabels: { app: 'db' } } } };
+/** An AWS ClusterNetworkPolicy (networking.k8s.aws/v1alpha1) on namespace shop with the given egress rules. */
+function awsCnp(name: string, egress: readonly Obj[]): Obj {
+  return { apiVersion: 'networking.k8s.aws/v1alpha1', kind: 'ClusterNetworkPolicy', metadata: { name }, spec: { tier: 'Admin', priority: 5, subject: { namespaces: { matchLabels: { 'kubernetes.io/metadata.name': 'shop' } } }, egress } };
+}
 const manyPods = (n: number) => Array.from({ length: n }, (_, i) => pod('bulk', `p${i}`, { labels: { app: 'bulk' }, ip: `10.1.${Math.floor(i / 250)}.${(i % 250) + 1}` }));
 const bulkPolicy = np('bulk', 'deny', { podSelector: { matchLabels: { app: 'bulk' } }, policyTypes: ['Ingress'] });
 
@@ -168,10 +174,36 @@ const cases: Case[] = [
   },
   {
     rule: 'aws-service-port-mismatch',
-    bad: [...base(), svc('shop', 'db', { clusterIP: '172.20.0.20', selector: { app: 'db' }, ports: [{ port: 80, targetPort: 5432 }] }), egressFrom('to-db', [{ to: [{ podSelector: { matchLabels: { app: 'db' } } }], ports: [{ port: 5432 }] }])],
-    good: [...base(), svc('shop', 'db', { clusterIP: '172.20.0.20', selector: { app: 'db' }, ports: [{ port: 80, targetPort: 5432 }] }), egressFrom('to-db', [{ to: [{ podSelector: { matchLabels: { app: 'db' } } }], ports: [{ port: 5432 }, { port: 80 }] }])],
+    // An ipBlock peer covers the Service's pods but not its ClusterIP, so nothing writes the Service port.
+    bad: [...base(), svc('shop', 'db', { clusterIP: '172.20.0.20', selector: { app: 'db' }, ports: [{ port: 80, targetPort: 5432 }] }), egressFrom('to-db', [{ to: [{ ipBlock: { cidr: '10.0.1.0/24' } }], ports: [{ port: 5432 }] }])],
+    // The former false positive: for a podSelector peer the resolver (as AWS's controller) writes ClusterIP:80.
+    good: [...base(), svc('shop', 'db', { clusterIP: '172.20.0.20', selector: { app: 'db' }, ports: [{ port: 80, targetPort: 5432 }] }), egressFrom('to-db', [{ to: [{ podSelector: { matchLabels: { app: 'db' } } }], ports: [{ port: 5432 }] }])],
     options: { profile: 'aws-vpc-cni' },
     path: 'spec.egress[0].ports',
+  },
+  {
+    rule: 'aws-egress-named-port-dropped',
+    // aws/amazon-network-policy-controller-k8s pkg/resolvers/endpoints.go:209-223: CIDR entries carry numeric ports only.
+    bad: [...base(), DB_IN, egressFrom('named', [{ to: [{ ipBlock: { cidr: '10.0.1.0/24' } }], ports: [{ port: 'postgres' }] }])],
+    good: [...base(), DB_IN, egressFrom('named', [{ to: [{ ipBlock: { cidr: '10.0.1.0/24' } }], ports: [{ port: 5432 }] }])],
+    options: { profile: 'aws-vpc-cni' },
+    path: 'spec.egress[0].ports',
+  },
+  {
+    rule: 'aws-except-across-rules',
+    // aws/aws-network-policy-agent pkg/fwruleprocessor/fw_rule_processor.go:144-160: every except becomes a deny entry.
+    bad: [...base(), egressFrom('blocks', [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['203.0.113.0/24'] } }] }, { to: [{ ipBlock: { cidr: '203.0.0.0/16' } }], ports: [{ port: 443 }] }])],
+    good: [...base(), egressFrom('blocks', [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['203.0.113.0/24'] } }] }, { to: [{ ipBlock: { cidr: '203.0.113.0/24' } }], ports: [{ port: 443 }] }])],
+    options: { profile: 'aws-vpc-cni' },
+    path: 'spec.egress[1].to[0].ipBlock',
+  },
+  {
+    rule: 'aws-rule-order-ignored',
+    // aws/aws-network-policy-agent pkg/ebpf/c/tc.v4egress.bpf.c:156-179: at one priority Deny wins, whatever the order.
+    bad: [...base(), DB_IN, awsCnp('order', [{ name: 'db', action: 'Accept', to: [DB_PODS] }, { name: 'rest', action: 'Deny', to: [{ namespaces: {} }] }])],
+    good: [...base(), DB_IN, awsCnp('order', [{ name: 'rest', action: 'Deny', to: [{ namespaces: {} }] }, { name: 'db', action: 'Accept', to: [DB_PODS] }])],
+    options: { profile: 'aws-vpc-cni' },
+    path: 'spec.egress[0]',
   },
   {
     rule: 'aws-ipv6-in-ipv4-cluster',
@@ -188,6 +220,20 @@ const cases: Case[] = [
     path: 'spec.podSelector',
   },
 ];
+
+describe('lint --profile aws-vpc-cni --aws-version: version-bound rules', () => {
+  const input = [...base(), egressFrom('internet', [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['169.254.169.254/32'] } }] }])];
+  const findings = (awsVersion?: string) => lint(readObjects(input), { profile: 'aws-vpc-cni', ...(awsVersion ? { awsVersion } : {}) }).filter((f) => f.ruleId === 'aws-except-on-default-route');
+  it('VPC CNI 1.14.0: except on 0.0.0.0/0 ignored, the flows to 169.254.169.254 computed by the engine', () => {
+    const f = findings('1.14.0');
+    expect(f).toHaveLength(1);
+    expect(f[0].message).toContain('opens shop/web -> 169.254.169.254');
+  });
+  it('VPC CNI 1.15.1 and later: not reported (aws/aws-network-policy-agent v1.0.4 applies except on /0)', () => {
+    expect(findings('1.15.1')).toEqual([]);
+    expect(findings('1.19.2')).toEqual([]);
+  });
+});
 
 describe('lint rules: each fires on a minimal bad input and not on the good one', () => {
   for (const c of cases) {
