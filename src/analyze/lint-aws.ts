@@ -58,14 +58,18 @@ function tooManyPorts(ctx: LintContext): Finding[] {
   const out: Finding[] = [];
   const resolved = ctx.engine.compiled.networkPolicies.map((p, index) => ({ p, r: resolveNetworkPolicy(ctx.engine, index) }));
   const piles = new Map<string, { ports: Set<string>; policies: Set<number>; cidr: string; dir: 'ingress' | 'egress' }>();
-  resolved.forEach(({ r }, index) => {
-    for (const pod of r.pods) {
-      for (const dir of ['ingress', 'egress'] as const) {
-        for (const e of r[dir]) {
-          const key = `${pod.podIP}|${dir}|${e.cidr}`;
+  // Ports as the AWS controller writes them: each port item of the policy's rule, as written (Palisade's own objects
+  // merge adjacent ports into ranges, which AWS's do not).
+  resolved.forEach(({ p, r }, index) => {
+    const spec = p.source.policy.spec;
+    for (const rule of r.rules) {
+      const written = ((rule.direction === 'ingress' ? spec.ingress : spec.egress)?.[rule.index]?.ports ?? []).map((x) => `${x.protocol ?? 'TCP'}/${String(x.port ?? '')}/${x.endPort ?? ''}`);
+      for (const pod of r.pods) {
+        for (const e of rule.entries) {
+          const key = `${pod.podIP}|${rule.direction}|${e.cidr}`;
           let pile = piles.get(key);
-          if (!pile) piles.set(key, (pile = { ports: new Set(), policies: new Set(), cidr: e.cidr, dir }));
-          for (const port of e.ports ?? []) pile.ports.add(portKey(port));
+          if (!pile) piles.set(key, (pile = { ports: new Set(), policies: new Set(), cidr: e.cidr, dir: rule.direction }));
+          for (const w of written) pile.ports.add(w);
           pile.policies.add(index);
         }
       }
