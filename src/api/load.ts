@@ -4,9 +4,10 @@
  */
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
+import { isAlias, isMap, isNode, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Document, Node as YamlNode, Pair } from 'yaml';
 import type { Diagnostic, PathSegment, SourcePos } from './diagnostics.js';
+import { decodeJson, decodeYaml, isJsonStream, splitJsonStream, splitYamlStream, type DecodeProblem } from './decode.js';
 
 /** A JSON value as decoded from YAML or JSON. */
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | JsonObject;
@@ -217,63 +218,77 @@ function manifestFiles(dir: string, diagnostics: Diagnostic[]): string[] {
 }
 
 function parseSource(text: string, file: string, documents: LoadedDocument[], diagnostics: Diagnostic[]): void {
-  const lineCounter = new LineCounter();
-  const posAt = (offset: number): SourcePos => {
-    const { line, col } = lineCounter.linePos(offset);
-    return { file, line, column: col };
-  };
   // A byte-order mark is not a column an editor would count.
   const source = text.startsWith('\uFEFF') ? text.slice(1) : text;
-  const syntax = file.toLowerCase().endsWith('.json') ? 'JSON' : 'YAML';
-  const message = (code: string, msg: string, at: readonly [number, number]): string => {
-    if (code === 'DUPLICATE_KEY') return `duplicate key ${keyAt(source, at[0])}: keys must be unique`;
-    return `invalid ${syntax}: ${msg}`;
+  const lines = lineStarts(source);
+  const posAt = (offset: number): SourcePos => {
+    let lo = 0;
+    let hi = lines.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (lines[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { file, line: lo + 1, column: offset - lines[lo]! + 1 };
   };
-  const parsed = parseAllDocuments(source, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
-  for (const doc of parsed) {
-    if (doc.errors.length > 0) {
-      for (const err of doc.errors) {
-        diagnostics.push({ severity: 'error', message: message(err.code, err.message, err.pos), pos: posAt(err.pos[0]) });
-      }
+  const json = isJsonStream(source);
+  const { chunks, problems } = json ? splitJsonStream(source) : splitYamlStream(source);
+  for (const p of problems) diagnostics.push({ severity: p.severity, message: p.message, pos: posAt(p.offset) });
+  for (const chunk of chunks) {
+    const decoded = json ? decodeJsonChunk(chunk.text) : decodeYaml(chunk.text);
+    // Offsets of a re-indented chunk still fall on the right line; columns after the fix may shift.
+    const at = (offset: number) => posAt(chunk.offset + Math.min(offset, chunk.text.length));
+    for (const p of decoded.problems) diagnostics.push({ severity: p.severity, message: p.message, pos: at(p.offset) });
+    if (decoded.problems.some((p) => p.severity === 'error')) continue;
+    const root = decoded.value;
+    if (root === undefined || root === null) continue;
+    const locator = chunkLocator(decoded);
+    const rootPos = at(locator([]));
+    if (!isJsonObject(root)) {
+      const what = Array.isArray(root) ? 'a list' : `a scalar (${JSON.stringify(root)})`;
+      diagnostics.push({ severity: 'error', message: `a manifest document must be a mapping with apiVersion and kind, found ${what}`, pos: rootPos });
       continue;
     }
-    for (const warn of doc.warnings) {
-      diagnostics.push({ severity: 'warning', message: message(warn.code, warn.message, warn.pos), pos: posAt(warn.pos[0]) });
+    addObject(root, [], (path) => at(locator(path)), documents, diagnostics, undefined);
+  }
+}
+
+/** Field offsets of one decoded chunk, from its parsed tree (JSON chunks are parsed for this only when asked). */
+function chunkLocator(decoded: { readonly doc?: Document.Parsed; readonly text: string }): (path: readonly PathSegment[]) => number {
+  let doc = decoded.doc;
+  return (path) => {
+    if (!doc) {
+      try {
+        doc = parseDocument(decoded.text, { prettyErrors: false, uniqueKeys: false }) as Document.Parsed;
+      } catch {
+        return 0;
+      }
     }
     const root = doc.contents;
-    if (root === null || (isScalar(root) && root.value === null)) continue;
-    const rootPos = posAt(nodeStart(root));
-    if (!isMap(root)) {
-      diagnostics.push({
-        severity: 'error',
-        message: `a manifest document must be a mapping with apiVersion and kind, found ${nodeKindName(root)}`,
-        pos: rootPos,
-      });
-      continue;
-    }
-    let value: unknown;
-    try {
-      value = doc.toJS({ maxAliasCount: 100 });
-    } catch (e) {
-      diagnostics.push({ severity: 'error', message: `cannot decode document: ${errorText(e)}`, pos: rootPos });
-      continue;
-    }
-    if (!isJsonObject(value)) continue; // a mapping always decodes to an object
-    addObject(value, root, doc, posAt, documents, diagnostics, undefined);
-  }
+    return root ? locate(root, path, doc) : 0;
+  };
+}
+
+function decodeJsonChunk(text: string): { value?: JsonValue; problems: DecodeProblem[]; text: string } {
+  return { ...decodeJson(text), text };
+}
+
+function lineStarts(text: string): number[] {
+  const out = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) out.push(i + 1);
+  return out;
 }
 
 /** Adds one decoded mapping: a single object, or the items of a list (each with its own position). */
 function addObject(
   value: JsonObject,
-  node: YamlNode,
-  doc: Document.Parsed,
-  posAt: (offset: number) => SourcePos,
+  prefix: readonly PathSegment[],
+  position: (path: readonly PathSegment[]) => SourcePos,
   documents: LoadedDocument[],
   diagnostics: Diagnostic[],
   inherited: { apiVersion: string; kind: string } | undefined,
 ): void {
-  const pos = posAt(nodeStart(node));
+  const pos = position(prefix);
   let obj = value;
   if (inherited && obj.apiVersion === undefined && obj.kind === undefined) {
     obj = { apiVersion: inherited.apiVersion, kind: inherited.kind, ...obj };
@@ -294,19 +309,13 @@ function addObject(
     const itemList: readonly JsonValue[] = Array.isArray(items) ? items : [];
     // A typed list (PodList) may omit kind/apiVersion on items, as the API's list responses do.
     const itemType = kind === 'List' ? undefined : { apiVersion, kind: kind.slice(0, -'List'.length) };
-    const seq = lookupNode(node, ['items'], doc);
     itemList.forEach((item, i) => {
-      const itemNode = seq ? lookupNode(seq, [i], doc) : undefined;
-      const where = itemNode ?? node;
+      const itemPath = [...prefix, 'items', i];
       if (!isJsonObject(item)) {
-        diagnostics.push({
-          severity: 'error',
-          message: `${kind} item ${i} must be a mapping with apiVersion and kind`,
-          pos: posAt(nodeStart(where)),
-        });
+        diagnostics.push({ severity: 'error', message: `${kind} item ${i} must be a mapping with apiVersion and kind`, pos: position(itemPath) });
         return;
       }
-      addObject(item, where, doc, posAt, documents, diagnostics, itemType);
+      addObject(item, itemPath, position, documents, diagnostics, itemType);
     });
     return;
   }
@@ -322,20 +331,8 @@ function addObject(
     name,
     namespace,
     pos,
-    position: (path) => posAt(locate(node, path, doc)),
+    position: prefix.length === 0 ? position : (path) => position([...prefix, ...path]),
   });
-}
-
-/** The YAML node at `path` below `node`, if every segment exists. */
-function lookupNode(node: YamlNode, path: readonly PathSegment[], doc: Document.Parsed): YamlNode | undefined {
-  let current: YamlNode | undefined = node;
-  for (const seg of path) {
-    if (!current) return undefined;
-    const step = childOf(current, seg, doc);
-    if (!step) return undefined;
-    current = step.node;
-  }
-  return current;
 }
 
 /** The start offset of the deepest existing node on `path`: a field's key, or a list item. */
@@ -368,7 +365,9 @@ function childOf(
   }
   if (isMap(target) && typeof seg === 'string') {
     const pairs = target.items as readonly Pair<unknown, unknown>[];
-    for (const pair of pairs) {
+    // Duplicate keys: the last one is the value that counts.
+    for (let i = pairs.length - 1; i >= 0; i--) {
+      const pair = pairs[i]!;
       if (keyText(pair.key) === seg) {
         const keyOffset = isNode(pair.key) ? nodeStart(pair.key) : nodeStart(target);
         return { node: isNode(pair.value) ? pair.value : undefined, offset: keyOffset };
@@ -393,22 +392,8 @@ function keyText(key: unknown): string | undefined {
   return undefined;
 }
 
-/** The key written at `offset`, quoted or plain, for messages. */
-function keyAt(text: string, offset: number): string {
-  const m = /^(?:"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^:,{}[\]\s][^:,{}[\]\n]*)/.exec(text.slice(offset, offset + 300));
-  const raw = m ? m[0].trim() : text.slice(offset, offset + 1);
-  return raw.startsWith('"') || raw.startsWith("'") ? raw : JSON.stringify(raw);
-}
-
 function nodeStart(node: YamlNode): number {
   return node.range ? node.range[0] : 0;
-}
-
-function nodeKindName(node: YamlNode): string {
-  if (isSeq(node)) return 'a list';
-  if (isScalar(node)) return `a scalar (${JSON.stringify(node.value)})`;
-  if (isAlias(node)) return 'an alias';
-  return 'something else';
 }
 
 /** True for a plain object (not an array, not null). */
