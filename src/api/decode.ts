@@ -14,7 +14,8 @@
  * The YAML syntax itself is read by the `yaml` library in its 1.1 mode; where it and libyaml disagree is listed in the
  * README (Known limits).
  */
-import { isAlias, isMap, isScalar, isSeq, parseAllDocuments } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, parseAllDocuments, parseDocument } from 'yaml';
+import { decodeFast } from './decode-fast.js';
 import type { Document, Node as YamlNode, Pair } from 'yaml';
 import type { JsonObject, JsonValue } from './load.js';
 
@@ -138,7 +139,11 @@ const YAML_OPTIONS = { version: '1.1', schema: 'failsafe', uniqueKeys: false, me
  * Decodes one YAML document (one chunk of {@link splitYamlStream}) as kubectl would. Never throws.
  * @example decodeYaml('labels: {a: yes}').value // { labels: { a: true } }
  */
-export function decodeYaml(input: string): DecodedYaml {
+export function decodeYaml(input: string, opts: { readonly fast?: boolean } = {}): DecodedYaml {
+  if (opts.fast !== false) {
+    const quick = decodeFast(input);
+    if (quick) return { ...(quick.value !== undefined ? { value: quick.value } : {}), problems: [], text: input };
+  }
   let text = input;
   let docs: Document.Parsed[];
   try {
@@ -179,6 +184,18 @@ export function decodeYaml(input: string): DecodedYaml {
   } catch (e) {
     if (e instanceof DecodeFailure) return { problems: [...decoder.problems, { severity: 'error', offset: e.offset, message: e.message }], doc, text };
     return { problems: [{ severity: 'error', offset: 0, message: tooDeepOr(e, 'cannot decode this document') }], doc, text };
+  }
+}
+
+/**
+ * The parsed tree of a chunk, for field positions only (the fast reader keeps none): YAML as {@link decodeYaml}
+ * reads it, JSON as YAML's flow style, which it is.
+ */
+export function parseForPositions(text: string, json: boolean): Document.Parsed | undefined {
+  try {
+    return (json ? parseDocument(text, { prettyErrors: false, uniqueKeys: false }) : parseAllDocuments(text, YAML_OPTIONS)[0]) as Document.Parsed | undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -434,6 +451,7 @@ const PLAIN_VALUES: ReadonlyMap<string, JsonValue> = new Map<string, JsonValue>(
   ...['-.inf', '-.Inf', '-.INF'].map((s): [string, JsonValue] => [s, Number.NEGATIVE_INFINITY]),
 ]);
 
+const FIXED_WORD_STARTS = 'yYnNtTfFoO';
 const GO_INT = /^[+-]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$/;
 const YAML_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
 const DOT_FLOAT = /^\.[0-9]+([eE][-+]?[0-9]+)?$/;
@@ -444,6 +462,9 @@ const DOT_FLOAT = /^\.[0-9]+([eE][-+]?[0-9]+)?$/;
  * @param timestamps whether a date is read as a timestamp (plain scalars: yes)
  */
 export function resolvePlain(text: string, timestamps: boolean): JsonValue {
+  const first = text.charCodeAt(0);
+  // Most scalars are names: a letter that starts none of the fixed words cannot resolve to anything but text.
+  if (((first >= 97 && first <= 122) || (first >= 65 && first <= 90)) && !FIXED_WORD_STARTS.includes(text[0]!)) return text;
   const fixed = PLAIN_VALUES.get(text);
   if (fixed !== undefined || PLAIN_VALUES.has(text)) return fixed ?? null;
   const c = text[0];

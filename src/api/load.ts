@@ -4,10 +4,10 @@
  */
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { isAlias, isMap, isNode, isScalar, isSeq, parseDocument } from 'yaml';
+import { isAlias, isMap, isNode, isScalar, isSeq } from 'yaml';
 import type { Document, Node as YamlNode, Pair } from 'yaml';
 import type { Diagnostic, PathSegment, SourcePos } from './diagnostics.js';
-import { decodeJson, decodeYaml, isJsonStream, splitJsonStream, splitYamlStream, type DecodeProblem } from './decode.js';
+import { decodeJson, decodeYaml, isJsonStream, parseForPositions, splitJsonStream, splitYamlStream, type DecodeProblem } from './decode.js';
 
 /** A JSON value as decoded from YAML or JSON. */
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | JsonObject;
@@ -242,7 +242,7 @@ function parseSource(text: string, file: string, documents: LoadedDocument[], di
     if (decoded.problems.some((p) => p.severity === 'error')) continue;
     const root = decoded.value;
     if (root === undefined || root === null) continue;
-    const locator = chunkLocator(decoded);
+    const locator = chunkLocator(decoded, json);
     const rootPos = at(locator([]));
     if (!isJsonObject(root)) {
       const what = Array.isArray(root) ? 'a list' : `a scalar (${JSON.stringify(root)})`;
@@ -254,19 +254,21 @@ function parseSource(text: string, file: string, documents: LoadedDocument[], di
 }
 
 /** Field offsets of one decoded chunk, from its parsed tree (JSON chunks are parsed for this only when asked). */
-function chunkLocator(decoded: { readonly doc?: Document.Parsed; readonly text: string }): (path: readonly PathSegment[]) => number {
+function chunkLocator(decoded: { readonly doc?: Document.Parsed; readonly text: string }, json: boolean): (path: readonly PathSegment[]) => number {
   let doc = decoded.doc;
   return (path) => {
-    if (!doc) {
-      try {
-        doc = parseDocument(decoded.text, { prettyErrors: false, uniqueKeys: false }) as Document.Parsed;
-      } catch {
-        return 0;
-      }
-    }
-    const root = doc.contents;
+    // The object's own start needs no tree: its first line that is not blank or a comment.
+    if (path.length === 0 && !doc) return firstContent(decoded.text);
+    doc ??= parseForPositions(decoded.text, json);
+    const root = doc?.contents;
+    if (!doc) return 0;
     return root ? locate(root, path, doc) : 0;
   };
+}
+
+function firstContent(text: string): number {
+  const m = /^(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]*/.exec(text);
+  return m ? m[0].length : 0;
 }
 
 function decodeJsonChunk(text: string): { value?: JsonValue; problems: DecodeProblem[]; text: string } {

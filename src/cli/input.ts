@@ -7,7 +7,6 @@ import { Option, type Command } from 'commander';
 import { InputError, formatDiagnostic } from '../api/diagnostics.js';
 import { readCluster, type ReadResult } from '../model/read.js';
 import type { Cluster } from '../model/types.js';
-import { readKubeCluster } from './kube-source.js';
 import type { Io } from './program.js';
 
 export interface InputOptions {
@@ -44,6 +43,7 @@ export function inputOptions(cmd: Command): Command {
       if (o.namespace !== undefined) command.setOptionValue('defaultNamespace', o.namespace);
       if (o.kubeconfig === undefined && o.context === undefined) return;
       try {
+        const { readKubeCluster } = await import('./kube-source.js'); // the Kubernetes client is heavy: only when asked
         command.setOptionValue('kubeSource', await readKubeCluster({ ...(o.kubeconfig !== undefined ? { kubeconfig: o.kubeconfig } : {}), ...(o.context !== undefined ? { context: o.context } : {}) }));
       } catch (e) {
         command.setOptionValue('kubeSource', e instanceof InputError ? e : new InputError(`cannot read the cluster: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`));
