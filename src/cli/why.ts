@@ -38,8 +38,19 @@ export const registerWhy: Register = (program, io, setExit) => {
     .action(
       action(io, setExit, (from: string, to: string, paths: string[], opts: { port: number; protocol: Protocol; output: string; defaultNamespace: string; quiet?: boolean }) => {
         const { cluster } = readInput(paths, io, opts);
-        const v = compile(cluster).verdict({ from, to, protocol: opts.protocol, port: opts.port });
-        io.out(opts.output === 'json' ? JSON.stringify(v, null, 2) : renderVerdict(v));
+        const engine = compile(cluster);
+        // An IP that belongs to a pod names the pod: the answer is about it, not about an address.
+        const named = (text: string): string => {
+          const end = engine.resolve(text);
+          return end.kind === 'endpoint' ? end.endpoint.id : text;
+        };
+        const [src, dst] = [named(from), named(to)];
+        const v = engine.verdict({ from: src, to: dst, protocol: opts.protocol, port: opts.port });
+        if (opts.output === 'json') io.out(JSON.stringify(v, null, 2));
+        else {
+          for (const [text, id] of [[from, src], [to, dst]] as const) if (text !== id) io.out(`(${text} is the IP of ${id})`);
+          io.out(renderVerdict(v));
+        }
       }),
     );
 };
