@@ -54,10 +54,10 @@ function splitLines(text: string): Line[] {
       const c = text.charCodeAt(i);
       if (c === 9) throw BAIL; // a tab in indentation: let the full reader judge
       if (c !== 35) {
-        const body = stripComment(text.slice(i, lineEnd));
-        if (body.length > 0) {
-          if (body.startsWith('%') || body.startsWith('---') || body.startsWith('...')) throw BAIL;
-          out.push({ indent: i - start, text: body });
+        const bodyEnd = contentEnd(text, i, lineEnd);
+        if (bodyEnd > i) {
+          if (c === 37 || (c === 45 && text.startsWith('---', i)) || (c === 46 && text.startsWith('...', i))) throw BAIL;
+          out.push({ indent: i - start, text: text.slice(i, bodyEnd) });
         }
       }
     }
@@ -67,24 +67,27 @@ function splitLines(text: string): Line[] {
   return out;
 }
 
-/** The line without a trailing ` # comment` and blanks; quotes are respected. */
-function stripComment(s: string): string {
+/** Where the line's content ends: before a ` # comment` and trailing blanks; quotes are respected. */
+function contentEnd(s: string, from: number, to: number): number {
   let quote = 0;
-  for (let i = 0; i < s.length; i++) {
+  let end = to;
+  for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);
     if (quote !== 0) {
       if (quote === 34 && c === 92) i++;
       else if (c === quote) quote = 0;
     } else if (c === 34 || c === 39) {
       // A quote starts a quoted scalar only where a scalar starts: line start, after ': ', '- ', '[', '{', ','.
-      const prev = i === 0 ? 32 : s.charCodeAt(i - 1);
+      const prev = i === from ? 32 : s.charCodeAt(i - 1);
       if (prev === 32 || prev === 91 || prev === 123 || prev === 44) quote = c;
-    } else if (c === 35 && i > 0 && (s.charCodeAt(i - 1) === 32 || s.charCodeAt(i - 1) === 9)) {
-      return s.slice(0, i).trimEnd();
+    } else if (c === 35 && i > from && (s.charCodeAt(i - 1) === 32 || s.charCodeAt(i - 1) === 9)) {
+      end = i;
+      break;
     }
   }
   if (quote !== 0) throw BAIL; // a quoted scalar continues on the next line
-  return s.trimEnd();
+  while (end > from && (s.charCodeAt(end - 1) === 32 || s.charCodeAt(end - 1) === 9)) end--;
+  return end;
 }
 
 class BlockReader {

@@ -96,6 +96,7 @@ function ms(start: bigint): number {
 export function benchLoad(megabytes = 20): BenchRow[] {
   const { text, documents } = largeStream(megabytes);
   const label = `${(text.length / 1e6).toFixed(0)} MB, ${Math.round(documents / 1000)}k documents`;
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const parsed = parseManifests(text, 'large.yaml');
   const parseMs = ms(t0);
@@ -106,6 +107,9 @@ export function benchLoad(megabytes = 20): BenchRow[] {
   const built = buildCluster(checked.valid);
   const buildMs = ms(t2);
   const total = parseMs + validateMs + buildMs;
+  // CPU time as well: on a shared machine the wall clock also counts other people's work.
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   const problems = parsed.diagnostics.length + checked.diagnostics.length + built.diagnostics.length;
   const rss = process.resourceUsage().maxRSS / 1024;
   return [
@@ -113,6 +117,7 @@ export function benchLoad(megabytes = 20): BenchRow[] {
     { name: `check ${label}: validate`, value: validateMs, unit: 'ms' },
     { name: `check ${label}: build the cluster (${built.cluster.endpoints.length} endpoints, ${problems} diagnostics)`, value: buildMs, unit: 'ms' },
     { name: `check ${label}: total`, value: total, unit: 'ms', target: '≤ 3000 ms', met: total <= 3000 },
+    { name: `check ${label}: CPU time (user + system)`, value: cpuMs, unit: 'ms' },
     { name: `check ${label}: peak memory (RSS, with the text)`, value: rss, unit: 'MB', target: '≤ 600 MB', met: rss <= 600 },
   ];
 }
