@@ -14,7 +14,7 @@
  * The YAML syntax itself is read by the `yaml` library in its 1.1 mode; where it and libyaml disagree is listed in the
  * README (Known limits).
  */
-import { isAlias, isMap, isScalar, isSeq, parseAllDocuments, parseDocument } from 'yaml';
+import { yamlLib } from './yaml-lib.js';
 import { decodeFast } from './decode-fast.js';
 import type { Document, Node as YamlNode, Pair } from 'yaml';
 import type { JsonObject, JsonValue } from './load.js';
@@ -147,13 +147,13 @@ export function decodeYaml(input: string, opts: { readonly fast?: boolean } = {}
   let text = input;
   let docs: Document.Parsed[];
   try {
-    docs = parseAllDocuments(text, YAML_OPTIONS) as Document.Parsed[];
+    docs = yamlLib().parseAllDocuments(text, YAML_OPTIONS) as Document.Parsed[];
     // libyaml reads the continuation lines of a quoted scalar at any indentation; the yaml library wants them
     // indented. Re-indenting them does not change the value (leading blanks of those lines are folded away).
     for (let attempt = 0; attempt < 50 && hasUnclosedQuote(docs); attempt++) {
       const fixed = reindentQuoted(text, docs);
       if (fixed === undefined || fixed === text) break;
-      const again = parseAllDocuments(fixed, YAML_OPTIONS) as Document.Parsed[];
+      const again = yamlLib().parseAllDocuments(fixed, YAML_OPTIONS) as Document.Parsed[];
       if (errorCount(again) >= errorCount(docs)) break;
       text = fixed;
       docs = again;
@@ -193,7 +193,7 @@ export function decodeYaml(input: string, opts: { readonly fast?: boolean } = {}
  */
 export function parseForPositions(text: string, json: boolean): Document.Parsed | undefined {
   try {
-    return (json ? parseDocument(text, { prettyErrors: false, uniqueKeys: false }) : parseAllDocuments(text, YAML_OPTIONS)[0]) as Document.Parsed | undefined;
+    return (json ? yamlLib().parseDocument(text, { prettyErrors: false, uniqueKeys: false }) : yamlLib().parseAllDocuments(text, YAML_OPTIONS)[0]) as Document.Parsed | undefined;
   } catch {
     return undefined;
   }
@@ -280,11 +280,11 @@ class GoYamlDecoder {
     this.decodeCount++;
     if (this.aliasDepth > 0) this.aliasCount++;
     if (depth > MAX_DEPTH) throw new DecodeFailure(`exceeded max depth of ${MAX_DEPTH} (kubectl's YAML reader stops there too)`, start(node));
-    if (isAlias(node)) return this.alias(node.source, node, depth);
+    if (yamlLib().isAlias(node)) return this.alias(node.source, node, depth);
     if (node.anchor && this.aliasDepth === 0) this.anchors.set(node.anchor, node);
-    if (isScalar(node)) return this.scalar(node as ScalarNode);
-    if (isMap(node)) return this.mapping(node.items as readonly Pair<unknown, unknown>[], node, depth);
-    if (isSeq(node)) return node.items.map((item) => (isNode(item) ? this.decode(item, depth + 1) : null));
+    if (yamlLib().isScalar(node)) return this.scalar(node as ScalarNode);
+    if (yamlLib().isMap(node)) return this.mapping(node.items as readonly Pair<unknown, unknown>[], node, depth);
+    if (yamlLib().isSeq(node)) return node.items.map((item) => (isNode(item) ? this.decode(item, depth + 1) : null));
     return null;
   }
 
@@ -327,7 +327,7 @@ class GoYamlDecoder {
     for (const pair of pairs) {
       const key = pair.key;
       const valueNode = isNode(pair.value) ? pair.value : undefined;
-      if (isScalar(key) && (key as ScalarNode).type === 'PLAIN' && key.value === '<<' && !(key as ScalarNode).tag) {
+      if (yamlLib().isScalar(key) && (key as ScalarNode).type === 'PLAIN' && key.value === '<<' && !(key as ScalarNode).tag) {
         this.merge(valueNode, out, key as YamlNode, depth);
         continue;
       }
@@ -346,8 +346,8 @@ class GoYamlDecoder {
   private merge(source: YamlNode | undefined, out: Record<string, JsonValue>, at: YamlNode, depth: number): void {
     const fail = () => new DecodeFailure('map merge requires map or sequence of maps as the value', start(source ?? at));
     const isMapLike = (n: YamlNode): boolean => {
-      const target = isAlias(n) ? this.anchors.get(n.source) : n;
-      return target !== undefined && isMap(target);
+      const target = yamlLib().isAlias(n) ? this.anchors.get(n.source) : n;
+      return target !== undefined && yamlLib().isMap(target);
     };
     const mergeOne = (n: YamlNode) => {
       const v = this.decode(n, depth + 1);
@@ -355,7 +355,7 @@ class GoYamlDecoder {
       for (const [k, val] of Object.entries(v)) setField(out, k, val);
     };
     if (!source) throw fail();
-    if (isSeq(source)) {
+    if (yamlLib().isSeq(source)) {
       this.decodeCount++;
       const items = source.items.filter(isNode);
       // Earlier maps take precedence: go-yaml merges them last.
@@ -411,7 +411,7 @@ class GoYamlDecoder {
 type ScalarNode = YamlNode & { readonly type?: string; readonly value: unknown; readonly tag?: string };
 
 function isNode(v: unknown): v is YamlNode {
-  return isScalar(v) || isMap(v) || isSeq(v) || isAlias(v);
+  return yamlLib().isScalar(v) || yamlLib().isMap(v) || yamlLib().isSeq(v) || yamlLib().isAlias(v);
 }
 
 function start(node: unknown): number {

@@ -86,6 +86,14 @@ describe('loadManifests: lists and JSON', () => {
     expect(documents[1].namespace).toBe('backend');
   });
 
+  it('places List items read by the fast reader where the full parser would (comments, nested lists, indentation 0)', () => {
+    const text = 'apiVersion: v1\nkind: List\nitems:\n# a comment\n- apiVersion: v1\n  kind: Namespace\n  metadata: {name: a}\n  spec:\n    finalizers:\n    - kubernetes\n-   apiVersion: v1\n    kind: Namespace\n    metadata: {name: b}\nmetadata: {}\n';
+    const { documents, diagnostics } = parseManifests(text, 'l.yaml');
+    expect(diagnostics).toEqual([]);
+    expect(documents.map((d) => `${d.name} ${d.pos.line}:${d.pos.column}`)).toEqual(['a 5:3', 'b 11:5']);
+    expect(documents[1]!.position(['metadata', 'name'])).toEqual(at('l.yaml', 13, 16));
+  });
+
   it('reads a JSON PodList whose items omit apiVersion and kind, as API list responses do', () => {
     const { documents, diagnostics } = loadManifests([`${F}pods.json`]);
     expect(diagnostics).toEqual([]);

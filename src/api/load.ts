@@ -4,7 +4,7 @@
  */
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { isAlias, isMap, isNode, isScalar, isSeq } from 'yaml';
+import { yamlLib } from './yaml-lib.js';
 import type { Document, Node as YamlNode, Pair } from 'yaml';
 import type { Diagnostic, PathSegment, SourcePos } from './diagnostics.js';
 import { decodeJson, decodeYaml, isJsonStream, parseForPositions, splitJsonStream, splitYamlStream, type DecodeProblem } from './decode.js';
@@ -256,14 +256,50 @@ function parseSource(text: string, file: string, documents: LoadedDocument[], di
 /** Field offsets of one decoded chunk, from its parsed tree (JSON chunks are parsed for this only when asked). */
 function chunkLocator(decoded: { readonly doc?: Document.Parsed; readonly text: string }, json: boolean): (path: readonly PathSegment[]) => number {
   let doc = decoded.doc;
+  let items: number[] | undefined;
   return (path) => {
-    // The object's own start needs no tree: its first line that is not blank or a comment.
+    // The object's own start needs no tree: its first line that is not blank or a comment; nor do a List's items.
     if (path.length === 0 && !doc) return firstContent(decoded.text);
+    if (!doc && !json && path.length === 2 && path[0] === 'items' && typeof path[1] === 'number') {
+      items ??= listItemOffsets(decoded.text);
+      const at = items[path[1]];
+      if (at !== undefined) return at;
+    }
     doc ??= parseForPositions(decoded.text, json);
     const root = doc?.contents;
     if (!doc) return 0;
     return root ? locate(root, path, doc) : 0;
   };
+}
+
+/**
+ * Where each item of a block `items:` list at the top level starts (after its `- `), found by scanning lines: used
+ * only for text the fast reader accepted, whose lists are plain block sequences.
+ */
+function listItemOffsets(text: string): number[] {
+  const out: number[] = [];
+  const key = /^items:[ \t]*(?:#.*)?$/m.exec(text);
+  if (!key) return out;
+  let indent = -1;
+  let lineStart = text.indexOf('\n', key.index) + 1;
+  while (lineStart > 0 && lineStart < text.length) {
+    const nl = text.indexOf('\n', lineStart);
+    const line = text.slice(lineStart, nl < 0 ? text.length : nl);
+    const width = line.length - line.trimStart().length;
+    const body = line.trim();
+    if (body !== '' && !body.startsWith('#')) {
+      const dash = body === '-' || body.startsWith('- ');
+      if (indent < 0) {
+        if (!dash) break;
+        indent = width;
+      }
+      if (width < indent || (width === indent && !dash)) break; // the list has ended
+      if (width === indent) out.push(lineStart + width + (body === '-' ? 1 : 2 + (body.slice(2).length - body.slice(2).trimStart().length)));
+    }
+    if (nl < 0) break;
+    lineStart = nl + 1;
+  }
+  return out;
 }
 
 function firstContent(text: string): number {
@@ -359,25 +395,25 @@ function childOf(
   depth = 0,
 ): { node: YamlNode | undefined; offset: number } | undefined {
   if (depth > 20) return undefined;
-  const target = isAlias(node) ? node.resolve(doc) : node;
+  const target = yamlLib().isAlias(node) ? node.resolve(doc) : node;
   if (!target) return undefined;
-  if (isSeq(target) && typeof seg === 'number') {
+  if (yamlLib().isSeq(target) && typeof seg === 'number') {
     const item = target.items[seg];
-    return isNode(item) ? { node: item, offset: nodeStart(item) } : undefined;
+    return yamlLib().isNode(item) ? { node: item, offset: nodeStart(item) } : undefined;
   }
-  if (isMap(target) && typeof seg === 'string') {
+  if (yamlLib().isMap(target) && typeof seg === 'string') {
     const pairs = target.items as readonly Pair<unknown, unknown>[];
     // Duplicate keys: the last one is the value that counts.
     for (let i = pairs.length - 1; i >= 0; i--) {
       const pair = pairs[i]!;
       if (keyText(pair.key) === seg) {
-        const keyOffset = isNode(pair.key) ? nodeStart(pair.key) : nodeStart(target);
-        return { node: isNode(pair.value) ? pair.value : undefined, offset: keyOffset };
+        const keyOffset = yamlLib().isNode(pair.key) ? nodeStart(pair.key) : nodeStart(target);
+        return { node: yamlLib().isNode(pair.value) ? pair.value : undefined, offset: keyOffset };
       }
     }
     for (const pair of pairs) {
-      if (keyText(pair.key) === '<<' && isNode(pair.value)) {
-        const sources = isSeq(pair.value) ? pair.value.items.filter(isNode) : [pair.value];
+      if (keyText(pair.key) === '<<' && yamlLib().isNode(pair.value)) {
+        const sources = yamlLib().isSeq(pair.value) ? pair.value.items.filter((n): n is YamlNode => yamlLib().isNode(n)) : [pair.value];
         for (const source of sources) {
           const found = childOf(source, seg, doc, depth + 1);
           if (found) return found;
@@ -389,7 +425,7 @@ function childOf(
 }
 
 function keyText(key: unknown): string | undefined {
-  if (isScalar(key)) return typeof key.value === 'symbol' ? key.source : String(key.value);
+  if (yamlLib().isScalar(key)) return typeof key.value === 'symbol' ? key.source : String(key.value);
   if (typeof key === 'string' || typeof key === 'number') return String(key);
   return undefined;
 }

@@ -2,6 +2,7 @@
  * Reading large inputs: a generated 20 MB stream of about 43k documents (pods, NetworkPolicies, Services), timed
  * from YAML text through parse, validate and build, as `palisade check` runs them, with peak memory.
  */
+import { execFileSync } from 'node:child_process';
 import { parseManifests } from '../api/load.js';
 import { validateDocuments } from '../model/read.js';
 import { buildCluster } from '../model/cluster.js';
@@ -119,5 +120,28 @@ export function benchLoad(megabytes = 20): BenchRow[] {
     { name: `check ${label}: total`, value: total, unit: 'ms', target: '≤ 3000 ms', met: total <= 3000 },
     { name: `check ${label}: CPU time (user + system)`, value: cpuMs, unit: 'ms' },
     { name: `check ${label}: peak memory (RSS, with the text)`, value: rss, unit: 'MB', target: '≤ 600 MB', met: rss <= 600 },
+  ];
+}
+
+/** The median wall time of running `args` with node, `runs` times. */
+function medianRun(args: readonly string[], runs: number): number {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = process.hrtime.bigint();
+    execFileSync(process.execPath, [...args], { stdio: 'ignore' });
+    times.push(ms(t));
+  }
+  return times.sort((a, b) => a - b)[Math.floor(runs / 2)]!;
+}
+
+/** Start-up: `palisade --version` against a bare node start, and one `why` on the bundled example. */
+export function benchStartup(cli: string): BenchRow[] {
+  const bare = medianRun(['-e', '0'], 7);
+  const version = medianRun([cli, '--version'], 7);
+  const why = medianRun([cli, 'why', 'a/stranger', 'a/nginx', '--port', '80', 'examples/eks-multi-team/'], 5);
+  return [
+    { name: 'start-up: node -e 0', value: bare, unit: 'ms' },
+    { name: 'start-up: palisade --version, times a bare node start', value: version / bare, unit: '×', target: '≤ 2.5×', met: version / bare <= 2.5 },
+    { name: 'start-up: palisade why on examples/eks-multi-team', value: why, unit: 'ms', target: '≤ 300 ms', met: why <= 300 },
   ];
 }

@@ -15,7 +15,7 @@ import { benchCluster } from './cluster.js';
 import type { BenchRow } from './row.js';
 import { benchController } from '../controller/bench.js';
 import { benchAgent } from '../agent/bench.js';
-import { benchLoad } from './load.js';
+import { benchLoad, benchStartup } from './load.js';
 
 export type { BenchRow } from './row.js';
 
@@ -183,6 +183,10 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify(benchLoad(Number(args[1] ?? 20))));
     return;
   }
+  if (args[0] === '--startup') {
+    process.stdout.write(JSON.stringify(benchStartup(fileURLToPath(new URL('../cli/main.js', import.meta.url)))));
+    return;
+  }
   if (args[0] === '--agent') {
     process.stdout.write(JSON.stringify(await benchAgent()));
     return;
@@ -209,6 +213,8 @@ async function main(): Promise<void> {
   rows.push(...runChild(['--speedup', '300', '30']));
   progress('reading a 20 MB stream…');
   rows.push(...runChild(['--load', '20']));
+  progress('start-up…');
+  rows.push(...runChild(['--startup']));
   if (quick) {
     progress('');
     process.stdout.write(`${formatRows(rows)}\n`);
