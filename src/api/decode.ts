@@ -465,12 +465,24 @@ export function resolvePlain(text: string, timestamps: boolean): JsonValue {
   const first = text.charCodeAt(0);
   // Most scalars are names: a letter that starts none of the fixed words cannot resolve to anything but text.
   if (((first >= 97 && first <= 122) || (first >= 65 && first <= 90)) && !FIXED_WORD_STARTS.includes(text[0]!)) return text;
+  // Plain decimal numbers (ports, replicas) without a leading zero: the common case, read directly.
+  if (first >= 49 && first <= 57 && text.length <= 15) {
+    let digits = true;
+    for (let i = 1; i < text.length; i++) {
+      const d = text.charCodeAt(i);
+      if (d < 48 || d > 57) {
+        digits = false;
+        break;
+      }
+    }
+    if (digits) return Number(text);
+  }
   const fixed = PLAIN_VALUES.get(text);
   if (fixed !== undefined || PLAIN_VALUES.has(text)) return fixed ?? null;
   const c = text[0];
   if (c === '.') return DOT_FLOAT.test(text) ? Number(text) : text;
   if (c === undefined || !/[0-9+-]/.test(c)) return text;
-  if (timestamps) {
+  if (timestamps && text.length >= 8 && text.charCodeAt(4) === 45) {
     const t = goTimestamp(text);
     if (t !== undefined) return t;
   }

@@ -98,15 +98,25 @@ export function benchLoad(megabytes = 20): BenchRow[] {
   const { text, documents } = largeStream(megabytes);
   const label = `${(text.length / 1e6).toFixed(0)} MB, ${Math.round(documents / 1000)}k documents`;
   const cpu0 = process.cpuUsage();
+  const cpuMsSince = (from: NodeJS.CpuUsage) => {
+    const d = process.cpuUsage(from);
+    return (d.user + d.system) / 1000;
+  };
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   const parsed = parseManifests(text, 'large.yaml');
   const parseMs = ms(t0);
+  const parseCpu = cpuMsSince(c0);
   const t1 = process.hrtime.bigint();
+  const c1 = process.cpuUsage();
   const checked = validateDocuments(parsed.documents);
   const validateMs = ms(t1);
+  const validateCpu = cpuMsSince(c1);
   const t2 = process.hrtime.bigint();
+  const c2 = process.cpuUsage();
   const built = buildCluster(checked.valid);
   const buildMs = ms(t2);
+  const buildCpu = cpuMsSince(c2);
   const total = parseMs + validateMs + buildMs;
   // CPU time as well: on a shared machine the wall clock also counts other people's work.
   const cpu = process.cpuUsage(cpu0);
@@ -114,11 +124,11 @@ export function benchLoad(megabytes = 20): BenchRow[] {
   const problems = parsed.diagnostics.length + checked.diagnostics.length + built.diagnostics.length;
   const rss = process.resourceUsage().maxRSS / 1024;
   return [
-    { name: `check ${label}: parse (YAML text to objects)`, value: parseMs, unit: 'ms' },
-    { name: `check ${label}: validate`, value: validateMs, unit: 'ms' },
-    { name: `check ${label}: build the cluster (${built.cluster.endpoints.length} endpoints, ${problems} diagnostics)`, value: buildMs, unit: 'ms' },
+    { name: `check ${label}: parse (YAML text to objects)`, value: parseMs, unit: `ms (CPU ${parseCpu.toFixed(0)} ms)` },
+    { name: `check ${label}: validate`, value: validateMs, unit: `ms (CPU ${validateCpu.toFixed(0)} ms)` },
+    { name: `check ${label}: build the cluster (${built.cluster.endpoints.length} endpoints, ${problems} diagnostics)`, value: buildMs, unit: `ms (CPU ${buildCpu.toFixed(0)} ms)` },
     { name: `check ${label}: total`, value: total, unit: 'ms', target: '≤ 3000 ms', met: total <= 3000 },
-    { name: `check ${label}: CPU time (user + system)`, value: cpuMs, unit: 'ms' },
+    { name: `check ${label}: CPU time (user + system, with generating the text)`, value: cpuMs, unit: 'ms' },
     { name: `check ${label}: peak memory (RSS, with the text)`, value: rss, unit: 'MB', target: '≤ 600 MB', met: rss <= 600 },
   ];
 }
