@@ -209,9 +209,13 @@ export function buildCluster(
  * @returns undefined for text that is not an IP address (hostnames, zones, CIDRs).
  */
 export function canonicalIP(text: string): string | undefined {
+  if (PLAIN_IPV4.test(text)) return text; // already canonical: the common case, without parsing
   const address = parseAddress(text.trim());
   return address && formatAddress(address.family, address.bits);
 }
+
+const OCTET = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+const PLAIN_IPV4 = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
 
 // ---------------------------------------------------------------- kinds
 
