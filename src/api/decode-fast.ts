@@ -92,10 +92,21 @@ function contentEnd(s: string, from: number, to: number): number {
 
 class BlockReader {
   pos = 0;
+  private depth = 0;
   constructor(private readonly lines: Line[]) {}
 
   /** The block node starting at the current line, which is at `indent`. */
   block(indent: number): JsonValue {
+    // Deep nesting is the full reader's to refuse or accept.
+    if (++this.depth > 100) throw BAIL;
+    try {
+      return this.blockAt(indent);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private blockAt(indent: number): JsonValue {
     const line = this.lines[this.pos]!;
     if (isSeqItem(line.text)) return this.sequence(indent);
     if (findKey(line.text) !== undefined) return this.mapping(indent);

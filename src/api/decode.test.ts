@@ -132,6 +132,18 @@ describe('streams split as apimachinery YAMLReader and GuessJSONStream do', () =
     const unquoted = parseManifests('{apiVersion: "v1", "kind": "Pod"}', 'x.json').diagnostics;
     expect(unquoted[0]?.message).toMatch(/^invalid JSON: /);
   });
+  it('JSON nested deeper than 10000 levels is refused (encoding/json maxNestingDepth), YAML deeper than the reader can go is a clear error', () => {
+    let deep = '1';
+    for (let i = 0; i < 10001; i++) deep = `{"a":${deep}}`;
+    const json = parseManifests(`{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": ${deep}}`, 'd.json');
+    expect(json.documents).toEqual([]);
+    expect(json.diagnostics.map((d) => d.message)).toEqual([expect.stringMatching(/^exceeded max depth of 10000/)]);
+    let block = '';
+    for (let i = 0; i < 2000; i++) block += `${' '.repeat(i + 2)}k:\n`;
+    const yaml = parseManifests(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n${block}`, 'd.yaml');
+    expect(yaml.documents).toEqual([]);
+    expect(yaml.diagnostics.map((d) => d.message)).toEqual([expect.stringMatching(/^nesting too deep/)]);
+  });
   it('several JSON objects one after another are read in order (json.Decoder stream)', () => {
     const { documents, diagnostics } = parseManifests('{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}}\n{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "b"}}', 'x.json');
     expect(diagnostics).toEqual([]);

@@ -30,6 +30,8 @@ export interface DecodeProblem {
 export interface StreamChunk {
   readonly offset: number;
   readonly text: string;
+  /** The splitter already found this document unreadable (its problem is reported). */
+  readonly rejected?: boolean;
 }
 
 /** True when kubectl would read this text as a JSON stream: its first non-blank character is `{`. */
@@ -85,6 +87,7 @@ export function splitJsonStream(text: string): { chunks: StreamChunk[]; problems
       break;
     }
     let depth = 0;
+    let tooDeep = false;
     let inString = false;
     for (; i < text.length; i++) {
       const c = text[i];
@@ -92,7 +95,11 @@ export function splitJsonStream(text: string): { chunks: StreamChunk[]; problems
         if (c === '\\') i++;
         else if (c === '"') inString = false;
       } else if (c === '"') inString = true;
-      else if (c === '{' || c === '[') depth++;
+      else if (c === '{' || c === '[') {
+        depth++;
+        if (depth === MAX_DEPTH + 1) tooDeep = true;
+        if (depth === MAX_DEPTH + 1) problems.push({ severity: 'error', offset: i, message: `exceeded max depth of ${MAX_DEPTH} (Go's encoding/json, which kubectl uses, stops there too)` });
+      }
       else if (c === '}' || c === ']') {
         depth--;
         if (depth === 0) {
@@ -101,7 +108,7 @@ export function splitJsonStream(text: string): { chunks: StreamChunk[]; problems
         }
       }
     }
-    chunks.push({ offset: start, text: text.slice(start, i) });
+    chunks.push({ offset: start, text: text.slice(start, i), ...(tooDeep ? { rejected: true } : {}) });
     if (depth !== 0) break;
   }
   return { chunks, problems };
@@ -172,6 +179,7 @@ export function decodeYaml(input: string, opts: { readonly fast?: boolean } = {}
   }
   for (const err of doc.errors) {
     const deep = err.code === 'RESOURCE_EXHAUSTION' || /call stack/i.test(err.message);
+    if (deep && problems.some((p) => p.message === tooDeepText())) continue; // once is enough
     problems.push({ severity: 'error', offset: err.pos[0], message: deep ? tooDeepText() : `invalid YAML: ${firstLine(err.message)}` });
   }
   if (problems.length > 0) return { problems, doc, text };
@@ -244,7 +252,7 @@ function firstLine(message: string): string {
 }
 
 function tooDeepText(): string {
-  return 'nesting too deep: Palisade reads YAML nested up to about 800 levels in flow style ([[[...]]]) and 10000 in block style';
+  return "nesting too deep: Palisade's YAML reader stops at about 800 levels (kubectl's reads up to 10000; no manifest needs that many)";
 }
 
 function tooDeepOr(e: unknown, fallback: string): string {

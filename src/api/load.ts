@@ -235,6 +235,7 @@ function parseSource(text: string, file: string, documents: LoadedDocument[], di
   const { chunks, problems } = json ? splitJsonStream(source) : splitYamlStream(source);
   for (const p of problems) diagnostics.push({ severity: p.severity, message: p.message, pos: posAt(p.offset) });
   for (const chunk of chunks) {
+    if (chunk.rejected) continue;
     const decoded = json ? decodeJsonChunk(chunk.text) : decodeYaml(chunk.text);
     // Offsets of a re-indented chunk still fall on the right line; columns after the fix may shift.
     const at = (offset: number) => posAt(chunk.offset + Math.min(offset, chunk.text.length));
