@@ -5,6 +5,7 @@
 #   scripts/kube-apiserver.sh start DIR    etcd + kube-apiserver on 127.0.0.1, free ports; writes DIR/kubeconfig, DIR/pids
 #   scripts/kube-apiserver.sh stop DIR     stop both and remove DIR
 #   scripts/kube-apiserver.sh env [DIR]    print shell exports (binary paths; KUBECONFIG when DIR is running)
+#   scripts/kube-apiserver.sh sources      dry run: print the deb-src stanza the build would add (from apt's own config)
 #
 # Environment: PALISADE_CACHE (default ~/.cache/palisade) holds kube-apiserver-1.20.2 and the build tree.
 # See scripts/kube-apiserver.md for why each step is there.
@@ -24,7 +25,7 @@ is_tty() { [[ -t 1 ]]; }
 progress() { if is_tty; then printf '%s' "$*"; fi; }
 
 usage() {
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -43,25 +44,67 @@ run_logged() {
 # ---------------------------------------------------------------------------------------------------------------------
 # build
 
-# Adds deb-src for bookworm main (same mirror and key as the existing deb822 stanza) unless some deb-src is already there.
+# The machine's own Debian package source, read from its apt configuration only (one-line sources.list entries and
+# deb822 .sources stanzas): prints "URI<TAB>SIGNED-BY" of the first enabled `deb` source for the release (SIGNED-BY
+# may be empty). Fails when the configuration names none: no mirror is ever guessed.
+# Environment: PALISADE_APT_DIR (default /etc/apt) to read another configuration, e.g. in a test.
+apt_source() {
+  local apt_dir="${PALISADE_APT_DIR:-/etc/apt}" codename="${1:-bookworm}" file
+  local -a files=()
+  [[ -f "$apt_dir/sources.list" ]] && files+=("$apt_dir/sources.list")
+  for file in "$apt_dir"/sources.list.d/*.list "$apt_dir"/sources.list.d/*.sources; do
+    [[ -f "$file" ]] && files+=("$file")
+  done
+  ((${#files[@]} > 0)) || return 1
+  awk -v want="$codename" '
+    function flush() {
+      if (types ~ /(^| )deb( |$)/ && enabled != "no" && uri != "" && (" " suites " ") ~ (" " want " ")) { print uri "\t" signed; found = 1; exit }
+      types = ""; uri = ""; suites = ""; signed = ""; enabled = ""
+    }
+    FNR == 1 { if (deb822) flush(); deb822 = (FILENAME ~ /\.sources$/) }
+    deb822 && /^[ \t]*$/ { flush(); next }
+    deb822 && /^#/ { next }
+    deb822 && tolower($1) == "types:" { types = $0; sub(/^[^:]*:[ \t]*/, "", types) }
+    deb822 && tolower($1) == "uris:" { uri = $2 }
+    deb822 && tolower($1) == "suites:" { suites = $0; sub(/^[^:]*:[ \t]*/, "", suites) }
+    deb822 && tolower($1) == "enabled:" { enabled = tolower($2) }
+    deb822 && tolower($1) == "signed-by:" && NF == 2 { signed = $2 }
+    !deb822 && $1 == "deb" {
+      line = $0; opts = ""
+      if (match(line, /\[[^]]*\]/)) { opts = substr(line, RSTART + 1, RLENGTH - 2); line = substr(line, 1, RSTART - 1) substr(line, RSTART + RLENGTH) }
+      n = split(line, f, /[ \t]+/)
+      if (n >= 3 && f[3] == want) {
+        s = ""; m = split(opts, o, /[ \t]+/)
+        for (i = 1; i <= m; i++) if (o[i] ~ /^signed-by=/) { s = o[i]; sub(/^signed-by=/, "", s) }
+        print f[2] "\t" s; found = 1; exit
+      }
+    }
+    END { if (!found && deb822) flush(); if (!found) exit 1 }
+  ' "${files[@]}"
+}
+
+# The deb-src stanza the build adds: the same source and key as the machine's own `deb` entry for the release.
+deb_src_stanza() {
+  local codename source uri signed_by
+  codename=$(. /etc/os-release 2>/dev/null && printf '%s' "${VERSION_CODENAME:-}") || true
+  codename="${codename:-bookworm}"
+  source=$(apt_source "$codename") || die "no enabled 'deb' source for $codename in the apt configuration (${PALISADE_APT_DIR:-/etc/apt}); add one, then run the build again"
+  uri="${source%%$'\t'*}"
+  signed_by="${source#*$'\t'}"
+  printf 'Types: deb-src\nURIs: %s\nSuites: %s %s-updates\nComponents: main\n' "$uri" "$codename" "$codename"
+  if [[ -n "$signed_by" ]]; then printf 'Signed-By: %s\n' "$signed_by"; fi
+}
+
+# Adds deb-src (from the machine's own apt source, see deb_src_stanza) unless some deb-src is already configured.
 enable_deb_src() {
-  if grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  local apt_dir="${PALISADE_APT_DIR:-/etc/apt}"
+  if grep -rqsE '^(Types:.*deb-src|deb-src )' "$apt_dir/sources.list" "$apt_dir/sources.list.d/"; then
     return 0
   fi
-  local uris signed_by
-  uris=$(awk '/^URIs:/ {u=$2} /^Suites:/ && /bookworm-updates/ {print u; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-  signed_by=$(awk '/^Signed-By:/ {s=$2} /^Suites:/ && /bookworm-updates/ {f=1} f && /^Signed-By:/ {print $2; exit}' \
-    /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-  uris="${uris:-http://deb.debian.org/debian}"
-  signed_by="${signed_by:-/usr/share/keyrings/debian-archive-keyring.gpg}"
-  say "enabling Debian source packages ($uris)"
-  cat >/etc/apt/sources.list.d/palisade-deb-src.sources <<EOF
-Types: deb-src
-URIs: $uris
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: $signed_by
-EOF
+  local stanza
+  stanza=$(deb_src_stanza)
+  say "enabling Debian source packages from the apt configuration's own source"
+  printf '%s\n' "$stanza" >"$apt_dir/sources.list.d/palisade-deb-src.sources"
 }
 
 # The vendored reflect2 1.0.1 crashes (SIGSEGV in mapiternext) under Go >= 1.18 on the first custom-resource create;
@@ -331,5 +374,6 @@ case "${1:-}" in
   start) cmd_start "${2:-}" ;;
   stop) cmd_stop "${2:-}" ;;
   env) cmd_env "${2:-}" ;;
+  sources) deb_src_stanza ;;
   *) usage ;;
 esac

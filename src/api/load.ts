@@ -4,9 +4,10 @@
  */
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
+import { yamlLib } from './yaml-lib.js';
 import type { Document, Node as YamlNode, Pair } from 'yaml';
 import type { Diagnostic, PathSegment, SourcePos } from './diagnostics.js';
+import { decodeJson, decodeYaml, isJsonStream, parseForPositions, splitJsonStream, splitYamlStream, type DecodeProblem } from './decode.js';
 
 /** A JSON value as decoded from YAML or JSON. */
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | JsonObject;
@@ -217,63 +218,116 @@ function manifestFiles(dir: string, diagnostics: Diagnostic[]): string[] {
 }
 
 function parseSource(text: string, file: string, documents: LoadedDocument[], diagnostics: Diagnostic[]): void {
-  const lineCounter = new LineCounter();
-  const posAt = (offset: number): SourcePos => {
-    const { line, col } = lineCounter.linePos(offset);
-    return { file, line, column: col };
-  };
   // A byte-order mark is not a column an editor would count.
   const source = text.startsWith('\uFEFF') ? text.slice(1) : text;
-  const syntax = file.toLowerCase().endsWith('.json') ? 'JSON' : 'YAML';
-  const message = (code: string, msg: string, at: readonly [number, number]): string => {
-    if (code === 'DUPLICATE_KEY') return `duplicate key ${keyAt(source, at[0])}: keys must be unique`;
-    return `invalid ${syntax}: ${msg}`;
+  const lines = lineStarts(source);
+  const posAt = (offset: number): SourcePos => {
+    let lo = 0;
+    let hi = lines.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (lines[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { file, line: lo + 1, column: offset - lines[lo]! + 1 };
   };
-  const parsed = parseAllDocuments(source, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
-  for (const doc of parsed) {
-    if (doc.errors.length > 0) {
-      for (const err of doc.errors) {
-        diagnostics.push({ severity: 'error', message: message(err.code, err.message, err.pos), pos: posAt(err.pos[0]) });
-      }
+  const json = isJsonStream(source);
+  const { chunks, problems } = json ? splitJsonStream(source) : splitYamlStream(source);
+  for (const p of problems) diagnostics.push({ severity: p.severity, message: p.message, pos: posAt(p.offset) });
+  for (const chunk of chunks) {
+    if (chunk.rejected) continue;
+    const decoded = json ? decodeJsonChunk(chunk.text) : decodeYaml(chunk.text);
+    // Offsets of a re-indented chunk still fall on the right line; columns after the fix may shift.
+    const at = (offset: number) => posAt(chunk.offset + Math.min(offset, chunk.text.length));
+    for (const p of decoded.problems) diagnostics.push({ severity: p.severity, message: p.message, pos: at(p.offset) });
+    if (decoded.problems.some((p) => p.severity === 'error')) continue;
+    const root = decoded.value;
+    if (root === undefined || root === null) continue;
+    const locator = chunkLocator(decoded, json);
+    const rootPos = at(locator([]));
+    if (!isJsonObject(root)) {
+      const what = Array.isArray(root) ? 'a list' : `a scalar (${JSON.stringify(root)})`;
+      diagnostics.push({ severity: 'error', message: `a manifest document must be a mapping with apiVersion and kind, found ${what}`, pos: rootPos });
       continue;
     }
-    for (const warn of doc.warnings) {
-      diagnostics.push({ severity: 'warning', message: message(warn.code, warn.message, warn.pos), pos: posAt(warn.pos[0]) });
-    }
-    const root = doc.contents;
-    if (root === null || (isScalar(root) && root.value === null)) continue;
-    const rootPos = posAt(nodeStart(root));
-    if (!isMap(root)) {
-      diagnostics.push({
-        severity: 'error',
-        message: `a manifest document must be a mapping with apiVersion and kind, found ${nodeKindName(root)}`,
-        pos: rootPos,
-      });
-      continue;
-    }
-    let value: unknown;
-    try {
-      value = doc.toJS({ maxAliasCount: 100 });
-    } catch (e) {
-      diagnostics.push({ severity: 'error', message: `cannot decode document: ${errorText(e)}`, pos: rootPos });
-      continue;
-    }
-    if (!isJsonObject(value)) continue; // a mapping always decodes to an object
-    addObject(value, root, doc, posAt, documents, diagnostics, undefined);
+    addObject(root, [], (path) => at(locator(path)), documents, diagnostics, undefined);
   }
+}
+
+/** Field offsets of one decoded chunk, from its parsed tree (JSON chunks are parsed for this only when asked). */
+function chunkLocator(decoded: { readonly doc?: Document.Parsed; readonly text: string }, json: boolean): (path: readonly PathSegment[]) => number {
+  let doc = decoded.doc;
+  let items: number[] | undefined;
+  return (path) => {
+    // The object's own start needs no tree: its first line that is not blank or a comment; nor do a List's items.
+    if (path.length === 0 && !doc) return firstContent(decoded.text);
+    if (!doc && !json && path.length === 2 && path[0] === 'items' && typeof path[1] === 'number') {
+      items ??= listItemOffsets(decoded.text);
+      const at = items[path[1]];
+      if (at !== undefined) return at;
+    }
+    doc ??= parseForPositions(decoded.text, json);
+    const root = doc?.contents;
+    if (!doc) return 0;
+    return root ? locate(root, path, doc) : 0;
+  };
+}
+
+/**
+ * Where each item of a block `items:` list at the top level starts (after its `- `), found by scanning lines: used
+ * only for text the fast reader accepted, whose lists are plain block sequences.
+ */
+function listItemOffsets(text: string): number[] {
+  const out: number[] = [];
+  const key = /^items:[ \t]*(?:#.*)?$/m.exec(text);
+  if (!key) return out;
+  let indent = -1;
+  let lineStart = text.indexOf('\n', key.index) + 1;
+  while (lineStart > 0 && lineStart < text.length) {
+    const nl = text.indexOf('\n', lineStart);
+    const line = text.slice(lineStart, nl < 0 ? text.length : nl);
+    const width = line.length - line.trimStart().length;
+    const body = line.trim();
+    if (body !== '' && !body.startsWith('#')) {
+      const dash = body === '-' || body.startsWith('- ');
+      if (indent < 0) {
+        if (!dash) break;
+        indent = width;
+      }
+      if (width < indent || (width === indent && !dash)) break; // the list has ended
+      if (width === indent) out.push(lineStart + width + (body === '-' ? 1 : 2 + (body.slice(2).length - body.slice(2).trimStart().length)));
+    }
+    if (nl < 0) break;
+    lineStart = nl + 1;
+  }
+  return out;
+}
+
+function firstContent(text: string): number {
+  const m = /^(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]*/.exec(text);
+  return m ? m[0].length : 0;
+}
+
+function decodeJsonChunk(text: string): { value?: JsonValue; problems: DecodeProblem[]; text: string } {
+  return { ...decodeJson(text), text };
+}
+
+function lineStarts(text: string): number[] {
+  const out = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) out.push(i + 1);
+  return out;
 }
 
 /** Adds one decoded mapping: a single object, or the items of a list (each with its own position). */
 function addObject(
   value: JsonObject,
-  node: YamlNode,
-  doc: Document.Parsed,
-  posAt: (offset: number) => SourcePos,
+  prefix: readonly PathSegment[],
+  position: (path: readonly PathSegment[]) => SourcePos,
   documents: LoadedDocument[],
   diagnostics: Diagnostic[],
   inherited: { apiVersion: string; kind: string } | undefined,
 ): void {
-  const pos = posAt(nodeStart(node));
+  const pos = position(prefix);
   let obj = value;
   if (inherited && obj.apiVersion === undefined && obj.kind === undefined) {
     obj = { apiVersion: inherited.apiVersion, kind: inherited.kind, ...obj };
@@ -294,19 +348,13 @@ function addObject(
     const itemList: readonly JsonValue[] = Array.isArray(items) ? items : [];
     // A typed list (PodList) may omit kind/apiVersion on items, as the API's list responses do.
     const itemType = kind === 'List' ? undefined : { apiVersion, kind: kind.slice(0, -'List'.length) };
-    const seq = lookupNode(node, ['items'], doc);
     itemList.forEach((item, i) => {
-      const itemNode = seq ? lookupNode(seq, [i], doc) : undefined;
-      const where = itemNode ?? node;
+      const itemPath = [...prefix, 'items', i];
       if (!isJsonObject(item)) {
-        diagnostics.push({
-          severity: 'error',
-          message: `${kind} item ${i} must be a mapping with apiVersion and kind`,
-          pos: posAt(nodeStart(where)),
-        });
+        diagnostics.push({ severity: 'error', message: `${kind} item ${i} must be a mapping with apiVersion and kind`, pos: position(itemPath) });
         return;
       }
-      addObject(item, where, doc, posAt, documents, diagnostics, itemType);
+      addObject(item, itemPath, position, documents, diagnostics, itemType);
     });
     return;
   }
@@ -322,20 +370,8 @@ function addObject(
     name,
     namespace,
     pos,
-    position: (path) => posAt(locate(node, path, doc)),
+    position: prefix.length === 0 ? position : (path) => position([...prefix, ...path]),
   });
-}
-
-/** The YAML node at `path` below `node`, if every segment exists. */
-function lookupNode(node: YamlNode, path: readonly PathSegment[], doc: Document.Parsed): YamlNode | undefined {
-  let current: YamlNode | undefined = node;
-  for (const seg of path) {
-    if (!current) return undefined;
-    const step = childOf(current, seg, doc);
-    if (!step) return undefined;
-    current = step.node;
-  }
-  return current;
 }
 
 /** The start offset of the deepest existing node on `path`: a field's key, or a list item. */
@@ -360,23 +396,25 @@ function childOf(
   depth = 0,
 ): { node: YamlNode | undefined; offset: number } | undefined {
   if (depth > 20) return undefined;
-  const target = isAlias(node) ? node.resolve(doc) : node;
+  const target = yamlLib().isAlias(node) ? node.resolve(doc) : node;
   if (!target) return undefined;
-  if (isSeq(target) && typeof seg === 'number') {
+  if (yamlLib().isSeq(target) && typeof seg === 'number') {
     const item = target.items[seg];
-    return isNode(item) ? { node: item, offset: nodeStart(item) } : undefined;
+    return yamlLib().isNode(item) ? { node: item, offset: nodeStart(item) } : undefined;
   }
-  if (isMap(target) && typeof seg === 'string') {
+  if (yamlLib().isMap(target) && typeof seg === 'string') {
     const pairs = target.items as readonly Pair<unknown, unknown>[];
-    for (const pair of pairs) {
+    // Duplicate keys: the last one is the value that counts.
+    for (let i = pairs.length - 1; i >= 0; i--) {
+      const pair = pairs[i]!;
       if (keyText(pair.key) === seg) {
-        const keyOffset = isNode(pair.key) ? nodeStart(pair.key) : nodeStart(target);
-        return { node: isNode(pair.value) ? pair.value : undefined, offset: keyOffset };
+        const keyOffset = yamlLib().isNode(pair.key) ? nodeStart(pair.key) : nodeStart(target);
+        return { node: yamlLib().isNode(pair.value) ? pair.value : undefined, offset: keyOffset };
       }
     }
     for (const pair of pairs) {
-      if (keyText(pair.key) === '<<' && isNode(pair.value)) {
-        const sources = isSeq(pair.value) ? pair.value.items.filter(isNode) : [pair.value];
+      if (keyText(pair.key) === '<<' && yamlLib().isNode(pair.value)) {
+        const sources = yamlLib().isSeq(pair.value) ? pair.value.items.filter((n): n is YamlNode => yamlLib().isNode(n)) : [pair.value];
         for (const source of sources) {
           const found = childOf(source, seg, doc, depth + 1);
           if (found) return found;
@@ -388,27 +426,13 @@ function childOf(
 }
 
 function keyText(key: unknown): string | undefined {
-  if (isScalar(key)) return typeof key.value === 'symbol' ? key.source : String(key.value);
+  if (yamlLib().isScalar(key)) return typeof key.value === 'symbol' ? key.source : String(key.value);
   if (typeof key === 'string' || typeof key === 'number') return String(key);
   return undefined;
 }
 
-/** The key written at `offset`, quoted or plain, for messages. */
-function keyAt(text: string, offset: number): string {
-  const m = /^(?:"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^:,{}[\]\s][^:,{}[\]\n]*)/.exec(text.slice(offset, offset + 300));
-  const raw = m ? m[0].trim() : text.slice(offset, offset + 1);
-  return raw.startsWith('"') || raw.startsWith("'") ? raw : JSON.stringify(raw);
-}
-
 function nodeStart(node: YamlNode): number {
   return node.range ? node.range[0] : 0;
-}
-
-function nodeKindName(node: YamlNode): string {
-  if (isSeq(node)) return 'a list';
-  if (isScalar(node)) return `a scalar (${JSON.stringify(node.value)})`;
-  if (isAlias(node)) return 'an alias';
-  return 'something else';
 }
 
 /** True for a plain object (not an array, not null). */

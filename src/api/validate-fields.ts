@@ -8,8 +8,8 @@ import type { PathSegment } from './diagnostics.js';
 export interface FieldError {
   readonly path: readonly PathSegment[];
   readonly message: string;
-  /** `error` rejects the object; `warning` is reported and the object is kept. @default "error" */
-  readonly severity?: 'error' | 'warning';
+  /** `error` rejects the object; `warning` and `note` are reported and the object is kept. @default "error" */
+  readonly severity?: 'error' | 'warning' | 'note';
 }
 
 export type Path = readonly PathSegment[];

@@ -27,18 +27,27 @@ function width(family: 4 | 6): number {
 }
 
 function parseIPv4Bits(text: string): { bits: bigint; leadingZeros: boolean } | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  let bits = 0n;
+  let value = 0;
   let leadingZeros = false;
-  for (const part of parts) {
-    if (!/^[0-9]{1,3}$/.test(part)) return undefined;
-    const n = Number(part);
-    if (n > 255) return undefined;
-    if (part.length > 1 && part.startsWith('0')) leadingZeros = true;
-    bits = (bits << 8n) | BigInt(n);
+  let octets = 0;
+  let digits = 0;
+  let octet = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (digits === 0 || digits > 3 || octet > 255) return undefined;
+      if (digits > 1 && text.charCodeAt(i - digits) === 48) leadingZeros = true;
+      value = value * 256 + octet;
+      octets++;
+      digits = 0;
+      octet = 0;
+    } else if (c >= 48 && c <= 57) {
+      octet = octet * 10 + (c - 48);
+      digits++;
+    } else return undefined;
   }
-  return { bits, leadingZeros };
+  if (octets !== 4) return undefined;
+  return { bits: BigInt(value), leadingZeros };
 }
 
 function parseIPv6Bits(text: string): { bits: bigint; leadingZeros: boolean } | undefined {

@@ -79,8 +79,26 @@ export function isDNS1035Label(value: string): string[] {
   return errs;
 }
 
+/**
+ * Remembers the answers of a name check: label keys and values repeat across thousands of objects. The cache is
+ * dropped when it grows large, so unique names cannot make it grow without bound.
+ */
+function memo(check: (value: string) => string[]): (value: string) => string[] {
+  const known = new Map<string, readonly string[]>();
+  return (value) => {
+    const hit = known.get(value);
+    if (hit) return [...hit];
+    const errs = check(value);
+    if (known.size > 10000) known.clear();
+    known.set(value, errs);
+    return [...errs];
+  };
+}
+
 /** A qualified name (a label key): an optional DNS-1123 subdomain prefix and '/', then a name of at most 63 characters. */
-export function isQualifiedName(value: string): string[] {
+export const isQualifiedName = memo(qualifiedName);
+
+function qualifiedName(value: string): string[] {
   const errs: string[] = [];
   const parts = value.split('/');
   let name: string;
@@ -115,7 +133,9 @@ export function isQualifiedName(value: string): string[] {
 }
 
 /** A label value: empty, or at most 63 characters of alphanumerics, '-', '_' and '.', alphanumeric at both ends. */
-export function isValidLabelValue(value: string): string[] {
+export const isValidLabelValue = memo(labelValue);
+
+function labelValue(value: string): string[] {
   const errs: string[] = [];
   if (byteLength(value) > 63) errs.push(maxLenError(63));
   if (!labelValueRe.test(value)) {

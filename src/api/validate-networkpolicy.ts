@@ -26,25 +26,30 @@ import { isDNS1123Subdomain, isValidPortName, isValidPortNum } from './validate-
 
 const POLICY_TYPES = ['Ingress', 'Egress'] as const;
 
-/** Validates a whole NetworkPolicy object (apiVersion and kind already matched). */
+/**
+ * Validates a whole NetworkPolicy object (apiVersion and kind already matched). `spec` and `spec.podSelector` are
+ * non-pointer structs in the API types, so leaving them out (or null) decodes as empty: every pod of the namespace.
+ */
 export function validateNetworkPolicy(obj: JsonObject): FieldError[] {
   const out: FieldError[] = [];
-  checkKnownFields(obj, ['apiVersion', 'kind', 'metadata', 'spec'], [], out);
+  checkKnownFields(obj, ['apiVersion', 'kind', 'metadata', 'spec', 'status'], [], out);
   out.push(...validateObjectMeta(obj.metadata, { nameFormat: isDNS1123Subdomain, namespaced: true, strict: true }));
-  const spec = readObject(obj.spec, ['spec'], out);
-  if (!spec) {
-    if (obj.spec === undefined || obj.spec === null) out.push(required(['spec']));
-    return out;
+  if (obj.status !== undefined) {
+    // NetworkPolicyStatus existed from 1.24 (kubernetes#107963, alpha) until its removal in 1.28 (kubernetes#115843).
+    out.push({
+      path: ['status'],
+      severity: 'note',
+      message: 'status is ignored (exported from a 1.24–1.27 cluster?): API servers 1.24 to 1.27 accept it, 1.23 and earlier and 1.28 and later reject it as an unknown field',
+    });
   }
-  validateSpec(spec, ['spec'], out);
+  const spec = readObject(obj.spec, ['spec'], out);
+  if (spec) validateSpec(spec, ['spec'], out);
   return out;
 }
 
 function validateSpec(spec: JsonObject, path: Path, out: FieldError[]): void {
   checkKnownFields(spec, ['podSelector', 'ingress', 'egress', 'policyTypes'], path, out);
-  if (spec.podSelector === undefined || spec.podSelector === null) {
-    out.push(required([...path, 'podSelector'], 'an empty selector `{}` selects every pod of the namespace'));
-  } else {
+  if (spec.podSelector !== undefined && spec.podSelector !== null) {
     out.push(...validateLabelSelector(spec.podSelector, [...path, 'podSelector']));
   }
   for (const [direction, peersField] of [

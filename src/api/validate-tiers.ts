@@ -305,13 +305,17 @@ function validatePortNumber(value: unknown, path: Path, out: FieldError[]): numb
   return n;
 }
 
-function validateRange(range: JsonObject, extraFields: readonly string[], path: Path, out: FieldError[]): void {
+/**
+ * `start` and `end` are ports; only v1alpha2 (ClusterNetworkPolicy) has the CEL rule `self.start < self.end`. A
+ * v1alpha1 range whose start is above its end is accepted by its CRD and matches no port: a warning.
+ */
+function validateRange(range: JsonObject, extraFields: readonly string[], path: Path, out: FieldError[], startBeforeEnd: boolean): void {
   checkKnownFields(range, [...extraFields, 'start', 'end'], path, out);
   const start = validatePortNumber(range.start, [...path, 'start'], out);
   const end = validatePortNumber(range.end, [...path, 'end'], out);
-  if (start !== undefined && end !== undefined && start >= end) {
-    out.push(invalid(path, `${start}-${end}`, 'Start port must be less than End port'));
-  }
+  if (start === undefined || end === undefined) return;
+  if (startBeforeEnd && start >= end) out.push(invalid(path, `${start}-${end}`, 'Start port must be less than End port'));
+  else if (!startBeforeEnd && start > end) out.push(warning(path, `start ${start} is above end ${end}: the range matches no port`));
 }
 
 /** v1alpha1 AdminNetworkPolicyPort: exactly one of portNumber, namedPort, portRange. Returns which. */
@@ -331,7 +335,7 @@ function validateANPPort(value: unknown, path: Path, out: FieldError[]): string 
     const range = readObject(port.portRange, p, out);
     if (range) {
       validateProtocol(range.protocol, [...p, 'protocol'], out);
-      validateRange(range, ['protocol'], p, out);
+      validateRange(range, ['protocol'], p, out, false);
     }
   } else if (which === 'namedPort') {
     validateNamedPort(port.namedPort, p, out);
@@ -369,7 +373,7 @@ function validateCNPProtocol(value: unknown, path: Path, out: FieldError[]): str
     if (kind === 'number') validatePortNumber(port.number, [...portPath, 'number'], out);
     if (kind === 'range') {
       const range = readObject(port.range, [...portPath, 'range'], out);
-      if (range) validateRange(range, [], [...portPath, 'range'], out);
+      if (range) validateRange(range, [], [...portPath, 'range'], out, true);
     }
   }
   return which;

@@ -48,6 +48,20 @@ const API_VERSIONS: Readonly<Record<string, readonly string[]>> = {
   ClusterNetworkPolicy: [TIER_V1ALPHA2],
 };
 
+/** The API group of an apiVersion: `networking.k8s.io` for `networking.k8s.io/v1`, `''` (core) for `v1`. */
+export function apiGroup(apiVersion: string): string {
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
+/** Groups that once served the Kubernetes kind and no longer do (so a 1.30 server has no match for it: an error). */
+const REMOVED_GROUPS: Readonly<Record<string, readonly string[]>> = {
+  NetworkPolicy: ['extensions'],
+  Deployment: ['extensions'],
+  DaemonSet: ['extensions'],
+  ReplicaSet: ['extensions'],
+};
+
 function isWorkloadKind(kind: string): kind is WorkloadKind {
   return (WORKLOAD_KINDS as readonly string[]).includes(kind);
 }
@@ -62,7 +76,7 @@ function isTierKind(kind: string): kind is TierKind {
  * @param obj one manifest document, parsed from YAML or JSON
  * @returns errors (severity absent or `error`: the apiserver would reject the object) and warnings; empty when valid
  * @example validateObject({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'x' },
- *   spec: {} }) // [{ path: ['spec', 'podSelector'], message: 'Required value: …' }]
+ *   spec: { policyTypes: ['Sideways'] } }) // [{ path: ['spec', 'policyTypes', 0], message: 'Unsupported value: …' }]
  */
 export function validateObject(obj: unknown): FieldError[] {
   if (!isObject(obj)) return [{ path: [], message: 'must be an object' }];
@@ -78,6 +92,10 @@ export function validateObject(obj: unknown): FieldError[] {
   }
   const versions = API_VERSIONS[kind];
   if (!versions) return out;
+  // Kinds are told apart by API group: Calico's projectcalico.org/v3 NetworkPolicy or Antrea's crd.antrea.io one is
+  // another kind that happens to share the name, not a wrong version of this one.
+  const group = apiGroup(apiVersion);
+  if (!versions.some((v) => apiGroup(v) === group) && !(REMOVED_GROUPS[kind] ?? []).includes(group)) return out;
   if (!versions.includes(apiVersion)) return [notSupported(['apiVersion'], apiVersion, versions)];
   if (kind === 'NetworkPolicy') return validateNetworkPolicy(obj);
   if (isTierKind(kind)) return validateTierPolicy(obj, kind);

@@ -15,6 +15,7 @@ import { benchCluster } from './cluster.js';
 import type { BenchRow } from './row.js';
 import { benchController } from '../controller/bench.js';
 import { benchAgent } from '../agent/bench.js';
+import { benchLoad, benchStartup } from './load.js';
 
 export type { BenchRow } from './row.js';
 
@@ -178,6 +179,14 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify(measureSpeedup(Number(args[1]), Number(args[2]))));
     return;
   }
+  if (args[0] === '--load') {
+    process.stdout.write(JSON.stringify(benchLoad(Number(args[1] ?? 20))));
+    return;
+  }
+  if (args[0] === '--startup') {
+    process.stdout.write(JSON.stringify(benchStartup(fileURLToPath(new URL('../cli/main.js', import.meta.url)))));
+    return;
+  }
   if (args[0] === '--agent') {
     process.stdout.write(JSON.stringify(await benchAgent()));
     return;
@@ -187,7 +196,7 @@ async function main(): Promise<void> {
     return;
   }
   if (args.includes('--help')) {
-    process.stdout.write('Usage: npm run bench [-- --quick]\n\nPrints the performance targets as numbers and ratios: engine, controller, agent (as root).\n--quick: the engine only, at 1k and 10k pods.\n\nExample:\n  npm run bench\n  npm run bench -- --quick\n');
+    process.stdout.write('Usage: npm run bench [-- --quick]\n\nPrints the performance targets as numbers and ratios: engine, controller, agent (as root).\n--quick: the engine (1k and 10k pods) and reading a large stream only.\n\nExample:\n  npm run bench\n  npm run bench -- --quick\n');
     return;
   }
   const quick = args.includes('--quick');
@@ -202,6 +211,10 @@ async function main(): Promise<void> {
   }
   progress('engine vs reference…');
   rows.push(...runChild(['--speedup', '300', '30']));
+  progress('reading a 20 MB stream…');
+  rows.push(...runChild(['--load', '20']));
+  progress('start-up…');
+  rows.push(...runChild(['--startup']));
   if (quick) {
     progress('');
     process.stdout.write(`${formatRows(rows)}\n`);

@@ -7,7 +7,6 @@ import { Option, type Command } from 'commander';
 import { InputError, formatDiagnostic } from '../api/diagnostics.js';
 import { readCluster, type ReadResult } from '../model/read.js';
 import type { Cluster } from '../model/types.js';
-import { readKubeCluster } from './kube-source.js';
 import type { Io } from './program.js';
 
 export interface InputOptions {
@@ -15,12 +14,15 @@ export interface InputOptions {
   readonly quiet?: boolean;
   readonly kubeconfig?: string;
   readonly context?: string;
+  readonly lenient?: boolean;
 }
 
 /** The options {@link readInput} reads; commands pass their parsed options as they are. */
 export interface ReadInputOptions {
   readonly defaultNamespace?: string;
   readonly quiet?: boolean;
+  /** `--lenient`: validation errors become warnings and objects are read as Go clients decode them. */
+  readonly lenient?: boolean;
   /**
    * Set by the hook of {@link inputOptions} when `--kubeconfig` or `--context` was given: the cluster, already read, or
    * why it could not be (thrown here, inside the action, where commands turn it into a message and exit 1).
@@ -37,6 +39,7 @@ export function inputOptions(cmd: Command): Command {
     .addOption(new Option('-n, --namespace <ns>', 'namespace of objects written without one (as kubectl -n)'))
     .addOption(new Option('--default-namespace <ns>', 'same as --namespace').default('default').hideHelp())
     .option('-q, --quiet', 'do not print notes and warnings about the input')
+    .option('--lenient', 'analyse what the API server would reject: each validation error becomes a warning and the object is read as Go clients decode it (unreadable parts fail closed)')
     .option('--kubeconfig <file>', 'read a live cluster through this kubeconfig instead of manifests')
     .option('--context <name>', 'kubeconfig context of the live cluster (default: the current context)')
     .hook('preAction', async (command) => {
@@ -44,6 +47,7 @@ export function inputOptions(cmd: Command): Command {
       if (o.namespace !== undefined) command.setOptionValue('defaultNamespace', o.namespace);
       if (o.kubeconfig === undefined && o.context === undefined) return;
       try {
+        const { readKubeCluster } = await import('./kube-source.js'); // the Kubernetes client is heavy: only when asked
         command.setOptionValue('kubeSource', await readKubeCluster({ ...(o.kubeconfig !== undefined ? { kubeconfig: o.kubeconfig } : {}), ...(o.context !== undefined ? { context: o.context } : {}) }));
       } catch (e) {
         command.setOptionValue('kubeSource', e instanceof InputError ? e : new InputError(`cannot read the cluster: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`));
@@ -63,11 +67,11 @@ export function readInput(paths: readonly string[], io: Io, opts: ReadInputOptio
     result = opts.kubeSource;
   } else {
     if (paths.length === 0) throw new InputError('no input: give manifest files, directories, - for standard input, or --kubeconfig for a live cluster');
-    result = readCluster(paths, { defaultNamespace: opts.defaultNamespace ?? 'default', readStdin: io.readStdin });
+    result = readCluster(paths, { defaultNamespace: opts.defaultNamespace ?? 'default', readStdin: io.readStdin, lenient: opts.lenient ?? false });
   }
   const errors = result.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0) {
-    throw new InputError(`${errors.length} error${errors.length === 1 ? '' : 's'} in the input; fix them or run \`palisade check\` for the full report`, errors);
+    throw new InputError(`${errors.length} error${errors.length === 1 ? '' : 's'} in the input; fix them, run \`palisade check\` for the full report, or --lenient to analyse it as Go clients read it`, errors);
   }
   if (!opts.quiet) for (const d of result.diagnostics) io.err(formatDiagnostic(d));
   return result;

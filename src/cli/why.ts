@@ -49,10 +49,21 @@ export const registerWhy: Register = (program, io, setExit) => {
       action(io, setExit, (from: string, to: string, paths: string[], opts: { port: number; protocol: Protocol; output: string; defaultNamespace: string; quiet?: boolean; resolve?: (readonly [string, string])[] }) => {
         const { cluster } = readInput(paths, io, opts);
         const resolved = withDnsAnswers(cluster, opts.resolve ?? []);
-        const v = compile(resolved).verdict({ from, to, protocol: opts.protocol, port: opts.port });
+        const engine = compile(resolved);
+        // An IP that belongs to a pod names the pod (the verdict keeps the address: in a dual-stack cluster it is
+        // exact for that address's family).
+        const podOf = (text: string): string | undefined => {
+          const end = engine.resolve(text);
+          return end.kind === 'endpoint' && end.endpoint.id !== text ? end.endpoint.id : undefined;
+        };
+        const v = engine.verdict({ from, to, protocol: opts.protocol, port: opts.port });
         if (opts.output === 'json') {
           io.out(JSON.stringify(v, null, 2));
           return;
+        }
+        for (const text of [from, to]) {
+          const id = podOf(text);
+          if (id) io.out(`(${text} is the IP of ${id})`);
         }
         // The engine cannot know DNS answers: say which domainNames peers it read as matching no address.
         const unanswered = domainPeers(resolved).filter((d) => !d.answered);

@@ -327,8 +327,13 @@ function compileNetworkPolicy(atoms: AtomTable, cluster: Cluster, source: Policy
   };
 }
 
-/** Cuts each family's address space at every atom boundary; says whether any IPv6 block appears. */
-function externalRanges(atoms: readonly Atom[]): { ranges: AddressRange[]; v6: boolean } {
+/**
+ * Cuts each family's address space at every atom boundary; says whether any IPv6 block appears. Pod IPs are no
+ * external addresses: a piece made only of pod IPs (a /32 ipBlock equal to a pod's IP) is no range, and the pieces
+ * on either side of it join again when every atom treats them alike, so pod IPs never split an external range.
+ * @param podIPs every endpoint IP, sorted by family then value
+ */
+function externalRanges(atoms: readonly Atom[], podIPs: readonly { family: Family; value: bigint }[]): { ranges: AddressRange[]; v6: boolean } {
   const cuts: Record<Family, Set<bigint>> = { 4: new Set([0n]), 6: new Set([0n]) };
   let v6 = false;
   for (const atom of atoms) {
@@ -338,15 +343,51 @@ function externalRanges(atoms: readonly Atom[]): { ranges: AddressRange[]; v6: b
       if (r.last < familyMax(r.family)) cuts[r.family].add(r.last + 1n);
     }
   }
-  const out: AddressRange[] = [];
+  const pieces: AddressRange[] = [];
   for (const family of [4, 6] as const) {
     const points = [...cuts[family]].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     points.forEach((first, i) => {
       const last = i + 1 < points.length ? points[i + 1] - 1n : familyMax(family);
-      out.push({ family, first, last });
+      pieces.push({ family, first, last });
     });
   }
+  if (podIPs.length === 0) return { ranges: pieces, v6 };
+  // Which atoms cover each piece (each atom range covers a contiguous run of pieces).
+  const signature: string[] = pieces.map(() => '');
+  atoms.forEach((atom, id) => {
+    for (const r of atom.ranges ?? []) {
+      for (let i = rangeLowerBound(pieces, r.family, r.first); i < pieces.length && pieces[i].family === r.family && pieces[i].last <= r.last; i++) signature[i] += `${id},`;
+    }
+  });
+  const out: AddressRange[] = [];
+  let lastSignature = '';
+  let joinable = false;
+  pieces.forEach((piece, i) => {
+    const pods = lowerBound(podIPs, piece.family, piece.last + 1n) - lowerBound(podIPs, piece.family, piece.first);
+    if (BigInt(pods) === piece.last - piece.first + 1n) return; // only pod IPs: the pods are the endpoints
+    const prev = out[out.length - 1];
+    if (joinable && prev && prev.family === piece.family && lastSignature === signature[i]) {
+      out[out.length - 1] = { family: piece.family, first: prev.first, last: piece.last };
+    } else out.push(piece);
+    lastSignature = signature[i];
+    joinable = true;
+  });
   return { ranges: out, v6 };
+}
+
+/** Every endpoint IP as an address, sorted by family then value, each once. */
+function endpointAddresses(cluster: Cluster): { family: Family; value: bigint }[] {
+  const seen = new Set<string>();
+  const out: { family: Family; value: bigint }[] = [];
+  for (const ep of cluster.endpoints) {
+    for (const text of ep.ips) {
+      const a = parseIP(text);
+      if (!a || seen.has(`${a.family}:${a.value}`)) continue;
+      seen.add(`${a.family}:${a.value}`);
+      out.push({ family: a.family, value: a.value });
+    }
+  }
+  return out.sort((a, b) => a.family - b.family || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
 }
 
 /** Compiles a cluster: atoms, classes, external ranges. */
@@ -375,7 +416,7 @@ export function compileCluster(cluster: Cluster): Compiled {
   });
 
   // External ranges and their atoms.
-  const { ranges, v6 } = externalRanges(atoms);
+  const { ranges, v6 } = externalRanges(atoms, endpointAddresses(cluster));
   const rangeAtoms: number[][] = ranges.map(() => []);
   atoms.forEach((atom, id) => {
     for (const r of atom.ranges ?? []) {

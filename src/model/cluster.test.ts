@@ -124,8 +124,27 @@ describe('endpoints', () => {
     const { cluster: c, diagnostics: d } = buildCluster(parseManifests(text, 'calico.yaml').documents);
     expect(c.policies).toEqual([]);
     expect(d.map((x) => x.message)).toEqual([
-      'ignored 1 NetworkPolicy (projectcalico.org/v3) object: Palisade does not read this kind',
+      'ignored 1 NetworkPolicy (projectcalico.org/v3) object: a NetworkPolicy of API group projectcalico.org, not the Kubernetes one Palisade reads',
     ]);
+  });
+
+  it('ignores Antrea crd.antrea.io kinds and any unknown API group with a note, never an error (kinds are matched by API group)', () => {
+    const text =
+      'apiVersion: crd.antrea.io/v1beta1\nkind: ClusterNetworkPolicy\nmetadata: {name: p}\nspec: {}\n---\n' +
+      'apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n';
+    const { cluster: c, diagnostics: d } = buildCluster(parseManifests(text, 'other.yaml').documents);
+    expect(c.tierPolicies).toEqual([]);
+    expect(d.map((x) => [x.severity, x.message])).toEqual([
+      ['note', 'ignored 1 ClusterNetworkPolicy (crd.antrea.io/v1beta1) object: a ClusterNetworkPolicy of API group crd.antrea.io, not the Kubernetes one Palisade reads'],
+      ['note', 'ignored 1 Widget (example.com/v1) object: Palisade does not read the API group example.com'],
+    ]);
+  });
+
+  it('reads a NetworkPolicy without spec as selecting every pod of its namespace (networking/v1 types.go: non-pointer Spec and PodSelector)', () => {
+    const text = 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: x}\n';
+    const { cluster: c, diagnostics: d } = buildCluster(parseManifests(text, 'np.yaml').documents);
+    expect(d).toEqual([]);
+    expect(c.policies.map((p) => p.policy.spec)).toEqual([{ podSelector: {} }]);
   });
 });
 
@@ -159,11 +178,11 @@ describe('namespaces', () => {
 });
 
 describe('duplicates', () => {
-  it('keeps the first of two objects with the same kind, namespace and name, naming both positions', () => {
+  it('keeps the last of two objects with the same kind, namespace and name, with a note naming both positions (kubectl apply: the last write wins)', () => {
     const { cluster, diagnostics } = build(['duplicate.yaml']);
-    expect(cluster.endpoints.map((e) => [e.id, e.labels])).toEqual([['dup/twin', { copy: 'first' }]]);
+    expect(cluster.endpoints.map((e) => [e.id, e.labels])).toEqual([['dup/twin', { copy: 'second' }]]);
     expect(diagnostics.map(formatDiagnostic)).toEqual([
-      `${F}duplicate.yaml:12:1: error: Pod dup/twin: duplicate Pod dup/twin: first defined at ${F}duplicate.yaml:1:1; this one is ignored`,
+      `${F}duplicate.yaml:1:1: note: Pod dup/twin: Pod dup/twin is defined again at ${F}duplicate.yaml:12:1; the later one is used (as kubectl apply would leave it)`,
     ]);
   });
 
@@ -173,7 +192,7 @@ describe('duplicates', () => {
       'apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default}\nspec: {containers: []}\n';
     const { cluster, diagnostics } = buildCluster(parseManifests(text, 'd.yaml').documents);
     expect(cluster.endpoints).toHaveLength(1);
-    expect(diagnostics.map((d) => d.message)).toEqual(['duplicate Pod default/p: first defined at d.yaml:1:1; this one is ignored']);
+    expect(diagnostics.map((d) => d.message)).toEqual(['Pod default/p is defined again at d.yaml:6:1; the later one is used (as kubectl apply would leave it)']);
   });
 });
 

@@ -58,7 +58,8 @@ type EndpointDraft = Omit<Endpoint, 'id'>;
  *   is one representative endpoint with its pod template's labels and container ports and no IPs.
  * - Endpoint ids are `namespace/name`; when two endpoints share one, both get `[Kind]` (`shop/web[Pod]`).
  * - Every namespace has `kubernetes.io/metadata.name`; a namespace only referenced by objects exists `implicit`.
- * - A second object of the same kind, namespace and name is an error and ignored; kinds not read get one note each.
+ * - Of two objects of the same kind, namespace and name the last one is used, with a note (as `kubectl apply` of both
+ *   would leave the cluster); kinds not read (matched by API group) get one note each.
  * - NetworkPolicies come back with `metadata.namespace` always set (to the resolved namespace) and `spec.podSelector`
  *   present (`{}` when omitted, as the apiserver decodes it); otherwise as written.
  *
@@ -80,6 +81,14 @@ export function buildCluster(
   const nodes: NodeInfo[] = [];
   const services: ServiceInfo[] = [];
 
+  // `kubectl apply` of the same object twice keeps the last one: find it first.
+  const keyOf = (doc: LoadedDocument, kind: ReadKind): string => `${kind}\u0000${isClusterScoped(kind) ? '' : doc.namespace || defaultNamespace}\u0000${doc.name ?? ''}`;
+  const last = new Map<string, LoadedDocument>();
+  for (const doc of docs) {
+    const kind = readKind(doc);
+    if (kind !== undefined && doc.name) last.set(keyOf(doc, kind), doc);
+  }
+
   for (const doc of docs) {
     const object = describeObject(doc, defaultNamespace);
     const kind = readKind(doc);
@@ -96,17 +105,19 @@ export function buildCluster(
     }
     const clusterScoped = isClusterScoped(doc.kind);
     const namespace = clusterScoped ? '' : doc.namespace || defaultNamespace;
-    const key = `${kind}\u0000${namespace}\u0000${doc.name}`;
-    const first = seen.get(key);
-    if (first) {
+    const key = keyOf(doc, kind);
+    const winner = last.get(key);
+    if (winner !== doc) {
       diagnostics.push({
-        severity: 'error',
-        message: `duplicate ${object}: first defined at ${formatPos(first.pos)}; this one is ignored`,
+        severity: 'note',
+        message: `${object} is defined again at ${winner ? formatPos(winner.pos) : 'a later place'}; the later one is used (as kubectl apply would leave it)`,
         pos: doc.pos,
         object,
       });
       continue;
     }
+    const first = seen.get(key);
+    if (first) continue; // the very same document given twice
     seen.set(key, doc);
     if (!clusterScoped) referenced.add(namespace);
     const v = doc.value;
@@ -175,9 +186,16 @@ export function buildCluster(
   }
 
   for (const [key, { count, first }] of ignored) {
+    const group = apiGroupOf(first.apiVersion);
+    const sameName = READ_KINDS.has(first.kind) || isTierKindName(first.kind);
+    const why = sameName
+      ? `a ${first.kind} of API group ${group === '' ? 'core' : group}, not the Kubernetes one Palisade reads`
+      : group === '' || READ_GROUPS.has(group)
+        ? 'Palisade does not read this kind'
+        : `Palisade does not read the API group ${group}`;
     diagnostics.push({
       severity: 'note',
-      message: `ignored ${count} ${key} object${count === 1 ? '' : 's'}: Palisade does not read this kind`,
+      message: `ignored ${count} ${key} object${count === 1 ? '' : 's'}: ${why}`,
       pos: first.pos,
     });
   }
@@ -204,9 +222,13 @@ export function buildCluster(
  * @returns undefined for text that is not an IP address (hostnames, zones, CIDRs).
  */
 export function canonicalIP(text: string): string | undefined {
+  if (PLAIN_IPV4.test(text)) return text; // already canonical: the common case, without parsing
   const address = parseAddress(text.trim());
   return address && formatAddress(address.family, address.bits);
 }
+
+const OCTET = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+const PLAIN_IPV4 = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
 
 // ---------------------------------------------------------------- kinds
 
@@ -214,6 +236,17 @@ type ReadKind = 'Namespace' | 'Pod' | 'Node' | 'Service' | 'NetworkPolicy' | Wor
 /** AWS's own kinds (networking.k8s.aws/v1alpha1); its ClusterNetworkPolicy is told apart from the upstream one. */
 type AwsReadKind = 'AwsClusterNetworkPolicy' | 'ApplicationNetworkPolicy';
 type TierKindName = 'AdminNetworkPolicy' | 'BaselineAdminNetworkPolicy' | 'ClusterNetworkPolicy';
+
+const READ_GROUPS = new Set([...[...READ_KINDS.values()].flat(), 'policy.networking.k8s.io']);
+
+function apiGroupOf(apiVersion: string): string {
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
+function isTierKindName(kind: string): boolean {
+  return kind === 'AdminNetworkPolicy' || kind === 'BaselineAdminNetworkPolicy' || kind === 'ClusterNetworkPolicy';
+}
 
 function readKind(doc: LoadedDocument): ReadKind | undefined {
   if (isTierKind(doc.apiVersion, doc.kind)) return doc.kind;
@@ -341,11 +374,12 @@ function namespaceLabels(name: string, labels: Readonly<Record<string, string>>)
 }
 
 function networkPolicyOf(v: JsonObject, namespace: string): NetworkPolicy | undefined {
-  const spec = field(v, 'spec');
-  if (!spec) return undefined;
+  // No spec, or no podSelector, decodes as the empty struct: every pod of the namespace.
+  const spec = field(v, 'spec') ?? {};
   const podSelector = field(spec, 'podSelector') ?? {};
   const metadata = field(v, 'metadata') ?? {};
-  const policy: unknown = { ...v, metadata: { ...metadata, namespace }, spec: { ...spec, podSelector } };
+  const { status: _status, ...rest } = v;
+  const policy: unknown = { ...rest, metadata: { ...metadata, namespace }, spec: { ...spec, podSelector } };
   return isNetworkPolicy(policy) ? policy : undefined;
 }
 

@@ -61,7 +61,7 @@ describe('readCluster', () => {
     const result = readCluster([`${F}missing.yaml`, `${F}lifecycle.yaml`, `${F}duplicate.yaml`, `${F}malformed.yaml`]);
     expect(result.diagnostics.map((d) => (d.pos ? `${d.pos.file.slice(F.length)}:${d.pos.line}` : d.message))).toEqual([
       `no such file or directory: ${F}missing.yaml`,
-      'duplicate.yaml:12',
+      'duplicate.yaml:1',
       'lifecycle.yaml:7',
       'malformed.yaml:11',
       'malformed.yaml:16',

@@ -9,6 +9,7 @@ import type { LoadedDocument } from '../api/load.js';
 import { validateObject } from '../api/validate.js';
 import type { FieldError } from '../api/validate.js';
 import { buildCluster } from './cluster.js';
+import { lenientNetworkPolicy } from './lenient.js';
 import type { Cluster } from './types.js';
 
 /** Options of {@link readCluster}. */
@@ -17,6 +18,11 @@ export interface ReadOptions {
   readonly defaultNamespace?: string;
   /** Reads all of standard input for the `-` input. @default reads file descriptor 0 */
   readonly readStdin?: () => string;
+  /**
+   * Read objects as a Go client decodes them without validation: every validation error becomes a warning at its
+   * place and the object is kept (see `lenient.ts` for how unreadable parts fail closed). @default false
+   */
+  readonly lenient?: boolean;
 }
 
 /** What {@link readCluster} returns. */
@@ -39,14 +45,16 @@ export interface ReadResult {
  */
 export function readCluster(inputs: readonly string[], opts: ReadOptions = {}): ReadResult {
   const loaded = loadManifests(inputs, opts.readStdin ? { readStdin: opts.readStdin } : {});
-  return readDocuments(loaded.documents, loaded.diagnostics, opts.defaultNamespace);
+  return readDocuments(loaded.documents, loaded.diagnostics, opts.defaultNamespace, opts.lenient ?? false);
 }
+
+const LENIENT = ' (--lenient: kept, read as the Go API types decode it)';
 
 /**
  * Validates documents as the apiserver would: an object with an error is left out (and counted), one with only
  * warnings is kept; every finding becomes a diagnostic at its field.
  */
-export function validateDocuments(documents: readonly LoadedDocument[], defaultNamespace?: string): { valid: LoadedDocument[]; diagnostics: Diagnostic[]; invalid: number } {
+export function validateDocuments(documents: readonly LoadedDocument[], defaultNamespace?: string, lenient = false): { valid: LoadedDocument[]; diagnostics: Diagnostic[]; invalid: number } {
   const diagnostics: Diagnostic[] = [];
   const valid: LoadedDocument[] = [];
   let invalid = 0;
@@ -64,19 +72,33 @@ export function validateDocuments(documents: readonly LoadedDocument[], defaultN
     for (const err of errors) {
       const severity = err.severity ?? 'error';
       if (severity === 'error') rejected = true;
-      diagnostics.push({ severity, message: err.message, pos: doc.position(err.path), object, path: formatPath(err.path) });
+      if (lenient && severity === 'error') {
+        diagnostics.push({ severity: 'warning', message: `${err.message}${LENIENT}`, pos: doc.position(err.path), object, path: formatPath(err.path) });
+      } else diagnostics.push({ severity, message: err.message, pos: doc.position(err.path), object, path: formatPath(err.path) });
     }
-    if (rejected) invalid++;
-    else valid.push(doc);
+    if (rejected && lenient && doc.kind === 'NetworkPolicy' && doc.apiVersion === 'networking.k8s.io/v1') {
+      const read = lenientNetworkPolicy(doc.value);
+      for (const u of read.unreadable) {
+        diagnostics.push({ severity: 'warning', message: `--lenient: cannot be read: ${u.message}`, pos: doc.position(u.path), object, path: formatPath(u.path) });
+      }
+      valid.push({ ...doc, value: read.value });
+      invalid++;
+    } else if (rejected && !lenient) invalid++;
+    else {
+      if (rejected) invalid++;
+      valid.push(doc);
+    }
   }
   return { valid, diagnostics, invalid };
 }
 
 /** Validates documents already loaded (from files or a live cluster) and builds the cluster from the valid ones. */
-export function readDocuments(documents: readonly LoadedDocument[], loadDiagnostics: readonly Diagnostic[] = [], defaultNamespace?: string): ReadResult {
-  const checked = validateDocuments(documents, defaultNamespace);
+export function readDocuments(documents: readonly LoadedDocument[], loadDiagnostics: readonly Diagnostic[] = [], defaultNamespace?: string, lenient = false): ReadResult {
+  const checked = validateDocuments(documents, defaultNamespace, lenient);
   const built = buildCluster(checked.valid, defaultNamespace !== undefined ? { defaultNamespace } : {});
-  const diagnostics = [...loadDiagnostics, ...checked.diagnostics, ...built.diagnostics];
+  // Leniently, what the model cannot use is left out with a warning instead of stopping the analysis.
+  const modelDiagnostics = lenient ? built.diagnostics.map((d): Diagnostic => (d.severity === 'error' ? { ...d, severity: 'warning', message: `${d.message} (--lenient)` } : d)) : built.diagnostics;
+  const diagnostics = [...loadDiagnostics, ...checked.diagnostics, ...modelDiagnostics];
   return { cluster: built.cluster, documents: [...documents], diagnostics: sortDiagnostics(diagnostics), invalid: checked.invalid };
 }
 

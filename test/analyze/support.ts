@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import { readCluster, type ReadResult } from '../../src/model/read.js';
 import type { Io } from '../../src/cli/program.js';
 import { run } from '../../src/cli/main.js';
-import { commands } from '../../src/cli/commands.js';
+import { loadAllCommands } from '../../src/cli/commands.js';
 import { registerDiff } from '../../src/cli/diff.js';
 import { registerGenerate } from '../../src/cli/generate.js';
 import { registerLint } from '../../src/cli/lint.js';
@@ -81,6 +81,7 @@ export async function cli(argv: readonly string[], stdin = ''): Promise<{ code: 
   const io: Io = { out: (t) => out.push(t), err: (t) => err.push(t), interactive: false, readStdin: () => stdin };
   const mine = [registerGenerate, registerLint, registerDiff];
   // The lead may already have registered them in commands.ts; register each once.
+  const commands = await loadAllCommands();
   const code = await run(argv, io, [...commands.filter((r) => !mine.includes(r)), ...mine]);
   return { code, out: out.join('\n'), err: err.join('\n') };
 }

@@ -131,6 +131,13 @@ describe('palisade why', () => {
     expect(v.allowed).toBe(true);
     expect(v.ingress.rules).toEqual([expect.objectContaining({ policy: 'a/access-nginx', index: 0 })]);
   });
+  it('an IP that belongs to a pod names the pod (matrix contract: pod IPs are endpoints, not external addresses)', async () => {
+    const r = await palisade(['why', '10.0.1.12', '10.0.1.11', '--port', '80', EXAMPLE]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^\(10\.0\.1\.12 is the IP of a\/client\)\n\(10\.0\.1\.11 is the IP of a\/nginx\)\na\/client -> a\/nginx TCP\/80: ALLOWED/);
+    const json = JSON.parse((await palisade(['why', '10.0.1.12', '10.0.1.11', '--port', '80', EXAMPLE, '-o', 'json'])).out) as { flow: { from: string; to: string } };
+    expect(json.flow).toMatchObject({ from: 'a/client', to: 'a/nginx' });
+  });
   it('the metadata address is denied by the except, the internet allowed', async () => {
     expect((await palisade(['why', 'b/web', '169.254.169.254', '--port', '80', EXAMPLE])).out).toMatch(/DENIED/);
     expect((await palisade(['why', 'b/web', '1.1.1.1', '--port', '443', EXAMPLE])).out).toMatch(/ALLOWED/);
