@@ -57,18 +57,20 @@ export const registerWhy: Register = (program, io, setExit) => {
           return end.kind === 'endpoint' && end.endpoint.id !== text ? end.endpoint.id : undefined;
         };
         const v = engine.verdict({ from, to, protocol: opts.protocol, port: opts.port });
+        const shown = { ...v, flow: { ...v.flow, from: podOf(from) ?? from, to: podOf(to) ?? to } };
         if (opts.output === 'json') {
-          io.out(JSON.stringify(v, null, 2));
+          io.out(JSON.stringify(shown, null, 2));
           return;
         }
         for (const text of [from, to]) {
           const id = podOf(text);
           if (id) io.out(`(${text} is the IP of ${id})`);
         }
+
         // The engine cannot know DNS answers: say which domainNames peers it read as matching no address.
         const unanswered = domainPeers(resolved).filter((d) => !d.answered);
         const notes = unanswered.map((d) => `  note: ${d.where} (${d.names.join(', ')}): no --resolve answer, so it matches no address (fail closed)`);
-        io.out([renderVerdict(v), ...notes].join('\n'));
+        io.out([renderVerdict(shown), ...notes].join('\n'));
       }),
     );
 };

@@ -112,5 +112,6 @@ export function clusterObjects(cluster: Cluster): Json[] {
 
 /** The cluster as one multi-document YAML stream. */
 export function clusterYaml(cluster: Cluster): string {
-  return clusterObjects(cluster).map((o) => stringify(o)).join('---\n');
+  // YAML 1.1 rules, as kubectl reads them: `y`, `no`, `on` are quoted so they stay strings.
+  return clusterObjects(cluster).map((o) => stringify(o, { version: '1.1' })).join('---\n');
 }
