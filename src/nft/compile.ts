@@ -177,6 +177,19 @@ function mergePorts(ps: readonly { from: number; to: number }[]): { from: number
  * and a canonical form makes deltas exact. Address ranges are cut at every boundary, each cell gets the union of the
  * port ranges covering it, and neighbouring cells with equal ports are merged again.
  */
+const NO_ENTRIES: readonly EndpointInfo[] = Object.freeze([]);
+const peerCache = new WeakMap<readonly EndpointInfo[], PeerSets>();
+
+/**
+ * {@link resolvePeers}, remembered per entry list: sources hand out the same object (and lists) until it changes, so a
+ * sync re-resolves only the lists that changed. PeerSets are never mutated after they are made.
+ */
+function cachedPeers(entries: readonly EndpointInfo[]): PeerSets {
+  let p = peerCache.get(entries);
+  if (!p) peerCache.set(entries, (p = resolvePeers(entries)));
+  return p;
+}
+
 export function resolvePeers(entries: readonly EndpointInfo[]): PeerSets {
   const any: Record<Family, AddressRange[]> = { 4: [], 6: [] };
   const rects: { range: AddressRange; pp: ProtoPorts }[] = [];
@@ -377,7 +390,7 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
     const have = peSetRules.get(k);
     if (have) return have;
     const id = shortHash(peKey(pe));
-    const peers = resolvePeers((dir === 'ingress' ? pe.spec.ingress : pe.spec.egress) ?? []);
+    const peers = cachedPeers((dir === 'ingress' ? pe.spec.ingress : pe.spec.egress) ?? NO_ENTRIES);
     const rules: string[] = [];
     const tagPrefix = `pl A ${DIR_CODE[dir]} ${id}`;
     const accept = `${log(tagPrefix, { verdict: 'ACCEPT', direction: dir, policies: [policyName(pe)], tier: 'NETWORK_POLICY' })}counter name "accept_${dir}" accept`;
