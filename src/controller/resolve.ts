@@ -214,10 +214,6 @@ function entry(cidr: string, except: readonly string[] | undefined, ports: reado
   };
 }
 
-function allAddresses(ports: readonly Port[]): EndpointInfo[] {
-  return [entry('0.0.0.0/0', undefined, ports), entry('::/0', undefined, ports)];
-}
-
 function entryKey(e: { readonly cidr?: string; readonly except?: readonly string[] }): string {
   return `${e.cidr ?? ''}|${[...(e.except ?? [])].sort().join(',')}`;
 }
@@ -299,7 +295,7 @@ export function resolveNetworkPolicy(engine: Engine, index: number): ResolvedPol
   const policy = compiled.source.policy;
   const plan = planNetworkPolicy(engine, index);
   const services = (r: PlanRule): EndpointInfo[] => {
-    if (r.direction !== 'egress' || r.entries.length === 0 && r.dropped?.startsWith('fails closed')) return [];
+    if (r.direction !== 'egress' || r.failsClosed) return [];
     const src = policy.spec.egress?.[r.index];
     return (src?.to ?? []).filter((peer) => !peer.ipBlock).flatMap((peer) => serviceEntries(engine, peerNamespaces(engine, compiled.namespace, peer), peer.podSelector, src?.ports ?? []));
   };
@@ -468,7 +464,7 @@ export function resolveTierPolicy(engine: Engine, index: number): ResolvedTierPo
   if (!compiled) throw new RangeError(`no tier policy at index ${index}`);
   const plan = planTierPolicy(engine, index);
   const services = (r: PlanRule): EndpointInfo[] => {
-    if (r.direction !== 'egress' || r.dropped?.startsWith('fails closed')) return [];
+    if (r.direction !== 'egress' || r.failsClosed) return [];
     const src = compiled.source.egress[r.index];
     // A Deny or Pass rule with an unevaluable peer covers every address already.
     if (!src || src.peers.some((p) => p.kind === 'unsupported')) return [];

@@ -42,6 +42,8 @@ export interface PlanRule {
   readonly entries: readonly PlanEntry[];
   /** Why the rule has no entries, when it has none. */
   readonly dropped?: string;
+  /** True for an Allow rule with a peer the engine cannot evaluate: it matches nothing, and nothing may be added. */
+  readonly failsClosed?: true;
 }
 
 /** Subject pods whose rules resolve alike, and those rules (ingress rules, then egress rules, each in rule order). */
@@ -107,7 +109,7 @@ class Planner {
    */
   rule(dir: Direction, rule: CompiledRule, peers: readonly SourcePeer[], subject: number | undefined): PlanRule {
     const base = { direction: dir, index: rule.index, ...(rule.name ? { name: rule.name } : {}), action: rule.action };
-    if (rule.never) return { ...base, entries: [], dropped: 'fails closed: one of its peers cannot be evaluated (e.g. domainNames), so it matches nothing' };
+    if (rule.never) return { ...base, entries: [], failsClosed: true, dropped: 'fails closed: one of its peers cannot be evaluated (e.g. domainNames), so it matches nothing' };
     const entries: PlanEntry[] = [];
     if (dir === 'ingress') {
       // The destination is the subject: every peer gets the ports as they resolve on the group's pods.
