@@ -18,7 +18,8 @@ import { discoverNodeAddresses, discoverPods } from './discover.js';
 import { explainRecord, flowRecord, flowTuple, NflogReader, type FlowExplainer, type FlowRecord } from './flowlog.js';
 import { createMetrics, serveMetrics, serverPort, type AgentMetrics } from './metrics.js';
 import type { PolicyEndpointSource } from './source.js';
-import { namePods, ProofTooLarge, verifyNode, type NodeObjects, type NodeVerification } from './verify.js';
+import { nodeView } from '../nft/local.js';
+import { ProofTooLarge, verifyNode, type NodeObjects, type NodeVerification } from './verify.js';
 
 export interface FlowLogOptions {
   /** NFLOG group. @default 7 */
@@ -176,8 +177,9 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     const { pods, nodeAddresses } = found;
     lastPods = JSON.stringify(pods);
     const t1 = performance.now();
-    const named = namePods(pods, [...pes, ...cpes]);
-    const input: NodeObjects = { policyEndpoints: pes, clusterPolicyEndpoints: cpes, pods: named, nodeAddresses, mode: opts.enforcingMode };
+    // The node's share of the cluster: its pods named, and the policies that select one of them.
+    const view = nodeView(pes, cpes, pods);
+    const input: NodeObjects = { policyEndpoints: view.policyEndpoints, clusterPolicyEndpoints: view.clusterPolicyEndpoints, pods: view.pods, nodeAddresses, mode: opts.enforcingMode };
     const state = compileNode(input, compileOpts);
     return { state, pods, input, readMs: t1 - t0, compileMs: performance.now() - t1 };
   };

@@ -37,29 +37,7 @@ export async function readKernelRuleset(where: Netns = {}): Promise<Ruleset> {
   return rulesetFromKernel(json, { table: TABLE });
 }
 
-/** Pod IP → name and namespace, from the objects' selected pods (the first listing wins). */
-function podNames(objects: readonly (PolicyEndpoint | ClusterPolicyEndpoint)[]): Map<string, { name: string; namespace: string }> {
-  const out = new Map<string, { name: string; namespace: string }>();
-  for (const o of objects) {
-    for (const ep of o.spec.podSelectorEndpoints ?? []) if (!out.has(ep.podIP)) out.set(ep.podIP, { name: ep.name, namespace: ep.namespace });
-  }
-  return out;
-}
-
-/**
- * Names route-discovered pods from the objects that list their IPs, as the agent does before compiling (a PolicyEndpoint
- * may select a pod by name and namespace only).
- */
-export function namePods(pods: readonly LocalPod[], objects: readonly (PolicyEndpoint | ClusterPolicyEndpoint)[]): LocalPod[] {
-  const names = podNames(objects);
-  return pods.map((pod) => {
-    for (const ip of pod.ips) {
-      const n = names.get(ip);
-      if (n) return { ...pod, name: n.name, namespace: n.namespace };
-    }
-    return pod;
-  });
-}
+export { namePods } from '../nft/local.js';
 
 /** Entries the agent skips because they have no address to enforce (a `domainName`): `object: direction entry i (what)`. */
 export function unenforceableEntries(objects: Pick<NodeObjects, 'policyEndpoints' | 'clusterPolicyEndpoints'>): string[] {

@@ -220,7 +220,7 @@ function mergeChunks<E, T extends Chunked<E>>(objects: readonly T[], policyOf: (
 export function mergePolicyEndpoints(pes: readonly PolicyEndpoint[]): PolicyEndpoint[] {
   return mergeChunks<EndpointInfo, PolicyEndpoint>(
     pes,
-    (pe) => `${pe.spec.policyRef.namespace}/${pe.spec.policyRef.name}|${subjectGroup(pe)}`,
+    policyEndpointGroup,
     (parts) => {
       const isolation = [...new Set(parts.flatMap((p) => p.spec.podIsolation ?? []))];
       return isolation.length > 0 ? { podIsolation: isolation } : {};
@@ -230,7 +230,17 @@ export function mergePolicyEndpoints(pes: readonly PolicyEndpoint[]): PolicyEndp
 
 /** {@link mergePolicyEndpoints} for ClusterPolicyEndpoints: pieces merge by policy (kind and name), in name order. */
 export function mergeClusterPolicyEndpoints(cpes: readonly ClusterPolicyEndpoint[]): ClusterPolicyEndpoint[] {
-  return mergeChunks<ClusterEndpointInfo, ClusterPolicyEndpoint>(cpes, (c) => `${c.metadata.ownerReferences?.[0]?.kind ?? ''}/${c.spec.policyRef.name}|${subjectGroup(c)}`);
+  return mergeChunks<ClusterEndpointInfo, ClusterPolicyEndpoint>(cpes, clusterPolicyEndpointGroup);
+}
+
+/** The whole a PolicyEndpoint is a piece of: its policy and subject group (see {@link mergePolicyEndpoints}). */
+export function policyEndpointGroup(pe: PolicyEndpoint): string {
+  return `${pe.spec.policyRef.namespace}/${pe.spec.policyRef.name}|${subjectGroup(pe)}`;
+}
+
+/** The whole a ClusterPolicyEndpoint is a piece of: its policy's kind and name and its subject group. */
+export function clusterPolicyEndpointGroup(c: ClusterPolicyEndpoint): string {
+  return `${c.metadata.ownerReferences?.[0]?.kind ?? ''}/${c.spec.policyRef.name}|${subjectGroup(c)}`;
 }
 
 /** `{ [key]: list }` when the list has entries, else nothing: merged objects keep the shape of a single one. */

@@ -325,6 +325,8 @@ export function resolveNetworkPolicy(engine: Engine, index: number): ResolvedPol
 
 type PeLists = 'podSelectorEndpoints' | 'ingress' | 'egress';
 const PE_LISTS: readonly PeLists[] = ['podSelectorEndpoints', 'ingress', 'egress'];
+const CPE_RULE_LISTS = ['ingress', 'egress'] as const;
+const CPE_POD_LISTS = ['podSelectorEndpoints'] as const;
 
 
 function ownerReference(apiVersion: string, kind: string, name: string, uid: string | undefined): OwnerReference {
@@ -420,7 +422,10 @@ export interface ResolvedTierPolicy {
 export interface ClusterResolveOptions {
   /** @default 200 */
   readonly chunkSize?: number;
-  /** The objects that exist now. Unused for placement: first match decides, so entries are laid out in rule order. */
+  /**
+   * The objects that exist now: each selected pod stays in the object that holds it. Rule entries are laid out afresh
+   * in rule order (first match decides).
+   */
   readonly previous?: readonly ClusterPolicyEndpoint[];
   /** The uid of a tier policy, for the owner reference. @default unknown (left out) */
   readonly uidOf?: (kind: string, name: string) => string | undefined;
@@ -495,26 +500,39 @@ export function clusterPolicyEndpointsFor(resolved: ResolvedTierPolicy, opts: Cl
   const ownerVersion = source.group ? `${source.group}/v1alpha1` : (TIER_API_VERSIONS[source.kind] ?? 'policy.networking.k8s.io/v1alpha1');
   const owner = ownerReference(ownerVersion, source.kind, source.name, opts.uidOf?.(source.kind, source.name));
   return resolved.groups.flatMap((group) => {
-    type V = PodEndpoint | ClusterEndpointInfo;
+    const scope = `ClusterPolicyEndpoint/${source.kind}/${source.name}${group.key ? `/${group.key}` : ''}`;
+    const nameOfSlot = (slot: number) => `${chunkName(source.name, scope)}-${String(slot).padStart(3, '0')}`;
     // First match decides, so entries keep rule order across chunks: they are laid out afresh by slot, never kept in
     // the object that held them (which would append new entries after old ones), and names end in the slot number so
-    // that name order is rule order for the agent.
-    const lists: Record<PeLists, Keyed<V>[]> = {
-      podSelectorEndpoints: group.pods.map((p) => ({ key: podKey(p), value: p })),
+    // that name order is rule order for the agent. The selected pods have no order: each stays in the object that
+    // holds it (as for PolicyEndpoints), so a pod added rewrites one object, not every one after its place.
+    const ruleChunks = packChunks(CPE_RULE_LISTS, {
       // The position is part of the key: one cidr and action may appear in several rules.
       ingress: group.ingress.map((e, i) => ({ key: `${i}|${clusterKey(e)}`, value: e })),
       egress: group.egress.map((e, i) => ({ key: `${i}|${clusterKey(e)}`, value: e })),
-    };
-    const scope = `ClusterPolicyEndpoint/${source.kind}/${source.name}${group.key ? `/${group.key}` : ''}`;
-    const chunks = packChunks(PE_LISTS, lists, [], chunkSize, (slot) => `${chunkName(source.name, scope)}-${String(slot).padStart(3, '0')}`);
-    return chunks.map((c): ClusterPolicyEndpoint => {
-      const pods = c.lists.podSelectorEndpoints.map((e) => e.value as PodEndpoint);
-      const ingress = c.lists.ingress.map((e) => e.value as ClusterEndpointInfo);
-      const egress = c.lists.egress.map((e) => e.value as ClusterEndpointInfo);
+    }, [], chunkSize, nameOfSlot);
+    const mine = (opts.previous ?? []).filter((c) => c.spec.policyRef.name === source.name && groupOf(c) === group.key && c.metadata.ownerReferences?.[0]?.kind === source.kind);
+    const podChunks = packChunks(
+      CPE_POD_LISTS,
+      { podSelectorEndpoints: group.pods.map((p) => ({ key: podKey(p), value: p })) },
+      mine.map((c) => ({ name: c.metadata.name ?? '', lists: { podSelectorEndpoints: (c.spec.podSelectorEndpoints ?? []).map((p) => ({ key: podKey(p), value: p })) } })),
+      chunkSize,
+      nameOfSlot,
+    );
+    // One object per name of either layout: its slot's rules and the pods placed in it.
+    const byName = new Map<string, { pods: PodEndpoint[]; ingress: ClusterEndpointInfo[]; egress: ClusterEndpointInfo[] }>();
+    const at = (name: string) => byName.get(name) ?? (byName.set(name, { pods: [], ingress: [], egress: [] }), byName.get(name)!);
+    for (const c of ruleChunks) {
+      at(c.name).ingress.push(...c.lists.ingress.map((e) => e.value));
+      at(c.name).egress.push(...c.lists.egress.map((e) => e.value));
+    }
+    for (const c of podChunks) if (c.lists.podSelectorEndpoints.length > 0) at(c.name).pods.push(...c.lists.podSelectorEndpoints.map((e) => e.value));
+    const chunks = [...byName].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, c]) => ({ name, ...c }));
+    return chunks.map(({ name, pods, ingress, egress }): ClusterPolicyEndpoint => {
       return {
         apiVersion: 'networking.k8s.aws/v1alpha1',
         kind: 'ClusterPolicyEndpoint',
-        metadata: { name: c.name, ...(group.key ? { labels: { [SUBJECT_GROUP_LABEL]: group.key } } : {}), ownerReferences: [owner] },
+        metadata: { name, ...(group.key ? { labels: { [SUBJECT_GROUP_LABEL]: group.key } } : {}), ownerReferences: [owner] },
         spec: {
           policyRef: { name: source.name },
           tier: source.tier,

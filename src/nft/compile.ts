@@ -36,6 +36,7 @@
 import { createHash } from 'node:crypto';
 import type { Protocol } from '../api/types.js';
 import { clusterPolicyEndpointOrder, mergeClusterPolicyEndpoints, mergePolicyEndpoints, type ClusterEndpointInfo, type ClusterPolicyEndpoint, type ClusterRuleAction, type EndpointInfo, type PolicyEndpoint, type TrafficDirection } from '../api/policyendpoint.js';
+import { localView, podKeys, selectedBy, selectedLocal } from './local.js';
 import { canonicalAddress, cidrExcept, formatRange, mergeRanges, parseAddress, type AddressRange, type Family } from './address.js';
 
 /** `standard`: a pod selected by no PolicyEndpoint allows everything. `strict`: it denies everything (AWS strict mode). */
@@ -124,8 +125,17 @@ type Dir = 'ingress' | 'egress';
 const DIR_CODE: Record<Dir, 'i' | 'e'> = { ingress: 'i', egress: 'e' };
 const ISOLATION: Record<Dir, TrafficDirection> = { ingress: 'Ingress', egress: 'Egress' };
 
+const hashes = new Map<string, string>();
+
+/** A short stable name for a text (chain and set names): remembered, as the same texts come back every sync. */
 function shortHash(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 10);
+  let h = hashes.get(text);
+  if (h === undefined) {
+    h = createHash('sha256').update(text).digest('hex').slice(0, 10);
+    if (hashes.size >= 50_000) hashes.clear();
+    hashes.set(text, h);
+  }
+  return h;
 }
 
 function peKey(pe: PolicyEndpoint): string {
@@ -186,9 +196,23 @@ const peerCache = new WeakMap<readonly EndpointInfo[], PeerSets>();
  */
 function cachedPeers(entries: readonly EndpointInfo[]): PeerSets {
   let p = peerCache.get(entries);
-  if (!p) peerCache.set(entries, (p = resolvePeers(entries)));
+  if (p) return p;
+  // A rewritten object often carries the same entries (the controller rewrites a policy's objects when only its pods
+  // changed): remembered by content too, in a bounded map.
+  const text = JSON.stringify(entries);
+  p = peerContent.get(text);
+  if (p) {
+    peerContent.delete(text);
+  } else {
+    p = resolvePeers(entries);
+    if (peerContent.size >= PEER_CONTENT_MAX) peerContent.delete(peerContent.keys().next().value!);
+  }
+  peerContent.set(text, p);
+  peerCache.set(entries, p);
   return p;
 }
+const peerContent = new Map<string, PeerSets>();
+const PEER_CONTENT_MAX = 20_000;
 
 export function resolvePeers(entries: readonly EndpointInfo[]): PeerSets {
   const any: Record<Family, AddressRange[]> = { 4: [], 6: [] };
@@ -239,6 +263,25 @@ export function resolvePeers(entries: readonly EndpointInfo[]): PeerSets {
   return out;
 }
 
+const elementCache = new WeakMap<PeerSets, { any: Record<Family, NftElement[]>; ports: Record<Family, NftElement[]> }>();
+
+/**
+ * The set elements of peer sets, made once per PeerSets: the same arrays every sync while the peers stay the same, so
+ * the delta renderer skips them without comparing.
+ */
+function peerElements(peers: PeerSets): { any: Record<Family, NftElement[]>; ports: Record<Family, NftElement[]> } {
+  let e = elementCache.get(peers);
+  if (!e) {
+    const ports = (family: Family) => peers.ports[family].map((c) => ({ key: `${formatRange(c.range)} . ${PROTO[c.proto]} . ${portText(c.from, c.to)}` }));
+    e = {
+      any: { 4: peers.any[4].map((r) => ({ key: formatRange(r) })), 6: peers.any[6].map((r) => ({ key: formatRange(r) })) },
+      ports: { 4: ports(4), 6: ports(6) },
+    };
+    elementCache.set(peers, e);
+  }
+  return e;
+}
+
 function portText(from: number, to: number): string {
   return from === to ? String(from) : `${from}-${to}`;
 }
@@ -257,56 +300,84 @@ function safeCanonical(ip: string): string {
   try { return canonicalAddress(ip); } catch { return ip; }
 }
 
-type Selecting = { readonly spec: { readonly podSelectorEndpoints?: readonly { podIP: string; name: string; namespace: string }[] } };
-
-/**
- * The canonical pod IPs and `namespace/name`s an object selects, computed once per object: sources hand out the same
- * object until it changes, so a sync after one change parses one object's addresses, not the whole cluster's.
- */
-const selectedCache = new WeakMap<object, { readonly ips: readonly string[]; readonly names: readonly string[] }>();
-function selectedBy(o: Selecting): { readonly ips: readonly string[]; readonly names: readonly string[] } {
-  let have = selectedCache.get(o);
-  if (!have) {
-    const eps = o.spec.podSelectorEndpoints ?? [];
-    have = { ips: eps.filter((ep) => ep.podIP !== '').map((ep) => safeCanonical(ep.podIP)), names: eps.map((ep) => `${ep.namespace}/${ep.name}`) };
-    selectedCache.set(o, have);
-  }
-  return have;
+/** A policy's merged whole, and the objects it was merged from (what selects is read from these, once each). */
+interface Whole<T> {
+  readonly whole: T;
+  readonly parts: readonly T[];
 }
 
 /**
- * The objects selecting each local pod (by IP, or by namespace and name, as `selects` matches), in the order given.
- * Only the local pods' addresses are indexed; the objects are scanned once against them.
+ * The wholes selecting each local pod (by IP, or by namespace and name, as `selects` matches), in the order given.
+ * What each object selects of the local pods is remembered per object and set of pods (`local.ts`), so a whole of
+ * many pieces costs only its changed pieces.
  */
-function selectionIndex<T extends Selecting>(objects: readonly T[], pods: readonly LocalPod[]): (pod: LocalPod) => T[] {
-  const byIP = new Map<string, T[]>();
-  const byName = new Map<string, T[]>();
-  for (const p of pods) {
-    for (const ip of p.ips) byIP.set(canonicalAddress(ip), []);
-    if (p.name !== undefined) byName.set(`${p.namespace}/${p.name}`, []);
-  }
+function selectionIndex<T extends PolicyEndpoint | ClusterPolicyEndpoint>(wholes: readonly Whole<T>[], pods: readonly LocalPod[]): (pod: LocalPod) => T[] {
+  const keys = podKeys(pods, true);
+  const byKey = new Map<string, T[]>();
   const order = new Map<T, number>();
-  objects.forEach((o, i) => {
-    const sel = selectedBy(o);
-    let hit = false;
-    for (const ip of sel.ips) {
-      const list = byIP.get(ip);
-      if (list && list[list.length - 1] !== o) { list.push(o); hit = true; }
-    }
-    if (byName.size > 0) {
-      for (const n of sel.names) {
-        const list = byName.get(n);
-        if (list && list[list.length - 1] !== o) { list.push(o); hit = true; }
+  wholes.forEach(({ whole, parts }, i) => {
+    order.set(whole, i);
+    for (const part of parts) {
+      for (const k of selectedLocal(part, keys)) {
+        const list = byKey.get(k);
+        if (!list) byKey.set(k, [whole]);
+        else if (list[list.length - 1] !== whole) list.push(whole);
       }
     }
-    if (hit) order.set(o, i);
   });
   return (pod) => {
-    const found = new Set<T>();
-    for (const ip of pod.ips) for (const o of byIP.get(canonicalAddress(ip)) ?? []) found.add(o);
-    if (pod.name !== undefined) for (const o of byName.get(`${pod.namespace}/${pod.name}`) ?? []) found.add(o);
-    return [...found].sort((a, b) => order.get(a)! - order.get(b)!);
+    const lists: T[][] = [];
+    for (const ip of pod.ips) {
+      const l = byKey.get(safeCanonical(ip));
+      if (l) lists.push(l);
+    }
+    if (pod.name !== undefined) {
+      const l = byKey.get(`${pod.namespace}/${pod.name}`);
+      if (l) lists.push(l);
+    }
+    if (lists.length === 0) return [];
+    if (lists.length === 1) return lists[0];
+    // Several keys of one pod (its IPs, its name): the wholes of all, once each, in the order given.
+    return [...new Set(lists.flat())].sort((x, y) => order.get(x)! - order.get(y)!);
   };
+}
+
+const mergeCache = new WeakMap<object, { parts: readonly object[]; merged: object }>();
+
+/**
+ * `merge(objects)`, with each merged whole remembered while its pieces stay the same objects: a policy of several
+ * pieces is one new object per merge, and the peer sets are remembered per entry list of that object.
+ */
+function mergedOnce<T extends PolicyEndpoint | ClusterPolicyEndpoint>(objects: readonly T[], merge: (parts: readonly T[]) => T[]): Whole<T>[] {
+  const groups = new Map<string, T[]>();
+  for (const o of objects) {
+    const g = selectedBy(o).group;
+    const list = groups.get(g);
+    if (list) list.push(o);
+    else groups.set(g, [o]);
+  }
+  const out: Whole<T>[] = [];
+  for (const parts of groups.values()) {
+    if (parts.length === 1) {
+      out.push({ whole: parts[0], parts });
+      continue;
+    }
+    const have = mergeCache.get(parts[0]);
+    if (have && have.parts.length === parts.length && have.parts.every((p, i) => p === parts[i])) {
+      out.push({ whole: have.merged as T, parts });
+      continue;
+    }
+    // The whole's own pod list is never read here (the parts say what selects): merged without it.
+    const merged = merge(parts.map(withoutPods))[0];
+    mergeCache.set(parts[0], { parts, merged });
+    out.push({ whole: merged, parts });
+  }
+  return out;
+}
+
+function withoutPods<T extends PolicyEndpoint | ClusterPolicyEndpoint>(o: T): T {
+  const { podSelectorEndpoints: _pods, ...spec } = o.spec;
+  return { ...o, spec } as T;
 }
 
 function cpeKey(c: ClusterPolicyEndpoint): string {
@@ -358,8 +429,10 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
   // PolicyEndpoint peer sets, only for PolicyEndpoints that isolate a local pod in that direction.
   // Code-unit order, not localeCompare: the same order everywhere, and ~10× cheaper (most of a 10k-pod compile was this sort).
   // The objects of one policy are one whole: a pod listed in one of them gets the rules written in the others.
-  const keyed = mergePolicyEndpoints(input.policyEndpoints).map((pe) => ({ pe, k: peKey(pe) }));
-  const pes = keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)).map((x) => x.pe);
+  // Only the policies of which an object selects a local pod: the others change no local pod's answer.
+  const view = localView(input.policyEndpoints, input.clusterPolicyEndpoints ?? [], input.pods);
+  const keyed = mergedOnce(view.policyEndpoints, mergePolicyEndpoints).map((w) => ({ w, k: peKey(w.whole) }));
+  const peWholes = keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)).map((x) => x.w);
   // Declares the sets holding `peers` (named `<base><family><a|p>`) and returns the matches that look them up.
   const peerMatches = (peers: PeerSets, dir: Dir, base: string): string[] => {
     const out: string[] = [];
@@ -369,16 +442,13 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
       const addrType = family === 4 ? 'ipv4_addr' : 'ipv6_addr';
       const anyName = `${base}${family}a`;
       const portName = `${base}${family}p`;
+      const elements = peerElements(peers);
       if (peers.any[family].length > 0) {
-        sets.set(anyName, { name: anyName, decl: `type ${addrType}; flags interval;`, elements: peers.any[family].map((r) => ({ key: formatRange(r) })) });
+        sets.set(anyName, { name: anyName, decl: `type ${addrType}; flags interval;`, elements: elements.any[family] });
         out.push(`${fam} ${peer} @${anyName}`);
       }
       if (peers.ports[family].length > 0) {
-        sets.set(portName, {
-          name: portName,
-          decl: `type ${addrType} . inet_proto . inet_service; flags interval;`,
-          elements: peers.ports[family].map((c) => ({ key: `${formatRange(c.range)} . ${PROTO[c.proto]} . ${portText(c.from, c.to)}` })),
-        });
+        sets.set(portName, { name: portName, decl: `type ${addrType} . inet_proto . inet_service; flags interval;`, elements: elements.ports[family] });
         out.push(`${fam} ${peer} . meta l4proto . th dport @${portName}`);
       }
     }
@@ -413,9 +483,9 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
   };
 
   // Which PolicyEndpoints and ClusterPolicyEndpoints select which pod, indexed once (as `selects` matches).
-  const peIndex = selectionIndex(pes, input.pods);
-  const cpes = mergeClusterPolicyEndpoints(input.clusterPolicyEndpoints ?? []).sort(clusterPolicyEndpointOrder);
-  const cpeIndex = selectionIndex(cpes, input.pods);
+  const peIndex = selectionIndex(peWholes, input.pods);
+  const cpeWholes = mergedOnce(view.clusterPolicyEndpoints, mergeClusterPolicyEndpoints).sort((a, b) => clusterPolicyEndpointOrder(a.whole, b.whole));
+  const cpeIndex = selectionIndex(cpeWholes, input.pods);
 
   // The tier stages. A stage chain is shared by every pod with the same ClusterPolicyEndpoints and the same next stage.
   const cpeRuns = new Map<string, { action: ClusterRuleAction; matches: string[]; id: string; run: number }[]>();
@@ -426,7 +496,7 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
     const id = shortHash(cpeKey(cpe));
     const runs: { action: ClusterRuleAction; matches: string[]; id: string; run: number }[] = [];
     for (const [run, r] of actionRuns((dir === 'ingress' ? cpe.spec.ingress : cpe.spec.egress) ?? []).entries()) {
-      runs.push({ action: r.action, matches: peerMatches(resolvePeers(r.entries), dir, `cp_${id}_${DIR_CODE[dir]}${run}`), id, run });
+      runs.push({ action: r.action, matches: peerMatches(cachedPeers(r.entries), dir, `cp_${id}_${DIR_CODE[dir]}${run}`), id, run });
     }
     cpeRuns.set(k, runs);
     return runs;

@@ -67,6 +67,7 @@ export function renderDelta(prev: DesiredState, next: DesiredState): string {
   const adds: string[] = [];
   for (const set of next.sets.values()) {
     const old = prev.sets.get(set.name);
+    if (old && old.elements === set.elements) continue;
     const before = new Map((old?.elements ?? []).map((e) => [e.key, e]));
     const after = new Map(set.elements.map((e) => [e.key, e]));
     const removed = [...before.values()].filter((e) => after.get(e.key)?.value !== e.value || !after.has(e.key));
@@ -78,7 +79,7 @@ export function renderDelta(prev: DesiredState, next: DesiredState): string {
   lines.push(...adds);
   for (const c of next.chains.values()) {
     const old = prev.chains.get(c.name);
-    if (old && old.rules.join('\n') === c.rules.join('\n')) continue;
+    if (old && (old.rules === c.rules || old.rules.join('\n') === c.rules.join('\n'))) continue;
     if (old) lines.push(`flush chain inet ${t} ${c.name}`);
     for (const r of c.rules) lines.push(`add rule inet ${t} ${c.name} ${r}`);
   }

@@ -1,0 +1,190 @@
+/**
+ * The part of a cluster's (Cluster)PolicyEndpoints that can matter to one node: every object of each policy (merge
+ * group) of which some object selects a local pod, by IP or by namespace and name. A busy node of a 10k-pod cluster
+ * reads thousands of objects and needs a few hundred; a sync after one change must not cost the whole cluster again.
+ *
+ * Sources hand out the same object until it changes, so what an object selects (its pods' canonical addresses and
+ * names, and its merge group) is computed once per object, and which of the node's pods it selects once per object
+ * and set of local pods. Nothing here decides traffic: it only chooses which objects the compiler reads.
+ */
+import { clusterPolicyEndpointGroup, policyEndpointGroup, type ClusterPolicyEndpoint, type PolicyEndpoint } from '../api/policyendpoint.js';
+import { canonicalAddress } from './address.js';
+import type { LocalPod } from './compile.js';
+
+type Selecting = PolicyEndpoint | ClusterPolicyEndpoint;
+
+/** What an object selects, and its merge group. */
+export interface Selected {
+  /** Canonical pod IPs of its `podSelectorEndpoints` (empty podIPs left out). */
+  readonly ips: readonly string[];
+  /** `namespace/name` of each selected pod. */
+  readonly names: readonly string[];
+  /** The policy (merge group) it is a piece of: the objects of one group are read as one whole. */
+  readonly group: string;
+  /** Each listed pod with a podIP: its canonical IP, name and namespace, in the object's order. */
+  readonly listed: readonly { readonly ip: string; readonly name: string; readonly namespace: string }[];
+}
+
+/** Per object: what it selects, and its answers for the last two sets of local pods asked about. */
+interface Rec {
+  readonly sel: Selected;
+  idA: number;
+  hitsA: readonly string[];
+  idB: number;
+  hitsB: readonly string[];
+  /** Canonical IP → its first listing, made when first needed. */
+  byIP?: Map<string, { readonly name: string; readonly namespace: string }>;
+}
+
+function safeCanonical(ip: string): string {
+  try {
+    return canonicalAddress(ip);
+  } catch {
+    return ip;
+  }
+}
+
+const records = new WeakMap<object, Rec>();
+
+function record(o: Selecting): Rec {
+  let r = records.get(o);
+  if (!r) {
+    const eps = o.spec.podSelectorEndpoints ?? [];
+    const group = o.kind === 'ClusterPolicyEndpoint' ? `C ${clusterPolicyEndpointGroup(o)}` : `P ${policyEndpointGroup(o)}`;
+    const listed = eps.filter((ep) => ep.podIP !== '').map((ep) => ({ ip: safeCanonical(ep.podIP), name: ep.name, namespace: ep.namespace }));
+    const sel = { ips: listed.map((l) => l.ip), names: eps.map((ep) => `${ep.namespace}/${ep.name}`), group, listed };
+    r = { sel, idA: 0, hitsA: NONE, idB: 0, hitsB: NONE };
+    records.set(o, r);
+  }
+  return r;
+}
+
+/** {@link Selected} of an object, computed once per object. */
+export function selectedBy(o: Selecting): Selected {
+  return record(o).sel;
+}
+
+/** A set of local pods, with a number that stays the same while the set does (the key of the per-object answers). */
+export interface PodKeys {
+  readonly id: number;
+  readonly ips: ReadonlySet<string>;
+  readonly names: ReadonlySet<string>;
+}
+
+// A few recent pod sets: the agent asks with and without names, and several agents may share a process (the lab).
+const recentKeys = new Map<string, PodKeys>();
+let nextId = 1;
+const NONE: readonly string[] = Object.freeze([]);
+
+/** The keys of a set of local pods (`byName`: their names too), the same object while the set is the same. */
+export function podKeys(pods: readonly LocalPod[], byName: boolean): PodKeys {
+  const ips = new Set<string>();
+  const names = new Set<string>();
+  for (const p of pods) {
+    for (const ip of p.ips) ips.add(safeCanonical(ip));
+    if (byName && p.name !== undefined) names.add(`${p.namespace}/${p.name}`);
+  }
+  const signature = `${[...ips].sort().join(',')}|${[...names].sort().join(',')}`;
+  let keys = recentKeys.get(signature);
+  if (!keys) {
+    keys = { id: nextId++, ips, names };
+    if (recentKeys.size >= 16) recentKeys.delete(recentKeys.keys().next().value!);
+    recentKeys.set(signature, keys);
+  }
+  return keys;
+}
+
+function hitsOf(r: Rec, keys: PodKeys): readonly string[] {
+  if (r.idA === keys.id) return r.hitsA;
+  if (r.idB === keys.id) return r.hitsB;
+  let hits: string[] | undefined;
+  for (const ip of r.sel.ips) if (keys.ips.has(ip)) (hits ??= []).push(ip);
+  if (keys.names.size > 0) for (const n of r.sel.names) if (keys.names.has(n)) (hits ??= []).push(n);
+  const result = hits ? [...new Set(hits)] : NONE;
+  // The older slot gives way.
+  if (r.idA < r.idB) {
+    r.idA = keys.id;
+    r.hitsA = result;
+  } else {
+    r.idB = keys.id;
+    r.hitsB = result;
+  }
+  return result;
+}
+
+/** The keys of `keys`' pods the object selects: their canonical IPs, and `namespace/name`s when asked by name. */
+export function selectedLocal(o: Selecting, keys: PodKeys): readonly string[] {
+  return hitsOf(record(o), keys);
+}
+
+/** Every object of each merge group of which one object selects one of `keys`' pods, in the order given. */
+function groupsSelecting<T extends Selecting>(objects: readonly T[], recs: readonly Rec[], keys: PodKeys): T[] {
+  const touched = new Set<string>();
+  for (const r of recs) if (hitsOf(r, keys).length > 0) touched.add(r.sel.group);
+  if (touched.size === 0) return [];
+  return objects.filter((_, i) => touched.has(recs[i].sel.group));
+}
+
+/** What one node's table is compiled from, of all the cluster's objects. */
+export interface LocalView {
+  readonly policyEndpoints: PolicyEndpoint[];
+  readonly clusterPolicyEndpoints: ClusterPolicyEndpoint[];
+}
+
+/**
+ * The objects of the policies that select one of the pods, by IP or by namespace and name: the others change no local
+ * pod's answer. The order of the input is kept.
+ *
+ * @example
+ * const view = localView(pes, cpes, pods); // view.policyEndpoints: a few hundred of a cluster's 5,000
+ */
+export function localView(pes: readonly PolicyEndpoint[], cpes: readonly ClusterPolicyEndpoint[], pods: readonly LocalPod[]): LocalView {
+  const keys = podKeys(pods, true);
+  return { policyEndpoints: groupsSelecting(pes, pes.map(record), keys), clusterPolicyEndpoints: groupsSelecting(cpes, cpes.map(record), keys) };
+}
+
+function nameFrom(pods: readonly LocalPod[], recs: readonly Rec[], keys: PodKeys): LocalPod[] {
+  const names = new Map<string, { name: string; namespace: string }>();
+  for (const r of recs) {
+    const hits = hitsOf(r, keys);
+    if (hits.length === 0) continue;
+    if (!r.byIP) {
+      r.byIP = new Map();
+      for (const l of r.sel.listed) if (!r.byIP.has(l.ip)) r.byIP.set(l.ip, l);
+    }
+    for (const ip of hits) {
+      const l = r.byIP.get(ip);
+      if (l && !names.has(ip)) names.set(ip, l);
+    }
+  }
+  return pods.map((pod) => {
+    for (const ip of pod.ips) {
+      const n = names.get(safeCanonical(ip));
+      if (n) return { ...pod, name: n.name, namespace: n.namespace };
+    }
+    return pod;
+  });
+}
+
+/**
+ * Names route-discovered pods from the objects that list their IPs (the first listing wins), as the agent does before
+ * compiling: a PolicyEndpoint may select a pod by name and namespace only.
+ */
+export function namePods(pods: readonly LocalPod[], objects: readonly Selecting[]): LocalPod[] {
+  return nameFrom(pods, objects.map(record), podKeys(pods, false));
+}
+
+/**
+ * One node's share of the cluster's objects, in one pass: its pods named ({@link namePods}) and the objects of the
+ * policies that select one of them ({@link localView}).
+ *
+ * @example
+ * const { pods: named, policyEndpoints, clusterPolicyEndpoints } = nodeView(pes, cpes, discovered);
+ */
+export function nodeView(pes: readonly PolicyEndpoint[], cpes: readonly ClusterPolicyEndpoint[], pods: readonly LocalPod[]): LocalView & { readonly pods: LocalPod[] } {
+  const peRecs = pes.map(record);
+  const cpeRecs = cpes.map(record);
+  const named = nameFrom(pods, [...peRecs, ...cpeRecs], podKeys(pods, false));
+  const keys = podKeys(named, true);
+  return { pods: named, policyEndpoints: groupsSelecting(pes, peRecs, keys), clusterPolicyEndpoints: groupsSelecting(cpes, cpeRecs, keys) };
+}
