@@ -196,10 +196,10 @@ describe('admin tiers (ClusterPolicyEndpoints)', () => {
         expect(admin.name).toMatch(/^adi_/);
         const np = [...s.chains.keys()].find((k) => k.startsWith('in_'))!;
         expect(admin.rules).toEqual([
-          expect.stringMatching(/^ip saddr @cp_\w+_i04a counter name "drop_ingress" drop$/),
+          expect.stringMatching(/^ip saddr \. meta l4proto @cp_\w+_i04a counter name "drop_ingress" drop$/),
           expect.stringMatching(/^ip saddr \. meta l4proto \. th dport @cp_\w+_i04p counter name "drop_ingress" drop$/),
-          expect.stringMatching(new RegExp(`^ip saddr @cp_\\w+_i14a goto ${np}$`)),
-          expect.stringMatching(/^ip saddr @cp_\w+_i24a counter name "accept_ingress" accept$/),
+          expect.stringMatching(new RegExp(`^ip saddr \\. meta l4proto @cp_\\w+_i14a goto ${np}$`)),
+          expect.stringMatching(/^ip saddr \. meta l4proto @cp_\w+_i24a counter name "accept_ingress" accept$/),
           `goto ${np}`,
         ]);
       },
@@ -213,7 +213,7 @@ describe('admin tiers (ClusterPolicyEndpoints)', () => {
         const baseline = chainOf(s, admin.rules.at(-1)!);
         expect(baseline.name).toMatch(/^bli_/);
         expect(baseline.rules.at(-1)).toBe('accept');
-        expect(admin.rules[0]).toBe(`ip saddr @${[...s.sets.keys()].find((k) => k.endsWith('_i04a') && admin.rules[0].includes(k))} goto ${baseline.name}`);
+        expect(admin.rules[0]).toBe(`ip saddr . meta l4proto @${[...s.sets.keys()].find((k) => k.endsWith('_i04a') && admin.rules[0].includes(k))} goto ${baseline.name}`);
       },
     },
     {

@@ -25,8 +25,9 @@
  *   ad<i|e>_<h>/bl<i|e>_<h> admin / baseline stage of one distinct list of ClusterPolicyEndpoints and next stage
  *   eg_<group>/in_<group>  one chain per distinct set of isolating PolicyEndpoints (pods with the same policies share it):
  *                          one lookup per PolicyEndpoint set, then log + drop.
- *   pe_<id>_<dir><fam><a|p> the allowed peers of one PolicyEndpoint and direction: `a` = address intervals (all ports and
- *                          protocols), `p` = `address . inet_proto . inet_service` concatenated interval sets.
+ *   pe_<id>_<dir><fam><a|p> the allowed peers of one PolicyEndpoint and direction: `a` = `address . inet_proto` with every
+ *                          protocol (0-255: all ports and protocols), `p` = `address . inet_proto . inet_service`; both
+ *                          concatenated interval sets (nft fetches no element of those before a transaction).
  *   cp_<id>_<dir><run><fam><a|p> the peers of one run of same-action entries of one ClusterPolicyEndpoint (order only
  *                          matters between entries of different actions, so each run is one pair of sets).
  *
@@ -37,7 +38,7 @@ import { createHash } from 'node:crypto';
 import type { Protocol } from '../api/types.js';
 import { clusterPolicyEndpointOrder, mergeClusterPolicyEndpoints, mergePolicyEndpoints, type ClusterEndpointInfo, type ClusterPolicyEndpoint, type ClusterRuleAction, type EndpointInfo, type PolicyEndpoint, type TrafficDirection } from '../api/policyendpoint.js';
 import { localView, podKeys, selectedBy, selectedLocal } from './local.js';
-import { canonicalAddress, cidrExcept, formatRange, mergeRanges, parseAddress, type AddressRange, type Family } from './address.js';
+import { canonicalAddress, cidrExcept, formatAddress, formatRange, mergeRanges, parseAddress, type AddressRange, type Family } from './address.js';
 
 /** `standard`: a pod selected by no PolicyEndpoint allows everything. `strict`: it denies everything (AWS strict mode). */
 export type EnforcingMode = 'standard' | 'strict';
@@ -263,6 +264,9 @@ export function resolvePeers(entries: readonly EndpointInfo[]): PeerSets {
   return out;
 }
 
+/** The protocol part of an address-only peer: every IP protocol. */
+const ALL_PROTOCOLS = '0-255';
+
 const elementCache = new WeakMap<PeerSets, { any: Record<Family, NftElement[]>; ports: Record<Family, NftElement[]> }>();
 
 /**
@@ -274,7 +278,7 @@ function peerElements(peers: PeerSets): { any: Record<Family, NftElement[]>; por
   if (!e) {
     const ports = (family: Family) => peers.ports[family].map((c) => ({ key: `${formatRange(c.range)} . ${PROTO[c.proto]} . ${portText(c.from, c.to)}` }));
     e = {
-      any: { 4: peers.any[4].map((r) => ({ key: formatRange(r) })), 6: peers.any[6].map((r) => ({ key: formatRange(r) })) },
+      any: { 4: peers.any[4].map((r) => ({ key: `${formatRange(r)} . ${ALL_PROTOCOLS}` })), 6: peers.any[6].map((r) => ({ key: `${formatRange(r)} . ${ALL_PROTOCOLS}` })) },
       ports: { 4: ports(4), 6: ports(6) },
     };
     elementCache.set(peers, e);
@@ -418,13 +422,15 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
   };
 
   // Node addresses.
-  const node: Record<Family, AddressRange[]> = { 4: [], 6: [] };
+  // Plain (hash) sets of single addresses: no interval set without concatenation in the table (see peerMatches).
+  const node: Record<Family, Set<string>> = { 4: new Set(), 6: new Set() };
   for (const a of input.nodeAddresses) {
     const p = parseAddress(a);
-    node[p.family].push({ family: p.family, first: p.value, last: p.value });
+    node[p.family].add(formatAddress(p.family, p.value));
   }
-  sets.set('node4', { name: 'node4', decl: 'type ipv4_addr; flags interval;', elements: mergeRanges(node[4]).map((r) => ({ key: formatRange(r) })) });
-  sets.set('node6', { name: 'node6', decl: 'type ipv6_addr; flags interval;', elements: mergeRanges(node[6]).map((r) => ({ key: formatRange(r) })) });
+  const nodeSet = (f: Family) => [...node[f]].sort().map((key) => ({ key }));
+  sets.set('node4', { name: 'node4', decl: 'type ipv4_addr;', elements: nodeSet(4) });
+  sets.set('node6', { name: 'node6', decl: 'type ipv6_addr;', elements: nodeSet(6) });
 
   // PolicyEndpoint peer sets, only for PolicyEndpoints that isolate a local pod in that direction.
   // Code-unit order, not localeCompare: the same order everywhere, and ~10× cheaper (most of a 10k-pod compile was this sort).
@@ -444,8 +450,11 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
       const portName = `${base}${family}p`;
       const elements = peerElements(peers);
       if (peers.any[family].length > 0) {
-        sets.set(anyName, { name: anyName, decl: `type ${addrType}; flags interval;`, elements: elements.any[family] });
-        out.push(`${fam} ${peer} @${anyName}`);
+        // Keyed by address and protocol (every protocol: 0-255), not by address alone: nft reads back every element
+        // of every plain interval set before each transaction, but not those of concatenated sets, so a busy node's
+        // delta costs milliseconds, not tens of them.
+        sets.set(anyName, { name: anyName, decl: `type ${addrType} . inet_proto; flags interval;`, elements: elements.any[family] });
+        out.push(`${fam} ${peer} . meta l4proto @${anyName}`);
       }
       if (peers.ports[family].length > 0) {
         sets.set(portName, { name: portName, decl: `type ${addrType} . inet_proto . inet_service; flags interval;`, elements: elements.ports[family] });

@@ -26,7 +26,8 @@ export type NftMatch =
   | { readonly kind: 'l4proto'; readonly protos: readonly L4[] }
   /** Interface name equality; a trailing `*` matches any suffix. */
   | { readonly kind: 'ifname'; readonly field: 'iifname' | 'oifname'; readonly pattern: string }
-  | { readonly kind: 'addr'; readonly family: Family; readonly field: 'saddr' | 'daddr'; readonly set: string }
+  /** `ip saddr @set`, or with `anyProto` `ip saddr . meta l4proto @set` (a set of address . every protocol). */
+  | { readonly kind: 'addr'; readonly family: Family; readonly field: 'saddr' | 'daddr'; readonly set: string; readonly anyProto?: true }
   | { readonly kind: 'addrPort'; readonly family: Family; readonly field: 'saddr' | 'daddr'; readonly set: string };
 
 export interface NftRule {
@@ -44,7 +45,8 @@ export interface AddressInterval {
 }
 
 export type NftSetContent =
-  | { readonly kind: 'addr'; readonly family: Family; readonly intervals: readonly AddressInterval[] }
+  /** Addresses; with `anyProto`, keyed `address . inet_proto` where every element holds every protocol (0-255). */
+  | { readonly kind: 'addr'; readonly family: Family; readonly intervals: readonly AddressInterval[]; readonly anyProto?: true }
   | {
       readonly kind: 'addrPort';
       readonly family: Family;
@@ -204,6 +206,7 @@ function matchHolds(rs: Ruleset, m: NftMatch, p: NftPacket): boolean {
       if (p.family !== m.family) return false;
       const set = rs.sets.get(m.set);
       if (!set || set.kind !== 'addr') throw new RulesetError(`rule looks up @${m.set}, which is not an address set`);
+      if (!set.anyProto !== !m.anyProto) throw new RulesetError(`rule looks up @${m.set} by ${m.anyProto ? 'address . protocol' : 'address'}, but the set is keyed by ${set.anyProto ? 'address . protocol' : 'address'}`);
       return inAddrSet(set, m.field === 'saddr' ? p.saddr : p.daddr);
     }
     case 'addrPort': {
@@ -324,6 +327,11 @@ export function parseRule(text: string, at = 'rule'): NftRule {
         t = t.slice(3);
         continue;
       }
+      if (c === '.' && t[3] === 'meta' && t[4] === 'l4proto' && t[5]?.startsWith('@')) {
+        matches.push({ kind: 'addr', family, field: b, set: t[5].slice(1), anyProto: true });
+        t = t.slice(6);
+        continue;
+      }
       if (c === '.' && t[3] === 'meta' && t[4] === 'l4proto' && t[5] === '.' && t[6] === 'th' && t[7] === 'dport' && t[8]?.startsWith('@')) {
         matches.push({ kind: 'addrPort', family, field: b, set: t[8].slice(1) });
         t = t.slice(9);
@@ -385,6 +393,18 @@ function setContent(name: string, decl: string, elements: readonly { key: string
         const parts = e.key.split(' . ');
         if (parts.length !== 3 || !PROTOS.has(parts[1])) throw new RulesetError(`${at}: element not understood: ${e.key}`);
         return { addr: parseInterval(parts[0], family, at), proto: parts[1] as L4, ...parsePortRange(parts[2], at) };
+      }),
+    };
+  }
+  if (/inet_proto;/.test(decl)) {
+    return {
+      kind: 'addr',
+      family,
+      anyProto: true,
+      intervals: elements.map((e) => {
+        const parts = e.key.split(' . ');
+        if (parts.length !== 2 || parts[1] !== '0-255') throw new RulesetError(`${at}: element not understood (expected address . 0-255): ${e.key}`);
+        return parseInterval(parts[0], family, at);
       }),
     };
   }

@@ -4,9 +4,9 @@
  * ({@link rulesetFromState}) and the kernel's table are checked by one piece of code.
  *
  * Only the forms the compiler writes are understood: address sets (single addresses, prefixes, ranges), concatenated
- * `ipv4_addr|ipv6_addr . inet_proto . inet_service` interval sets, `ifname : verdict` maps, base chains with hook and
- * policy, and rules made of `ct state`, `iifname`/`oifname ==`, `ip|ip6 saddr|daddr @set`,
- * `ip|ip6 saddr|daddr . meta l4proto . th dport @set`, `vmap`, `counter`, `log` and a verdict. Anything else is a
+ * `ipv4_addr|ipv6_addr . inet_proto` (every protocol: 0-255) and `… . inet_proto . inet_service` interval sets,
+ * `ifname : verdict` maps, base chains with hook and policy, and rules made of `ct state`, `iifname`/`oifname ==`,
+ * `ip|ip6 saddr|daddr @set`, `ip|ip6 saddr|daddr . meta l4proto @set`, `… . meta l4proto . th dport @set`, `vmap`, `counter`, `log` and a verdict. Anything else is a
  * {@link RulesetError} naming the object, chain and rule: a table we cannot read is never guessed at.
  */
 import { parseIP, type Family } from '../api/ip.js';
@@ -130,6 +130,23 @@ function readSet(o: Obj, at: string): NftSetContent {
   if (!Array.isArray(elems)) throw new RulesetError(`${at}.elem: expected a list, got ${show(elems)}`);
   const single = familyOfType(type);
   if (single !== undefined) return { kind: 'addr', family: single, intervals: elems.map((e, i) => addressInterval(e, single, `${at}.elem[${i}]`)) };
+  if (Array.isArray(type) && type.length === 2 && familyOfType(type[0]) !== undefined && type[1] === 'inet_proto') {
+    const family = familyOfType(type[0])!;
+    return {
+      kind: 'addr',
+      family,
+      anyProto: true,
+      intervals: elems.map((raw, i) => {
+        const e = unwrapElem(raw, `${at}.elem[${i}]`);
+        const [k, parts] = only(e, `${at}.elem[${i}]`);
+        if (k !== 'concat' || !Array.isArray(parts) || parts.length !== 2) throw new RulesetError(`${at}.elem[${i}]: expected an address . protocol element, got ${show(e)}`);
+        const proto = parts[1];
+        const every = isObj(proto) && Array.isArray(proto.range) && proto.range.length === 2 && proto.range[0] === 0 && proto.range[1] === 255 && Object.keys(proto).length === 1;
+        if (!every) throw new RulesetError(`${at}.elem[${i}].concat[1]: expected every protocol (range 0-255), got ${show(proto)}`);
+        return addressInterval(parts[0], family, `${at}.elem[${i}].concat[0]`);
+      }),
+    };
+  }
   if (Array.isArray(type) && type.length === 3 && familyOfType(type[0]) !== undefined && type[1] === 'inet_proto' && type[2] === 'inet_service') {
     const family = familyOfType(type[0])!;
     return {
@@ -210,6 +227,11 @@ function readMatch(m: Json, at: string): NftMatch {
   }
   const addr = payload(left ?? null);
   if (addr) return { kind: 'addr', family: addr.family, field: addr.field, set: setRef(right ?? null, `${at}.right`) };
+  if (isObj(left) && Array.isArray(left.concat) && left.concat.length === 2) {
+    const [a, p] = left.concat;
+    const first = payload(a);
+    if (first && metaKey(p) === 'l4proto') return { kind: 'addr', family: first.family, field: first.field, set: setRef(right ?? null, `${at}.right`), anyProto: true };
+  }
   if (isObj(left) && Array.isArray(left.concat) && left.concat.length === 3) {
     const [a, p, d] = left.concat;
     const first = payload(a);

@@ -108,6 +108,15 @@ describe('rulesetFromKernel: nft 1.0.6 JSON of compiled tables', () => {
     expect(() => rulesetFromKernel(broken)).toThrow(/^set node4: set type not understood: "ether_addr"/);
   });
 
+  it('an address . protocol element that does not hold every protocol is an error, never read as the whole address', () => {
+    const f = load('networkpolicy-logs');
+    const broken = edited(f, (objs) => {
+      const set = objs.map((o) => o.set as { type?: unknown; elem?: { concat: unknown[] }[] } | undefined).find((x) => Array.isArray(x?.type) && (x!.type as unknown[]).length === 2 && (x!.elem?.length ?? 0) > 0)!;
+      set.elem![0].concat[1] = { range: [6, 6] };
+    });
+    expect(() => rulesetFromKernel(broken)).toThrow(/expected every protocol \(range 0-255\)/);
+  });
+
   it('element forms nft may print besides the fixtures\' (libnftables-json): wrapped elements, protocol numbers', () => {
     const t = { family: 'inet', table: 'palisade' };
     const rs = rulesetFromKernel({
