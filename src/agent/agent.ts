@@ -18,7 +18,7 @@ import { discoverNodeAddresses, discoverPods } from './discover.js';
 import { explainRecord, flowRecord, flowTuple, NflogReader, type FlowExplainer, type FlowRecord } from './flowlog.js';
 import { createMetrics, serveMetrics, serverPort, type AgentMetrics } from './metrics.js';
 import type { PolicyEndpointSource } from './source.js';
-import { nodeView } from '../nft/local.js';
+import { NodeViewer } from '../nft/local.js';
 import { ProofTooLarge, verifyNode, type NodeObjects, type NodeVerification } from './verify.js';
 
 export interface FlowLogOptions {
@@ -152,6 +152,8 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
   // What discovery last found. A PolicyEndpoint change does not move pods: its sync reuses this instead of running
   // `ip` twice more (tens of ms of process start-up, most of a delta sync's time).
   let discovered: { pods: LocalPod[]; nodeAddresses: string[] } | undefined;
+  // The node's share of the cluster's objects, kept up to date from sync to sync.
+  const viewer = new NodeViewer();
 
   // Entries the source left out: counted, and each named in the log once when it first appears.
   let dropped: readonly UnenforceableEntry[] = [];
@@ -178,7 +180,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     lastPods = JSON.stringify(pods);
     const t1 = performance.now();
     // The node's share of the cluster: its pods named, and the policies that select one of them.
-    const view = nodeView(pes, cpes, pods);
+    const view = viewer.view(pes, cpes, pods);
     const input: NodeObjects = { policyEndpoints: view.policyEndpoints, clusterPolicyEndpoints: view.clusterPolicyEndpoints, pods: view.pods, nodeAddresses, mode: opts.enforcingMode };
     const state = compileNode(input, compileOpts);
     return { state, pods, input, readMs: t1 - t0, compileMs: performance.now() - t1 };

@@ -384,6 +384,11 @@ function withoutPods<T extends PolicyEndpoint | ClusterPolicyEndpoint>(o: T): T 
   return { ...o, spec } as T;
 }
 
+/** Per PolicyEndpoint (a merged whole, the same object while its pieces are), per direction and options: what it compiled to. */
+const peMemo = new WeakMap<PolicyEndpoint, Map<string, { readonly rules: string[]; readonly sets: readonly NftSet[]; readonly tag?: readonly [string, LogTag] }>>();
+/** Per NetworkPolicy stage chain and options: the rule lists it was made of, and its rules. */
+const stageMemo = new Map<string, { readonly parts: readonly string[][]; readonly deny: string; readonly rules: string[] }>();
+
 function cpeKey(c: ClusterPolicyEndpoint): string {
   return `cpe/${c.metadata.name ?? ''}`;
 }
@@ -464,17 +469,32 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
     return out;
   };
   const peSetRules = new Map<string, string[]>(); // `${peKey}|${dir}` → lookup rules
+  const optsKey = `${opts.logGroup ?? ''}|${opts.logAccept ?? false}`;
   const ensurePeSets = (pe: PolicyEndpoint, dir: Dir): string[] => {
     const k = `${peKey(pe)}|${dir}`;
     const have = peSetRules.get(k);
     if (have) return have;
+    // The same object, direction and options as in an earlier compile: the same sets, rules and log tag.
+    const memo = peMemo.get(pe)?.get(`${dir}|${optsKey}`);
+    if (memo) {
+      for (const set of memo.sets) sets.set(set.name, set);
+      if (memo.tag) logTags.set(memo.tag[0], memo.tag[1]);
+      peSetRules.set(k, memo.rules);
+      return memo.rules;
+    }
     const id = shortHash(peKey(pe));
     const peers = cachedPeers((dir === 'ingress' ? pe.spec.ingress : pe.spec.egress) ?? NO_ENTRIES);
     const rules: string[] = [];
     const tagPrefix = `pl A ${DIR_CODE[dir]} ${id}`;
-    const accept = `${log(tagPrefix, { verdict: 'ACCEPT', direction: dir, policies: [policyName(pe)], tier: 'NETWORK_POLICY' })}counter name "accept_${dir}" accept`;
-    for (const m of peerMatches(peers, dir, `pe_${id}_${DIR_CODE[dir]}`)) rules.push(`${m} ${accept}`);
+    const tag: LogTag = { verdict: 'ACCEPT', direction: dir, policies: [policyName(pe)], tier: 'NETWORK_POLICY' };
+    const accept = `${log(tagPrefix, tag)}counter name "accept_${dir}" accept`;
+    const base = `pe_${id}_${DIR_CODE[dir]}`;
+    for (const m of peerMatches(peers, dir, base)) rules.push(`${m} ${accept}`);
     peSetRules.set(k, rules);
+    const made = [4, 6].flatMap((f) => [`${base}${f}a`, `${base}${f}p`]).flatMap((n) => (sets.has(n) ? [sets.get(n)!] : []));
+    let byDir = peMemo.get(pe);
+    if (!byDir) peMemo.set(pe, (byDir = new Map()));
+    byDir.set(`${dir}|${optsKey}`, { rules, sets: made, ...(opts.logGroup !== undefined ? { tag: [tagPrefix, tag] as const } : {}) });
     return rules;
   };
 
@@ -535,11 +555,25 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
     const group = shortHash(isolating.map(peKey).join('\n'));
     const name = `${dir === 'ingress' ? 'in' : 'eg'}_${group}`;
     if (!chains.has(name)) {
-      const rules = isolating.flatMap((pe) => ensurePeSets(pe, dir));
-      // Allowed egress still has to pass the destination's ingress check (same-node pods): goto, not accept.
-      const allowed = dir === 'egress' ? rules.map((r) => r.replace(/ accept$/, ' goto ingress_check')) : rules;
-      const deny = `${log(`pl D ${DIR_CODE[dir]} ${group}`, { verdict: 'DENY', direction: dir, policies: [...new Set(isolating.map(policyName))], tier: 'NETWORK_POLICY' })}counter name "drop_${dir}" drop`;
-      chains.set(name, { name, rules: [...allowed, deny] });
+      const parts = isolating.map((pe) => ensurePeSets(pe, dir));
+      const denyPrefix = `pl D ${DIR_CODE[dir]} ${group}`;
+      const denyTag: LogTag = { verdict: 'DENY', direction: dir, policies: [...new Set(isolating.map(policyName))], tier: 'NETWORK_POLICY' };
+      const deny = `${log(denyPrefix, denyTag)}counter name "drop_${dir}" drop`;
+      // Made of the same rule lists as in an earlier compile: the same chain (and the same array, which the delta
+      // renderer skips without comparing).
+      const memoKey = `${name}|${optsKey}`;
+      const memo = stageMemo.get(memoKey);
+      if (memo && memo.parts.length === parts.length && memo.parts.every((r, i) => r === parts[i]) && memo.deny === deny) {
+        chains.set(name, { name, rules: memo.rules });
+      } else {
+        const rules = parts.flat();
+        // Allowed egress still has to pass the destination's ingress check (same-node pods): goto, not accept.
+        const allowed = dir === 'egress' ? rules.map((r) => r.replace(/ accept$/, ' goto ingress_check')) : rules;
+        const all = [...allowed, deny];
+        if (stageMemo.size >= 20_000) stageMemo.clear();
+        stageMemo.set(memoKey, { parts, deny, rules: all });
+        chains.set(name, { name, rules: all });
+      }
     }
     return `goto ${name}`;
   };

@@ -28,6 +28,8 @@ export interface Selected {
 /** Per object: what it selects, and its answers for the last two sets of local pods asked about. */
 interface Rec {
   readonly sel: Selected;
+  /** The group as a small number (cheaper to look up than its text). */
+  readonly gid: number;
   idA: number;
   hitsA: readonly string[];
   idB: number;
@@ -45,6 +47,8 @@ function safeCanonical(ip: string): string {
 }
 
 const records = new WeakMap<object, Rec>();
+/** Group text → number, for as long as the process runs (a few per policy ever seen). */
+const groupIds = new Map<string, number>();
 
 function record(o: Selecting): Rec {
   let r = records.get(o);
@@ -53,7 +57,9 @@ function record(o: Selecting): Rec {
     const group = o.kind === 'ClusterPolicyEndpoint' ? `C ${clusterPolicyEndpointGroup(o)}` : `P ${policyEndpointGroup(o)}`;
     const listed = eps.filter((ep) => ep.podIP !== '').map((ep) => ({ ip: safeCanonical(ep.podIP), name: ep.name, namespace: ep.namespace }));
     const sel = { ips: listed.map((l) => l.ip), names: eps.map((ep) => `${ep.namespace}/${ep.name}`), group, listed };
-    r = { sel, idA: 0, hitsA: NONE, idB: 0, hitsB: NONE };
+    let gid = groupIds.get(group);
+    if (gid === undefined) groupIds.set(group, (gid = groupIds.size));
+    r = { sel, gid, idA: 0, hitsA: NONE, idB: 0, hitsB: NONE };
     records.set(o, r);
   }
   return r;
@@ -182,9 +188,119 @@ export function namePods(pods: readonly LocalPod[], objects: readonly Selecting[
  * const { pods: named, policyEndpoints, clusterPolicyEndpoints } = nodeView(pes, cpes, discovered);
  */
 export function nodeView(pes: readonly PolicyEndpoint[], cpes: readonly ClusterPolicyEndpoint[], pods: readonly LocalPod[]): LocalView & { readonly pods: LocalPod[] } {
-  const peRecs = pes.map(record);
-  const cpeRecs = cpes.map(record);
-  const named = nameFrom(pods, [...peRecs, ...cpeRecs], podKeys(pods, false));
-  const keys = podKeys(named, true);
-  return { pods: named, policyEndpoints: groupsSelecting(pes, peRecs, keys), clusterPolicyEndpoints: groupsSelecting(cpes, cpeRecs, keys) };
+  return new NodeViewer().view(pes, cpes, pods);
+}
+
+/** What a {@link NodeViewer} remembers of one list: its objects, and per position whether it selects a local pod. */
+interface ListState<T extends Selecting> {
+  readonly objects: readonly T[];
+  readonly recs: Rec[];
+  /** Per position: selects a local pod by IP (names the pods). */
+  readonly byIP: boolean[];
+  /** Per position: selects a local pod by IP or name (its group is the node's). */
+  readonly any: boolean[];
+  /** Per group (number): how many of its objects select a local pod. */
+  readonly groups: Map<number, number>;
+}
+
+/**
+ * {@link nodeView}, kept up to date from one sync to the next: sources hand out the same objects in the same places
+ * until they change, so a sync compares the lists by identity and looks again only at the objects that changed. A
+ * list that grew or shrank, or a change in the names of the local pods, is read afresh.
+ *
+ * @example
+ * const viewer = new NodeViewer();
+ * const view = viewer.view(pes, cpes, pods); // later syncs: only the changed objects are looked at
+ */
+export class NodeViewer {
+  private last:
+    | { keysA: PodKeys; keysB: PodKeys; pods: readonly LocalPod[]; named: LocalPod[]; pes: ListState<PolicyEndpoint>; cpes: ListState<ClusterPolicyEndpoint>; result: LocalView & { readonly pods: LocalPod[] } }
+    | undefined;
+
+  view(pes: readonly PolicyEndpoint[], cpes: readonly ClusterPolicyEndpoint[], pods: readonly LocalPod[]): LocalView & { readonly pods: LocalPod[] } {
+    const keysA = podKeys(pods, false);
+    const last = this.last;
+    if (last && last.keysA === keysA && last.pes.objects.length === pes.length && last.cpes.objects.length === cpes.length) {
+      const peChanged = changedAt(last.pes.objects, pes);
+      const cpeChanged = changedAt(last.cpes.objects, cpes);
+      if (peChanged.length === 0 && cpeChanged.length === 0) return last.result;
+      const pe = update(last.pes, pes, peChanged, keysA, last.keysB);
+      const cpe = update(last.cpes, cpes, cpeChanged, keysA, last.keysB);
+      // The pods' names come from the objects listing their IPs: unchanged names keep the keys, else read afresh.
+      const named = nameFrom(pods, [...indicesOf(pe.byIP).map((i) => pe.recs[i]), ...indicesOf(cpe.byIP).map((i) => cpe.recs[i])], keysA);
+      if (samePods(named, last.named)) {
+        const result = { pods: last.named, policyEndpoints: selectedGroups(pe), clusterPolicyEndpoints: selectedGroups(cpe) };
+        this.last = { ...last, pes: pe, cpes: cpe, result };
+        return result;
+      }
+    }
+    return this.fresh(pes, cpes, pods, keysA);
+  }
+
+  private fresh(pes: readonly PolicyEndpoint[], cpes: readonly ClusterPolicyEndpoint[], pods: readonly LocalPod[], keysA: PodKeys): LocalView & { readonly pods: LocalPod[] } {
+    const peRecs = pes.map(record);
+    const cpeRecs = cpes.map(record);
+    const named = nameFrom(pods, [...peRecs, ...cpeRecs], keysA);
+    const keysB = podKeys(named, true);
+    const pe = listState(pes, peRecs, keysA, keysB);
+    const cpe = listState(cpes, cpeRecs, keysA, keysB);
+    const result = { pods: named, policyEndpoints: selectedGroups(pe), clusterPolicyEndpoints: selectedGroups(cpe) };
+    this.last = { keysA, keysB, pods, named, pes: pe, cpes: cpe, result };
+    return result;
+  }
+}
+
+function changedAt<T>(before: readonly T[], after: readonly T[]): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < after.length; i++) if (before[i] !== after[i]) out.push(i);
+  return out;
+}
+
+function indicesOf(flags: readonly boolean[]): number[] {
+  const out: number[] = [];
+  flags.forEach((f, i) => f && out.push(i));
+  return out;
+}
+
+function samePods(a: readonly LocalPod[], b: readonly LocalPod[]): boolean {
+  return a.length === b.length && a.every((p, i) => p.name === b[i].name && p.namespace === b[i].namespace && p.ifname === b[i].ifname && p.ips.join() === b[i].ips.join());
+}
+
+function listState<T extends Selecting>(objects: readonly T[], recs: Rec[], keysA: PodKeys, keysB: PodKeys): ListState<T> {
+  const groups = new Map<number, number>();
+  const byIP = recs.map((r) => hitsOf(r, keysA).length > 0);
+  const any = recs.map((r) => {
+    const hit = hitsOf(r, keysB).length > 0;
+    if (hit) groups.set(r.gid, (groups.get(r.gid) ?? 0) + 1);
+    return hit;
+  });
+  return { objects, recs, byIP, any, groups };
+}
+
+/** The state after the objects at `changed` were replaced (same length, same other positions). */
+function update<T extends Selecting>(s: ListState<T>, objects: readonly T[], changed: readonly number[], keysA: PodKeys, keysB: PodKeys): ListState<T> {
+  if (changed.length === 0) return s;
+  // In place: the viewer owns its state, and the views it handed out are lists of their own.
+  const { recs, byIP, any, groups } = s;
+  for (const i of changed) {
+    if (any[i]) {
+      const g = recs[i].gid;
+      const n = (groups.get(g) ?? 0) - 1;
+      if (n > 0) groups.set(g, n);
+      else groups.delete(g);
+    }
+    const r = record(objects[i]);
+    recs[i] = r;
+    byIP[i] = hitsOf(r, keysA).length > 0;
+    any[i] = hitsOf(r, keysB).length > 0;
+    if (any[i]) groups.set(r.gid, (groups.get(r.gid) ?? 0) + 1);
+  }
+  return { objects, recs, byIP, any, groups };
+}
+
+function selectedGroups<T extends Selecting>(s: ListState<T>): T[] {
+  if (s.groups.size === 0) return [];
+  const out: T[] = [];
+  for (let i = 0; i < s.objects.length; i++) if (s.groups.has(s.recs[i].gid)) out.push(s.objects[i]);
+  return out;
 }
