@@ -386,6 +386,8 @@ function withoutPods<T extends PolicyEndpoint | ClusterPolicyEndpoint>(o: T): T 
 
 /** Per PolicyEndpoint (a merged whole, the same object while its pieces are), per direction and options: what it compiled to. */
 const peMemo = new WeakMap<PolicyEndpoint, Map<string, { readonly rules: string[]; readonly sets: readonly NftSet[]; readonly tag?: readonly [string, LogTag] }>>();
+/** Per ClusterPolicyEndpoint (a merged whole) and direction: its runs of same-action entries and their sets. */
+const cpeMemo = new WeakMap<ClusterPolicyEndpoint, Map<string, { readonly runs: { action: ClusterRuleAction; matches: string[]; id: string; run: number }[]; readonly sets: readonly NftSet[] }>>();
 /** Per NetworkPolicy stage chain and options: the rule lists it was made of, and its rules. */
 const stageMemo = new Map<string, { readonly parts: readonly string[][]; readonly deny: string; readonly rules: string[] }>();
 
@@ -522,12 +524,25 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
     const k = `${cpeKey(cpe)}|${dir}`;
     const have = cpeRuns.get(k);
     if (have) return have;
+    // The same whole and direction as in an earlier compile: the same sets and matches.
+    const memo = cpeMemo.get(cpe)?.get(dir);
+    if (memo) {
+      for (const set of memo.sets) sets.set(set.name, set);
+      cpeRuns.set(k, memo.runs);
+      return memo.runs;
+    }
     const id = shortHash(cpeKey(cpe));
     const runs: { action: ClusterRuleAction; matches: string[]; id: string; run: number }[] = [];
+    const made: NftSet[] = [];
     for (const [run, r] of actionRuns((dir === 'ingress' ? cpe.spec.ingress : cpe.spec.egress) ?? []).entries()) {
-      runs.push({ action: r.action, matches: peerMatches(cachedPeers(r.entries), dir, `cp_${id}_${DIR_CODE[dir]}${run}`), id, run });
+      const base = `cp_${id}_${DIR_CODE[dir]}${run}`;
+      runs.push({ action: r.action, matches: peerMatches(cachedPeers(r.entries), dir, base), id, run });
+      for (const n of [4, 6].flatMap((f) => [`${base}${f}a`, `${base}${f}p`])) if (sets.has(n)) made.push(sets.get(n)!);
     }
     cpeRuns.set(k, runs);
+    let byDir = cpeMemo.get(cpe);
+    if (!byDir) cpeMemo.set(cpe, (byDir = new Map()));
+    byDir.set(dir, { runs, sets: made });
     return runs;
   };
   const tierStage = (stage: 'ad' | 'bl', selected: readonly ClusterPolicyEndpoint[], dir: Dir, after: string): string => {
