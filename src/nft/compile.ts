@@ -25,7 +25,8 @@
  *   ad<i|e>_<h>/bl<i|e>_<h> admin / baseline stage of one distinct list of ClusterPolicyEndpoints and next stage
  *   eg_<group>/in_<group>  one chain per distinct set of isolating PolicyEndpoints (pods with the same policies share it):
  *                          one lookup per PolicyEndpoint set, then log + drop.
- *   pe_<id>_<dir><fam><a|p> the allowed peers of one PolicyEndpoint and direction: `a` = `address . inet_proto` with every
+ *   pe_<id>_<dir><fam><a|p> the allowed peers of a PolicyEndpoint and direction (shared by every one with the same peers,
+ *                          named after the first in key order): `a` = `address . inet_proto` with every
  *                          protocol (0-255: all ports and protocols), `p` = `address . inet_proto . inet_service`; both
  *                          concatenated interval sets (nft fetches no element of those before a transaction).
  *   cp_<id>_<dir><run><fam><a|p> the peers of one run of same-action entries of one ClusterPolicyEndpoint (order only
@@ -74,6 +75,11 @@ export interface CompileOptions {
    * dispatch entry yet (a pod the agent has not programmed) is denied. @default undefined (no such rule)
    */
   readonly podInterfaces?: string;
+  /**
+   * Use what earlier compiles remembered (sets, chains and merged objects per object, peer sets per entry list).
+   * `false`: compile from nothing, with a memory of this compile's own. @default true
+   */
+  readonly remember?: boolean;
 }
 
 /** One element of a set or map: a key, and for maps a value. */
@@ -139,8 +145,12 @@ function shortHash(text: string): string {
   return h;
 }
 
+const peKeys = new WeakMap<PolicyEndpoint, string>();
+
 function peKey(pe: PolicyEndpoint): string {
-  return `${pe.metadata.namespace ?? ''}/${pe.metadata.name ?? ''}`;
+  let k = peKeys.get(pe);
+  if (k === undefined) peKeys.set(pe, (k = `${pe.metadata.namespace ?? ''}/${pe.metadata.name ?? ''}`));
+  return k;
 }
 
 function policyName(pe: PolicyEndpoint): string {
@@ -315,44 +325,41 @@ interface Whole<T> {
  * What each object selects of the local pods is remembered per object and set of pods (`local.ts`), so a whole of
  * many pieces costs only its changed pieces.
  */
-function selectionIndex<T extends PolicyEndpoint | ClusterPolicyEndpoint>(wholes: readonly Whole<T>[], pods: readonly LocalPod[]): (pod: LocalPod) => T[] {
+function selectionIndex<T extends PolicyEndpoint | ClusterPolicyEndpoint>(wholes: readonly Whole<T>[], pods: readonly LocalPod[]): (pod: LocalPod) => readonly T[] {
   const keys = podKeys(pods, true);
-  const byKey = new Map<string, T[]>();
-  const order = new Map<T, number>();
-  wholes.forEach(({ whole, parts }, i) => {
-    order.set(whole, i);
+  // Each key (canonical IP, `namespace/name`) → the pods it names; each pod → its wholes, in the order given (a whole's
+  // hits come one after another, so comparing with the last one pushed keeps each whole once).
+  const podsOfKey = new Map<string, number[]>();
+  pods.forEach((p, i) => {
+    const add = (k: string) => {
+      const l = podsOfKey.get(k);
+      if (!l) podsOfKey.set(k, [i]);
+      else if (l[l.length - 1] !== i) l.push(i);
+    };
+    for (const ip of p.ips) add(safeCanonical(ip));
+    if (p.name !== undefined) add(`${p.namespace}/${p.name}`);
+  });
+  const perPod: T[][] = pods.map(() => []);
+  for (const { whole, parts } of wholes) {
     for (const part of parts) {
       for (const k of selectedLocal(part, keys)) {
-        const list = byKey.get(k);
-        if (!list) byKey.set(k, [whole]);
-        else if (list[list.length - 1] !== whole) list.push(whole);
+        for (const i of podsOfKey.get(k) ?? []) {
+          const l = perPod[i];
+          if (l[l.length - 1] !== whole) l.push(whole);
+        }
       }
     }
-  });
-  return (pod) => {
-    const lists: T[][] = [];
-    for (const ip of pod.ips) {
-      const l = byKey.get(safeCanonical(ip));
-      if (l) lists.push(l);
-    }
-    if (pod.name !== undefined) {
-      const l = byKey.get(`${pod.namespace}/${pod.name}`);
-      if (l) lists.push(l);
-    }
-    if (lists.length === 0) return [];
-    if (lists.length === 1) return lists[0];
-    // Several keys of one pod (its IPs, its name): the wholes of all, once each, in the order given.
-    return [...new Set(lists.flat())].sort((x, y) => order.get(x)! - order.get(y)!);
-  };
+  }
+  const index = new Map(pods.map((p, i) => [p, i]));
+  return (pod) => perPod[index.get(pod) ?? -1] ?? [];
 }
 
-const mergeCache = new WeakMap<object, { parts: readonly object[]; merged: object }>();
 
 /**
  * `merge(objects)`, with each merged whole remembered while its pieces stay the same objects: a policy of several
  * pieces is one new object per merge, and the peer sets are remembered per entry list of that object.
  */
-function mergedOnce<T extends PolicyEndpoint | ClusterPolicyEndpoint>(objects: readonly T[], merge: (parts: readonly T[]) => T[]): Whole<T>[] {
+function mergedOnce<T extends PolicyEndpoint | ClusterPolicyEndpoint>(objects: readonly T[], merge: (parts: readonly T[]) => T[], mergeCache: Memory['merge']): Whole<T>[] {
   const groups = new Map<string, T[]>();
   for (const o of objects) {
     const g = selectedBy(o).group;
@@ -384,12 +391,39 @@ function withoutPods<T extends PolicyEndpoint | ClusterPolicyEndpoint>(o: T): T 
   return { ...o, spec } as T;
 }
 
-/** Per PolicyEndpoint (a merged whole, the same object while its pieces are), per direction and options: what it compiled to. */
-const peMemo = new WeakMap<PolicyEndpoint, Map<string, { readonly rules: string[]; readonly sets: readonly NftSet[]; readonly tag?: readonly [string, LogTag] }>>();
-/** Per ClusterPolicyEndpoint (a merged whole) and direction: its runs of same-action entries and their sets. */
-const cpeMemo = new WeakMap<ClusterPolicyEndpoint, Map<string, { readonly runs: { action: ClusterRuleAction; matches: string[]; id: string; run: number }[]; readonly sets: readonly NftSet[] }>>();
-/** Per NetworkPolicy stage chain and options: the rule lists it was made of, and its rules. */
-const stageMemo = new Map<string, { readonly parts: readonly string[][]; readonly deny: string; readonly rules: string[] }>();
+type PeMemo = WeakMap<PolicyEndpoint, Map<string, { readonly owner: string; readonly rules: string[]; readonly sets: readonly NftSet[]; readonly tag?: readonly [string, LogTag] }>>;
+type CpeMemo = WeakMap<ClusterPolicyEndpoint, Map<string, { readonly runs: { action: ClusterRuleAction; matches: string[]; id: string; run: number }[]; readonly sets: readonly NftSet[] }>>;
+type TierMemo = Map<string, { readonly selected: readonly ClusterPolicyEndpoint[]; readonly rules: string[]; readonly tags: readonly (readonly [string, LogTag])[] }>;
+type StageMemo = Map<string, { readonly parts: readonly string[][]; readonly deny: string; readonly rules: string[] }>;
+
+/**
+ * What the compiler remembers between compiles: per PolicyEndpoint and ClusterPolicyEndpoint (merged wholes, the same
+ * objects while their pieces are) what they compiled to; per tier and NetworkPolicy stage chain the wholes or rule
+ * lists it was made of; merged wholes per pieces; peer sets per entry list. `remember: false` compiles with an empty
+ * memory of its own (the translation tests compare both).
+ */
+interface Memory {
+  readonly pe: PeMemo;
+  readonly cpe: CpeMemo;
+  readonly tier: TierMemo;
+  readonly stage: StageMemo;
+  readonly merge: WeakMap<object, { parts: readonly object[]; merged: object }>;
+  readonly peers: (entries: readonly EndpointInfo[]) => PeerSets;
+}
+
+const shared: Memory = { pe: new WeakMap(), cpe: new WeakMap(), tier: new Map(), stage: new Map(), merge: new WeakMap(), peers: cachedPeers };
+
+function freshMemory(): Memory {
+  // Peer sets by content still: equal peers share sets in a fresh compile too.
+  const byContent = new Map<string, PeerSets>();
+  const peers = (entries: readonly EndpointInfo[]) => {
+    const text = JSON.stringify(entries);
+    let p = byContent.get(text);
+    if (!p) byContent.set(text, (p = resolvePeers(entries)));
+    return p;
+  };
+  return { pe: new WeakMap(), cpe: new WeakMap(), tier: new Map(), stage: new Map(), merge: new WeakMap(), peers };
+}
 
 function cpeKey(c: ClusterPolicyEndpoint): string {
   return `cpe/${c.metadata.name ?? ''}`;
@@ -419,6 +453,7 @@ function actionRuns(entries: readonly ClusterEndpointInfo[]): { action: ClusterR
  * const script = renderFull(state); // one atomic `nft -f` transaction
  */
 export function compileNode(input: NodeInput, opts: CompileOptions = {}): DesiredState {
+  const memory = opts.remember === false ? freshMemory() : shared;
   const sets = new Map<string, NftSet>();
   const chains = new Map<string, NftChain>();
   const logTags = new Map<string, LogTag>();
@@ -444,7 +479,7 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
   // The objects of one policy are one whole: a pod listed in one of them gets the rules written in the others.
   // Only the policies of which an object selects a local pod: the others change no local pod's answer.
   const view = localView(input.policyEndpoints, input.clusterPolicyEndpoints ?? [], input.pods);
-  const keyed = mergedOnce(view.policyEndpoints, mergePolicyEndpoints).map((w) => ({ w, k: peKey(w.whole) }));
+  const keyed = mergedOnce(view.policyEndpoints, mergePolicyEndpoints, memory.merge).map((w) => ({ w, k: peKey(w.whole) }));
   const peWholes = keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)).map((x) => x.w);
   // Declares the sets holding `peers` (named `<base><family><a|p>`) and returns the matches that look them up.
   const peerMatches = (peers: PeerSets, dir: Dir, base: string): string[] => {
@@ -472,31 +507,45 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
   };
   const peSetRules = new Map<string, string[]>(); // `${peKey}|${dir}` → lookup rules
   const optsKey = `${opts.logGroup ?? ''}|${opts.logAccept ?? false}`;
+  const entriesOf = (pe: PolicyEndpoint, dir: Dir) => (dir === 'ingress' ? pe.spec.ingress : pe.spec.egress) ?? NO_ENTRIES;
+  // Identical peers (each namespace's copy of one egress policy, say) share one pair of sets, named after the first
+  // PolicyEndpoint and direction, in key order, that has them: hundreds of copies are one set in the kernel, and a
+  // PolicyEndpoint whose peers are its own keeps its sets' names as its peers change (an element delta).
+  const owners = new Map<PeerSets, string>();
+  for (const { whole } of peWholes) {
+    for (const dir of ['ingress', 'egress'] as const) {
+      if (!(whole.spec.podIsolation ?? []).includes(ISOLATION[dir])) continue;
+      const peers = memory.peers(entriesOf(whole, dir));
+      if (!owners.has(peers)) owners.set(peers, `${peKey(whole)}|${DIR_CODE[dir]}`);
+    }
+  }
   const ensurePeSets = (pe: PolicyEndpoint, dir: Dir): string[] => {
     const k = `${peKey(pe)}|${dir}`;
     const have = peSetRules.get(k);
     if (have) return have;
-    // The same object, direction and options as in an earlier compile: the same sets, rules and log tag.
-    const memo = peMemo.get(pe)?.get(`${dir}|${optsKey}`);
-    if (memo) {
+    const peers = memory.peers(entriesOf(pe, dir));
+    const owner = owners.get(peers) ?? `${peKey(pe)}|${DIR_CODE[dir]}`;
+    // The same object, direction, options and set owner as in an earlier compile: the same sets, rules and log tag.
+    const memo = memory.pe.get(pe)?.get(`${dir}|${optsKey}`);
+    if (memo && memo.owner === owner) {
       for (const set of memo.sets) sets.set(set.name, set);
       if (memo.tag) logTags.set(memo.tag[0], memo.tag[1]);
       peSetRules.set(k, memo.rules);
       return memo.rules;
     }
     const id = shortHash(peKey(pe));
-    const peers = cachedPeers((dir === 'ingress' ? pe.spec.ingress : pe.spec.egress) ?? NO_ENTRIES);
     const rules: string[] = [];
     const tagPrefix = `pl A ${DIR_CODE[dir]} ${id}`;
     const tag: LogTag = { verdict: 'ACCEPT', direction: dir, policies: [policyName(pe)], tier: 'NETWORK_POLICY' };
     const accept = `${log(tagPrefix, tag)}counter name "accept_${dir}" accept`;
-    const base = `pe_${id}_${DIR_CODE[dir]}`;
+    const cut = owner.lastIndexOf('|');
+    const base = `pe_${shortHash(owner.slice(0, cut))}_${owner.slice(cut + 1)}`;
     for (const m of peerMatches(peers, dir, base)) rules.push(`${m} ${accept}`);
     peSetRules.set(k, rules);
     const made = [4, 6].flatMap((f) => [`${base}${f}a`, `${base}${f}p`]).flatMap((n) => (sets.has(n) ? [sets.get(n)!] : []));
-    let byDir = peMemo.get(pe);
-    if (!byDir) peMemo.set(pe, (byDir = new Map()));
-    byDir.set(`${dir}|${optsKey}`, { rules, sets: made, ...(opts.logGroup !== undefined ? { tag: [tagPrefix, tag] as const } : {}) });
+    let byDir = memory.pe.get(pe);
+    if (!byDir) memory.pe.set(pe, (byDir = new Map()));
+    byDir.set(`${dir}|${optsKey}`, { owner, rules, sets: made, ...(opts.logGroup !== undefined ? { tag: [tagPrefix, tag] as const } : {}) });
     return rules;
   };
 
@@ -515,7 +564,7 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
 
   // Which PolicyEndpoints and ClusterPolicyEndpoints select which pod, indexed once (as `selects` matches).
   const peIndex = selectionIndex(peWholes, input.pods);
-  const cpeWholes = mergedOnce(view.clusterPolicyEndpoints, mergeClusterPolicyEndpoints).sort((a, b) => clusterPolicyEndpointOrder(a.whole, b.whole));
+  const cpeWholes = mergedOnce(view.clusterPolicyEndpoints, mergeClusterPolicyEndpoints, memory.merge).sort((a, b) => clusterPolicyEndpointOrder(a.whole, b.whole));
   const cpeIndex = selectionIndex(cpeWholes, input.pods);
 
   // The tier stages. A stage chain is shared by every pod with the same ClusterPolicyEndpoints and the same next stage.
@@ -525,7 +574,7 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
     const have = cpeRuns.get(k);
     if (have) return have;
     // The same whole and direction as in an earlier compile: the same sets and matches.
-    const memo = cpeMemo.get(cpe)?.get(dir);
+    const memo = memory.cpe.get(cpe)?.get(dir);
     if (memo) {
       for (const set of memo.sets) sets.set(set.name, set);
       cpeRuns.set(k, memo.runs);
@@ -536,18 +585,28 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
     const made: NftSet[] = [];
     for (const [run, r] of actionRuns((dir === 'ingress' ? cpe.spec.ingress : cpe.spec.egress) ?? []).entries()) {
       const base = `cp_${id}_${DIR_CODE[dir]}${run}`;
-      runs.push({ action: r.action, matches: peerMatches(cachedPeers(r.entries), dir, base), id, run });
+      runs.push({ action: r.action, matches: peerMatches(memory.peers(r.entries), dir, base), id, run });
       for (const n of [4, 6].flatMap((f) => [`${base}${f}a`, `${base}${f}p`])) if (sets.has(n)) made.push(sets.get(n)!);
     }
     cpeRuns.set(k, runs);
-    let byDir = cpeMemo.get(cpe);
-    if (!byDir) cpeMemo.set(cpe, (byDir = new Map()));
+    let byDir = memory.cpe.get(cpe);
+    if (!byDir) memory.cpe.set(cpe, (byDir = new Map()));
     byDir.set(dir, { runs, sets: made });
     return runs;
   };
   const tierStage = (stage: 'ad' | 'bl', selected: readonly ClusterPolicyEndpoint[], dir: Dir, after: string): string => {
     const name = `${stage}${DIR_CODE[dir]}_${shortHash([...selected.map(cpeKey), after].join('\n'))}`;
     if (!chains.has(name)) {
+      // The same wholes and next stage as in an earlier compile: the same chain (its sets are the wholes' own).
+      const memoKey = `${name}|${optsKey}`;
+      const memo = memory.tier.get(memoKey);
+      if (memo && memo.selected.length === selected.length && memo.selected.every((c, i) => c === selected[i])) {
+        for (const c of selected) ensureCpeSets(c, dir);
+        for (const [prefix, tag] of memo.tags) logTags.set(prefix, tag);
+        chains.set(name, { name, rules: memo.rules });
+        return `goto ${name}`;
+      }
+      const tagsBefore = new Set(logTags.keys());
       const rules: string[] = [];
       for (const cpe of selected) {
         const tier = cpe.spec.tier === 'Admin' ? 'ADMIN' : 'BASELINE';
@@ -562,7 +621,10 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
           for (const m of r.matches) rules.push(`${m} ${verdict}`);
         }
       }
-      chains.set(name, { name, rules: [...rules, after] });
+      const all = [...rules, after];
+      chains.set(name, { name, rules: all });
+      if (memory.tier.size >= 20_000) memory.tier.clear();
+      memory.tier.set(memoKey, { selected, rules: all, tags: [...logTags].filter(([k]) => !tagsBefore.has(k)) });
     }
     return `goto ${name}`;
   };
@@ -577,7 +639,7 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
       // Made of the same rule lists as in an earlier compile: the same chain (and the same array, which the delta
       // renderer skips without comparing).
       const memoKey = `${name}|${optsKey}`;
-      const memo = stageMemo.get(memoKey);
+      const memo = memory.stage.get(memoKey);
       if (memo && memo.parts.length === parts.length && memo.parts.every((r, i) => r === parts[i]) && memo.deny === deny) {
         chains.set(name, { name, rules: memo.rules });
       } else {
@@ -585,8 +647,8 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
         // Allowed egress still has to pass the destination's ingress check (same-node pods): goto, not accept.
         const allowed = dir === 'egress' ? rules.map((r) => r.replace(/ accept$/, ' goto ingress_check')) : rules;
         const all = [...allowed, deny];
-        if (stageMemo.size >= 20_000) stageMemo.clear();
-        stageMemo.set(memoKey, { parts, deny, rules: all });
+        if (memory.stage.size >= 20_000) memory.stage.clear();
+        memory.stage.set(memoKey, { parts, deny, rules: all });
         chains.set(name, { name, rules: all });
       }
     }
