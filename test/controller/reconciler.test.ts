@@ -139,3 +139,35 @@ describe('Reconciler: what an egress Service entry depends on', () => {
     expect(egress(w)).toEqual(['10.0.0.1']);
   });
 });
+
+describe('ClusterPolicyEndpoint chunks keep their pods', () => {
+  it('a pod added to an admin policy over many pods rewrites the chunk that takes it, not every chunk after its place', async () => {
+    const w = new MemoryWriter();
+    const r = new Reconciler(w, { batchWindowMs: 5, chunkSize: 5 });
+    add(r, 'Namespace', ns('a'));
+    // 30 pods: six chunks of five. A new pod sorts first (10.0.0.1), which a layout by slot would shift through all.
+    for (let i = 0; i < 30; i++) add(r, 'Pod', pod('a', `p${i}`, { labels: { app: 'web' }, ip: `10.0.0.${i + 10}` }));
+    const anp = {
+      apiVersion: 'policy.networking.k8s.io/v1alpha1',
+      kind: 'AdminNetworkPolicy',
+      metadata: { name: 'deny-imds', uid: 'u-anp' },
+      spec: { priority: 1, subject: { namespaces: {} }, egress: [{ name: 'imds', action: 'Deny', to: [{ networks: ['169.254.169.254/32'] }] }] },
+    };
+    r.observe('AdminNetworkPolicy', 'deny-imds', anp as unknown as JsonObject);
+    r.setActive(true);
+    await r.idle();
+    const cpes = () => [...w.objects.values()].filter((o) => o.kind === 'ClusterPolicyEndpoint');
+    expect(cpes()).toHaveLength(6);
+    const before = new Map(cpes().map((o) => [o.metadata.name, JSON.stringify(o.spec)]));
+    add(r, 'Pod', pod('a', 'new', { labels: { app: 'web' }, ip: '10.0.0.1' }));
+    await r.idle();
+    const changed = cpes().filter((o) => before.get(o.metadata.name) !== JSON.stringify(o.spec));
+    expect(changed).toHaveLength(1);
+    // Every pod is still listed exactly once, and the rule stays first (in the object of slot 0).
+    const listed = cpes().flatMap((o) => (o.spec as { podSelectorEndpoints?: { name: string }[] }).podSelectorEndpoints ?? []).map((p) => p.name);
+    expect(listed).toHaveLength(31);
+    expect(new Set(listed).size).toBe(31);
+    const withRules = cpes().filter((o) => ((o.spec as { egress?: unknown[] }).egress ?? []).length > 0);
+    expect(withRules.map((o) => o.metadata.name)).toEqual([[...before.keys()].sort()[0]]);
+  });
+});
