@@ -178,7 +178,14 @@ function cpe(name: string, tier: 'Admin' | 'Baseline', priority: number, podIPs:
 describe('admin tiers (ClusterPolicyEndpoints)', () => {
   const verdictOf = (s: ReturnType<typeof compileNode>, ifname: string) =>
     s.sets.get('ingress_dispatch')!.elements.find((e) => e.key === `"${ifname}"`)!.value!;
-  const chainOf = (s: ReturnType<typeof compileNode>, verdict: string) => s.chains.get(verdict.replace(/^goto /, ''))!;
+  const chainOf = (s: ReturnType<typeof compileNode>, verdict: string) => s.chains.get(verdict.replace(/^(goto|jump) /, ''))!;
+  /** A tier stage's entry chain: `jump` to the stage's rules, then the next stage. */
+  const stageOf = (s: ReturnType<typeof compileNode>, verdict: string) => {
+    const entry = chainOf(s, verdict);
+    expect(entry.rules).toHaveLength(2);
+    expect(entry.rules[0]).toMatch(/^jump (ad|bl)[ie]r_\w+$/);
+    return { entry, rules: chainOf(s, entry.rules[0]), next: entry.rules[1] };
+  };
 
   // name, inputs, the stage chain's expectations.
   const cases: { name: string; cpes: ClusterPolicyEndpoint[]; pes: PolicyEndpoint[]; check: (s: ReturnType<typeof compileNode>) => void }[] = [
@@ -192,15 +199,16 @@ describe('admin tiers (ClusterPolicyEndpoints)', () => {
       ])],
       pes: [pe('np', { pods: ['10.0.1.1'], isolation: ['Ingress'], ingress: [{ cidr: '10.0.2.9' }] })],
       check: (s) => {
-        const admin = chainOf(s, verdictOf(s, 'pl-v1'));
-        expect(admin.name).toMatch(/^adi_/);
+        const admin = stageOf(s, verdictOf(s, 'pl-v1'));
+        expect(admin.entry.name).toMatch(/^adi_/);
         const np = [...s.chains.keys()].find((k) => k.startsWith('in_'))!;
-        expect(admin.rules).toEqual([
+        expect(admin.next).toBe(`goto ${np}`);
+        // Pass returns to the entry chain, which goes on to the NetworkPolicy stage; so does no match.
+        expect(admin.rules.rules).toEqual([
           expect.stringMatching(/^ip saddr \. meta l4proto @cp_\w+_i04a counter name "drop_ingress" drop$/),
           expect.stringMatching(/^ip saddr \. meta l4proto \. th dport @cp_\w+_i04p counter name "drop_ingress" drop$/),
-          expect.stringMatching(new RegExp(`^ip saddr \\. meta l4proto @cp_\\w+_i14a goto ${np}$`)),
+          expect.stringMatching(/^ip saddr \. meta l4proto @cp_\w+_i14a return$/),
           expect.stringMatching(/^ip saddr \. meta l4proto @cp_\w+_i24a counter name "accept_ingress" accept$/),
-          `goto ${np}`,
         ]);
       },
     },
@@ -209,11 +217,11 @@ describe('admin tiers (ClusterPolicyEndpoints)', () => {
       cpes: [cpe('b', 'Baseline', 0, ['10.0.1.2'], [{ cidr: '10.0.2.0/24', action: 'Deny' }]), cpe('a', 'Admin', 5, ['10.0.1.2'], [{ cidr: '10.0.3.0/24', action: 'Pass' }])],
       pes: [],
       check: (s) => {
-        const admin = chainOf(s, verdictOf(s, 'pl-v2'));
-        const baseline = chainOf(s, admin.rules.at(-1)!);
-        expect(baseline.name).toMatch(/^bli_/);
-        expect(baseline.rules.at(-1)).toBe('accept');
-        expect(admin.rules[0]).toBe(`ip saddr . meta l4proto @${[...s.sets.keys()].find((k) => k.endsWith('_i04a') && admin.rules[0].includes(k))} goto ${baseline.name}`);
+        const admin = stageOf(s, verdictOf(s, 'pl-v2'));
+        const baseline = stageOf(s, admin.next);
+        expect(baseline.entry.name).toMatch(/^bli_/);
+        expect(baseline.next).toBe('accept');
+        expect(admin.rules.rules[0]).toBe(`ip saddr . meta l4proto @${[...s.sets.keys()].find((k) => k.endsWith('_i04a') && admin.rules.rules[0].includes(k))} return`);
       },
     },
     {
@@ -221,10 +229,10 @@ describe('admin tiers (ClusterPolicyEndpoints)', () => {
       cpes: [cpe('late', 'Admin', 20, ['10.0.1.1'], [{ cidr: '10.0.2.1', action: 'Accept' }]), cpe('early', 'Admin', 3, ['10.0.1.1'], [{ cidr: '10.0.2.1', action: 'Deny' }])],
       pes: [],
       check: (s) => {
-        const admin = chainOf(s, verdictOf(s, 'pl-v1'));
-        expect(admin.rules[0]).toContain('drop');
-        expect(admin.rules[1]).toContain('accept');
-        expect(admin.rules[2]).toBe('accept');
+        const admin = stageOf(s, verdictOf(s, 'pl-v1'));
+        expect(admin.rules.rules[0]).toContain('drop');
+        expect(admin.rules.rules[1]).toContain('accept');
+        expect(admin.next).toBe('accept');
       },
     },
     {
@@ -262,6 +270,7 @@ describe('admin tiers (ClusterPolicyEndpoints)', () => {
     const lastFlush = Math.max(...lines.map((l, i) => (l.startsWith('flush chain') ? i : -1)));
     const firstDelete = lines.findIndex((l) => l.startsWith('delete chain'));
     expect(firstDelete).toBeGreaterThan(lastFlush);
-    expect(lines.filter((l) => l.startsWith('delete chain'))).toHaveLength(2);
+    // The stage's entry, its rules and the NetworkPolicy chain.
+    expect(lines.filter((l) => l.startsWith('delete chain'))).toHaveLength(3);
   });
 });

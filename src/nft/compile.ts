@@ -22,7 +22,9 @@
  *                          [strict] unknown pod interface → deny;  goto ingress_check
  *   input_filter (hook)    ct established,related → accept; iifname vmap @egress_dispatch (the pod's egress to the node)
  *   ingress_check          node's own addresses → accept; oifname vmap @ingress_dispatch; [strict] unknown → deny; accept
- *   ad<i|e>_<h>/bl<i|e>_<h> admin / baseline stage of one distinct list of ClusterPolicyEndpoints and next stage
+ *   ad<i|e>r_<h>/bl<i|e>r_<h> the rules of the admin / baseline stage of one distinct list of ClusterPolicyEndpoints
+ *                          (Pass and no match: `return`), shared by every pod with that list
+ *   ad<i|e>_<h>/bl<i|e>_<h> a stage's entry per next stage: `jump` to its rules, then the next stage
  *   eg_<group>/in_<group>  one chain per distinct set of isolating PolicyEndpoints (pods with the same policies share it):
  *                          one lookup per PolicyEndpoint set, then log + drop.
  *   pe_<id>_<dir><fam><a|p> the allowed peers of a PolicyEndpoint and direction (shared by every one with the same peers,
@@ -594,38 +596,44 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
     byDir.set(dir, { runs, sets: made });
     return runs;
   };
-  const tierStage = (stage: 'ad' | 'bl', selected: readonly ClusterPolicyEndpoint[], dir: Dir, after: string): string => {
-    const name = `${stage}${DIR_CODE[dir]}_${shortHash([...selected.map(cpeKey), after].join('\n'))}`;
-    if (!chains.has(name)) {
-      // The same wholes and next stage as in an earlier compile: the same chain (its sets are the wholes' own).
-      const memoKey = `${name}|${optsKey}`;
-      const memo = memory.tier.get(memoKey);
-      if (memo && memo.selected.length === selected.length && memo.selected.every((c, i) => c === selected[i])) {
-        for (const c of selected) ensureCpeSets(c, dir);
-        for (const [prefix, tag] of memo.tags) logTags.set(prefix, tag);
-        chains.set(name, { name, rules: memo.rules });
-        return `goto ${name}`;
-      }
-      const tagsBefore = new Set(logTags.keys());
-      const rules: string[] = [];
-      for (const cpe of selected) {
-        const tier = cpe.spec.tier === 'Admin' ? 'ADMIN' : 'BASELINE';
-        const policies = [cpe.spec.policyRef.name];
-        for (const r of ensureCpeSets(cpe, dir)) {
-          const verdict =
-            r.action === 'Pass'
-              ? after
-              : r.action === 'Accept'
-                ? `${log(`pl A ${DIR_CODE[dir]} ${r.id} ${r.run}`, { verdict: 'ACCEPT', direction: dir, policies, tier })}counter name "accept_${dir}" ${dir === 'egress' ? 'goto ingress_check' : 'accept'}`
-                : `${log(`pl D ${DIR_CODE[dir]} ${r.id} ${r.run}`, { verdict: 'DENY', direction: dir, policies, tier })}counter name "drop_${dir}" drop`;
-          for (const m of r.matches) rules.push(`${m} ${verdict}`);
-        }
-      }
-      const all = [...rules, after];
-      chains.set(name, { name, rules: all });
-      if (memory.tier.size >= 20_000) memory.tier.clear();
-      memory.tier.set(memoKey, { selected, rules: all, tags: [...logTags].filter(([k]) => !tagsBefore.has(k)) });
+  // A tier stage is two chains: the stage's rules, shared by every pod with the same ClusterPolicyEndpoints (Pass and
+  // no match return), and per next stage a two-rule entry chain (`jump` to the rules, then the next stage).
+  const tierRules = (stage: 'ad' | 'bl', selected: readonly ClusterPolicyEndpoint[], dir: Dir): string => {
+    const name = `${stage}${DIR_CODE[dir]}r_${shortHash(selected.map(cpeKey).join('\n'))}`;
+    if (chains.has(name)) return name;
+    // The same wholes as in an earlier compile: the same chain (its sets are the wholes' own).
+    const memoKey = `${name}|${optsKey}`;
+    const memo = memory.tier.get(memoKey);
+    if (memo && memo.selected.length === selected.length && memo.selected.every((c, i) => c === selected[i])) {
+      for (const c of selected) ensureCpeSets(c, dir);
+      for (const [prefix, tag] of memo.tags) logTags.set(prefix, tag);
+      chains.set(name, { name, rules: memo.rules });
+      return name;
     }
+    const tagsBefore = new Set(logTags.keys());
+    const rules: string[] = [];
+    for (const cpe of selected) {
+      const tier = cpe.spec.tier === 'Admin' ? 'ADMIN' : 'BASELINE';
+      const policies = [cpe.spec.policyRef.name];
+      for (const r of ensureCpeSets(cpe, dir)) {
+        const verdict =
+          r.action === 'Pass'
+            ? 'return'
+            : r.action === 'Accept'
+              ? `${log(`pl A ${DIR_CODE[dir]} ${r.id} ${r.run}`, { verdict: 'ACCEPT', direction: dir, policies, tier })}counter name "accept_${dir}" ${dir === 'egress' ? 'goto ingress_check' : 'accept'}`
+              : `${log(`pl D ${DIR_CODE[dir]} ${r.id} ${r.run}`, { verdict: 'DENY', direction: dir, policies, tier })}counter name "drop_${dir}" drop`;
+        for (const m of r.matches) rules.push(`${m} ${verdict}`);
+      }
+    }
+    chains.set(name, { name, rules });
+    if (memory.tier.size >= 20_000) memory.tier.clear();
+    memory.tier.set(memoKey, { selected, rules, tags: [...logTags].filter(([k]) => !tagsBefore.has(k)) });
+    return name;
+  };
+  const tierStage = (stage: 'ad' | 'bl', selected: readonly ClusterPolicyEndpoint[], dir: Dir, after: string): string => {
+    const rulesChain = tierRules(stage, selected, dir);
+    const name = `${stage}${DIR_CODE[dir]}_${shortHash(`${rulesChain}\n${after}`)}`;
+    if (!chains.has(name)) chains.set(name, { name, rules: [`jump ${rulesChain}`, after] });
     return `goto ${name}`;
   };
   const networkPolicyStage = (isolating: readonly PolicyEndpoint[], dir: Dir): string => {

@@ -17,7 +17,9 @@ export type NftVerdict =
   | { readonly kind: 'accept' }
   | { readonly kind: 'drop' }
   | { readonly kind: 'goto'; readonly chain: string }
-  | { readonly kind: 'jump'; readonly chain: string };
+  | { readonly kind: 'jump'; readonly chain: string }
+  /** Back to the chain that jumped here (from a base chain: its policy). */
+  | { readonly kind: 'return' };
 
 /** One match of a rule. */
 export type NftMatch =
@@ -241,6 +243,8 @@ export function evaluate(rs: Ruleset, p: NftPacket): NftOutcome {
       }
       if (!verdict) continue;
       if (verdict.kind === 'accept' || verdict.kind === 'drop') return { verdict: verdict.kind, ...(rule.log ? { log: rule.log } : {}) };
+      // The chain ends here: a jump's caller goes on with its next rule.
+      if (verdict.kind === 'return') return {};
       const next = rs.chains.get(verdict.chain);
       if (!next) throw new RulesetError(`chain ${chain.name}: ${verdict.kind} to missing chain ${verdict.chain}`);
       const r = run(next, depth + 1);
@@ -259,6 +263,7 @@ const PROTOS: ReadonlySet<string> = new Set(['tcp', 'udp', 'sctp']);
 
 function parseVerdict(tokens: readonly string[], at: string): NftVerdict {
   if (tokens.length === 1 && (tokens[0] === 'accept' || tokens[0] === 'drop')) return { kind: tokens[0] };
+  if (tokens.length === 1 && tokens[0] === 'return') return { kind: 'return' };
   if (tokens.length === 2 && (tokens[0] === 'goto' || tokens[0] === 'jump')) return { kind: tokens[0], chain: tokens[1] };
   throw new RulesetError(`${at}: verdict not understood: ${tokens.join(' ')}`);
 }

@@ -115,7 +115,7 @@ function portRange(v: Json, at: string): { from: number; to: number } {
 
 function verdict(v: Json, at: string): NftVerdict {
   const [k, body] = only(v, at);
-  if ((k === 'accept' || k === 'drop') && body === null) return { kind: k };
+  if ((k === 'accept' || k === 'drop' || k === 'return') && body === null) return { kind: k };
   if ((k === 'goto' || k === 'jump') && isObj(body) && typeof body.target === 'string') return { kind: k, chain: body.target };
   throw new RulesetError(`${at}: verdict not understood: ${show(v)}`);
 }
@@ -274,6 +274,7 @@ function readRule(exprs: Json, at: string): NftRule {
       case 'drop':
       case 'goto':
       case 'jump':
+      case 'return':
         out = verdict(x, here);
         return;
       default:
