@@ -136,9 +136,9 @@ describe('renderDelta', () => {
     const a = compileNode({ ...base, policyEndpoints: [web([80])] });
     const b = compileNode({ ...base, pods: [...pods, { ips: ['10.0.1.9'], ifname: 'pl-v9' }], policyEndpoints: [web([80])] });
     const lines = renderDelta(a, b).trim().split('\n');
-    expect(lines).toEqual([
-      'add element inet palisade ingress_dispatch { "pl-v9" : accept }',
+    expect([...lines].sort()).toEqual([
       'add element inet palisade egress_dispatch { "pl-v9" : goto ingress_check }',
+      'add element inet palisade ingress_dispatch { "pl-v9" : accept }',
     ]);
   });
 

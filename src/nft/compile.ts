@@ -397,6 +397,19 @@ type PeMemo = WeakMap<PolicyEndpoint, Map<string, { readonly owner: string; read
 type CpeMemo = WeakMap<ClusterPolicyEndpoint, Map<string, { readonly runs: { action: ClusterRuleAction; matches: string[]; id: string; run: number }[]; readonly sets: readonly NftSet[] }>>;
 type TierMemo = Map<string, { readonly selected: readonly ClusterPolicyEndpoint[]; readonly rules: string[]; readonly tags: readonly (readonly [string, LogTag])[] }>;
 type StageMemo = Map<string, { readonly parts: readonly string[][]; readonly deny: string; readonly rules: string[] }>;
+type PodMemo = Map<
+  string,
+  {
+    readonly selecting: readonly PolicyEndpoint[];
+    readonly tiered: readonly ClusterPolicyEndpoint[];
+    readonly owners: string;
+    readonly ingress: string;
+    readonly egress: string;
+    readonly chains: readonly NftChain[];
+    readonly sets: readonly NftSet[];
+    readonly tags: readonly (readonly [string, LogTag])[];
+  }
+>;
 
 /**
  * What the compiler remembers between compiles: per PolicyEndpoint and ClusterPolicyEndpoint (merged wholes, the same
@@ -409,11 +422,13 @@ interface Memory {
   readonly cpe: CpeMemo;
   readonly tier: TierMemo;
   readonly stage: StageMemo;
+  /** Per pod (interface), mode and options: its wholes, and the chains, sets and tags its entries lead to. */
+  readonly pod: PodMemo;
   readonly merge: WeakMap<object, { parts: readonly object[]; merged: object }>;
   readonly peers: (entries: readonly EndpointInfo[]) => PeerSets;
 }
 
-const shared: Memory = { pe: new WeakMap(), cpe: new WeakMap(), tier: new Map(), stage: new Map(), merge: new WeakMap(), peers: cachedPeers };
+const shared: Memory = { pe: new WeakMap(), cpe: new WeakMap(), tier: new Map(), stage: new Map(), pod: new Map(), merge: new WeakMap(), peers: cachedPeers };
 
 function freshMemory(): Memory {
   // Peer sets by content still: equal peers share sets in a fresh compile too.
@@ -424,7 +439,48 @@ function freshMemory(): Memory {
     if (!p) byContent.set(text, (p = resolvePeers(entries)));
     return p;
   };
-  return { pe: new WeakMap(), cpe: new WeakMap(), tier: new Map(), stage: new Map(), merge: new WeakMap(), peers };
+  return { pe: new WeakMap(), cpe: new WeakMap(), tier: new Map(), stage: new Map(), pod: new Map(), merge: new WeakMap(), peers };
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * The chains, sets and log tags a pod's dispatch verdicts lead to, in the state being built: every chain they go to or
+ * jump to (those built so far), the sets those chains' rules look up, the tags of their log prefixes.
+ */
+function reachable(
+  verdicts: readonly string[],
+  chains: ReadonlyMap<string, NftChain>,
+  sets: ReadonlyMap<string, NftSet>,
+  logTags: ReadonlyMap<string, LogTag>,
+): { chains: NftChain[]; sets: NftSet[]; tags: [string, LogTag][] } {
+  const out = { chains: [] as NftChain[], sets: [] as NftSet[], tags: [] as [string, LogTag][] };
+  const seen = new Set<string>();
+  const seenSets = new Set<string>();
+  const todo = verdicts.flatMap((v) => /^(?:goto|jump) (\S+)$/.exec(v)?.slice(1) ?? []);
+  while (todo.length > 0) {
+    const name = todo.pop()!;
+    const chain = chains.get(name);
+    if (seen.has(name) || !chain) continue;
+    seen.add(name);
+    out.chains.push(chain);
+    for (const rule of chain.rules) {
+      for (const m of rule.matchAll(/(?:goto|jump) (\S+)/g)) todo.push(m[1]);
+      for (const m of rule.matchAll(/@(\S+)/g)) {
+        const set = sets.get(m[1]);
+        if (set && !seenSets.has(m[1])) {
+          seenSets.add(m[1]);
+          out.sets.push(set);
+        }
+      }
+      const prefix = /log prefix "([^"]*)"/.exec(rule)?.[1];
+      const tag = prefix !== undefined ? logTags.get(prefix) : undefined;
+      if (prefix !== undefined && tag) out.tags.push([prefix, tag]);
+    }
+  }
+  return out;
 }
 
 function cpeKey(c: ClusterPolicyEndpoint): string {
@@ -665,9 +721,25 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
   const hasEntries = (dir: Dir) => (c: ClusterPolicyEndpoint) => ((dir === 'ingress' ? c.spec.ingress : c.spec.egress) ?? []).some((e) => e.cidr !== undefined);
 
   const pods = [...input.pods].sort((a, b) => (a.ifname < b.ifname ? -1 : a.ifname > b.ifname ? 1 : 0));
+  // What a pod's entries lead to depends only on its wholes (and the owners of their sets): a pod whose wholes are the
+  // same objects as in an earlier compile takes its chains, sets and log tags from then, unbuilt.
+  const ownersOf = (selecting: readonly PolicyEndpoint[]) =>
+    selecting.map((pe) => `${owners.get(memory.peers(entriesOf(pe, 'ingress'))) ?? ''}|${owners.get(memory.peers(entriesOf(pe, 'egress'))) ?? ''}`).join('\n');
   for (const pod of pods) {
     const selecting = peIndex(pod);
     const tiered = cpeIndex(pod);
+    const podKey = `${pod.ifname}|${input.mode}|${optsKey}|${opts.podInterfaces ?? ''}`;
+    const podOwners = ownersOf(selecting);
+    const memo = memory.pod.get(podKey);
+    if (memo && memo.owners === podOwners && sameList(memo.selecting, selecting) && sameList(memo.tiered, tiered)) {
+      for (const c of memo.chains) if (!chains.has(c.name)) chains.set(c.name, c);
+      for (const set of memo.sets) sets.set(set.name, set);
+      for (const [prefix, tag] of memo.tags) logTags.set(prefix, tag);
+      ingressDispatch.push({ key: `"${pod.ifname}"`, value: memo.ingress });
+      egressDispatch.push({ key: `"${pod.ifname}"`, value: memo.egress });
+      continue;
+    }
+    const first: Record<Dir, string> = { ingress: '', egress: '' };
     for (const dir of ['ingress', 'egress'] as const) {
       const dispatch = dir === 'ingress' ? ingressDispatch : egressDispatch;
       const pass = dir === 'ingress' ? 'accept' : 'goto ingress_check';
@@ -677,9 +749,11 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
       const baseline = tiered.filter((c) => c.spec.tier === 'Baseline').filter(hasEntries(dir));
       // Built back to front: each stage's "no decision" is the next stage.
       const afterAdmin = isolating.length > 0 ? networkPolicyStage(isolating, dir) : baseline.length > 0 ? tierStage('bl', baseline, dir, fallback) : fallback;
-      const first = admin.length > 0 ? tierStage('ad', admin, dir, afterAdmin) : afterAdmin;
-      dispatch.push({ key: `"${pod.ifname}"`, value: first });
+      first[dir] = admin.length > 0 ? tierStage('ad', admin, dir, afterAdmin) : afterAdmin;
+      dispatch.push({ key: `"${pod.ifname}"`, value: first[dir] });
     }
+    if (memory.pod.size >= 20_000) memory.pod.clear();
+    memory.pod.set(podKey, { selecting, tiered, owners: podOwners, ingress: first.ingress, egress: first.egress, ...reachable([first.ingress, first.egress], chains, sets, logTags) });
   }
   sets.set('ingress_dispatch', { name: 'ingress_dispatch', decl: 'type ifname : verdict;', elements: ingressDispatch });
   sets.set('egress_dispatch', { name: 'egress_dispatch', decl: 'type ifname : verdict;', elements: egressDispatch });
@@ -720,7 +794,9 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
       'goto ingress_check',
     ],
   });
-  return { table: TABLE, counters: [...COUNTERS], sets, chains, logTags };
+  // Sets and chains in name order: the same table text however much of it came from memory.
+  const byName = <T,>(m: Map<string, T>) => new Map([...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return { table: TABLE, counters: [...COUNTERS], sets: byName(sets), chains: byName(chains), logTags: byName(logTags) };
 }
 
 /** Kernel object counts of a state: set/map elements, rules, chains, sets. */
