@@ -7,6 +7,7 @@ import { compile } from './engine.js';
 import { parseIP } from '../api/ip.js';
 import { containsPort, parsePorts } from './ports.js';
 import { referenceAllowed, type RefEnd } from './reference.js';
+import { tick } from '../../test/support/tick.js';
 
 /** Every end the tests probe: each endpoint, and addresses around every block edge. */
 function ends(cluster: Cluster): { label: string; ref: RefEnd }[] {
@@ -70,22 +71,40 @@ function matrixAgrees(cluster: Cluster): void {
 }
 
 describe('engine agrees with the reference evaluator', () => {
-  it('on random NetworkPolicy clusters, every flow', () => {
-    fc.assert(fc.property(clusterArb(), (c) => differential(c)), { numRuns: 300 });
+  it('on random NetworkPolicy clusters, every flow', async () => {
+    await fc.assert(fc.asyncProperty(clusterArb(), async (c) => {
+      await tick();
+      differential(c);
+    }), { numRuns: 300 });
   });
-  it('on random clusters with admin and baseline tiers, every flow', () => {
-    fc.assert(fc.property(clusterArb({ tiers: true }), (c) => differential(c)), { numRuns: 300 });
+  it('on random clusters with admin and baseline tiers, every flow', async () => {
+    await fc.assert(fc.asyncProperty(clusterArb({ tiers: true }), async (c) => {
+      await tick();
+      differential(c);
+    }), { numRuns: 300 });
   });
-  it('matrix lists exactly the allowed pairs (NetworkPolicy only)', () => {
-    fc.assert(fc.property(clusterArb(), (c) => matrixAgrees(c)), { numRuns: 150 });
+  it('matrix lists exactly the allowed pairs (NetworkPolicy only)', async () => {
+    await fc.assert(fc.asyncProperty(clusterArb(), async (c) => {
+      await tick();
+      matrixAgrees(c);
+    }), { numRuns: 150 });
   });
-  it('matrix lists exactly the allowed pairs (with tiers)', () => {
-    fc.assert(fc.property(clusterArb({ tiers: true }), (c) => matrixAgrees(c)), { numRuns: 150 });
+  it('matrix lists exactly the allowed pairs (with tiers)', async () => {
+    await fc.assert(fc.asyncProperty(clusterArb({ tiers: true }), async (c) => {
+      await tick();
+      matrixAgrees(c);
+    }), { numRuns: 150 });
   });
-  it("on random clusters with AWS's kinds (ApplicationNetworkPolicy, networking.k8s.aws ClusterNetworkPolicy, domainNames with DNS answers), every flow", () => {
-    fc.assert(fc.property(clusterArb({ tiers: true, aws: true }), (c) => differential(c)), { numRuns: 300 });
+  it("on random clusters with AWS's kinds (ApplicationNetworkPolicy, networking.k8s.aws ClusterNetworkPolicy, domainNames with DNS answers), every flow", async () => {
+    await fc.assert(fc.asyncProperty(clusterArb({ tiers: true, aws: true }), async (c) => {
+      await tick();
+      differential(c);
+    }), { numRuns: 300 });
   });
-  it("matrix lists exactly the allowed pairs (with AWS's kinds and DNS answers)", () => {
-    fc.assert(fc.property(clusterArb({ tiers: true, aws: true }), (c) => matrixAgrees(c)), { numRuns: 150 });
+  it("matrix lists exactly the allowed pairs (with AWS's kinds and DNS answers)", async () => {
+    await fc.assert(fc.asyncProperty(clusterArb({ tiers: true, aws: true }), async (c) => {
+      await tick();
+      matrixAgrees(c);
+    }), { numRuns: 150 });
   });
 });

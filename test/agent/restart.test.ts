@@ -52,7 +52,7 @@ describe.skipIf(skipNetns('agent-restart'))('agent killed mid-sync and restarted
     let err = '';
     p.stdout!.on('data', (d: Buffer) => { err += d.toString(); });
     p.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-    for (let i = 0; i < 100 && !err.includes('"synced"'); i++) await sleep(100);
+    for (let i = 0; i < 300 && !err.includes('"synced"'); i++) await sleep(100);
     if (!err.includes('"synced"')) throw new Error(`agent did not sync: ${err}`);
     return p;
   };
