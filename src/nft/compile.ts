@@ -329,18 +329,7 @@ interface Whole<T> {
  */
 function selectionIndex<T extends PolicyEndpoint | ClusterPolicyEndpoint>(wholes: readonly Whole<T>[], pods: readonly LocalPod[]): (pod: LocalPod) => readonly T[] {
   const keys = podKeys(pods, true);
-  // Each key (canonical IP, `namespace/name`) → the pods it names; each pod → its wholes, in the order given (a whole's
-  // hits come one after another, so comparing with the last one pushed keeps each whole once).
-  const podsOfKey = new Map<string, number[]>();
-  pods.forEach((p, i) => {
-    const add = (k: string) => {
-      const l = podsOfKey.get(k);
-      if (!l) podsOfKey.set(k, [i]);
-      else if (l[l.length - 1] !== i) l.push(i);
-    };
-    for (const ip of p.ips) add(safeCanonical(ip));
-    if (p.name !== undefined) add(`${p.namespace}/${p.name}`);
-  });
+  const podsOfKey = podsByKey(pods);
   const perPod: T[][] = pods.map(() => []);
   for (const { whole, parts } of wholes) {
     for (const part of parts) {
@@ -352,9 +341,34 @@ function selectionIndex<T extends PolicyEndpoint | ClusterPolicyEndpoint>(wholes
       }
     }
   }
-  const index = new Map(pods.map((p, i) => [p, i]));
+  const index = podIndex(pods);
   return (pod) => perPod[index.get(pod) ?? -1] ?? [];
 }
+
+const byKeyOfList = new WeakMap<readonly LocalPod[], { readonly byKey: Map<string, number[]>; readonly index: Map<LocalPod, number> }>();
+
+function podLookups(pods: readonly LocalPod[]): { readonly byKey: Map<string, number[]>; readonly index: Map<LocalPod, number> } {
+  let l = byKeyOfList.get(pods);
+  if (!l) {
+    // Each key (canonical IP, `namespace/name`) → the pods it names; each pod → its wholes, in the order given (a whole's
+    // hits come one after another, so comparing with the last one pushed keeps each whole once).
+    const byKey = new Map<string, number[]>();
+    pods.forEach((p, i) => {
+      const add = (k: string) => {
+        const list = byKey.get(k);
+        if (!list) byKey.set(k, [i]);
+        else if (list[list.length - 1] !== i) list.push(i);
+      };
+      for (const ip of p.ips) add(safeCanonical(ip));
+      if (p.name !== undefined) add(`${p.namespace}/${p.name}`);
+    });
+    l = { byKey, index: new Map(pods.map((p, i) => [p, i])) };
+    byKeyOfList.set(pods, l);
+  }
+  return l;
+}
+const podsByKey = (pods: readonly LocalPod[]) => podLookups(pods).byKey;
+const podIndex = (pods: readonly LocalPod[]) => podLookups(pods).index;
 
 
 /**
@@ -400,8 +414,9 @@ type StageMemo = Map<string, { readonly parts: readonly string[][]; readonly den
 type PodMemo = Map<
   string,
   {
-    readonly selecting: readonly PolicyEndpoint[];
-    readonly tiered: readonly ClusterPolicyEndpoint[];
+    /** The rule tokens of its wholes (see {@link Memory.tokens}), in order. */
+    readonly selecting: readonly string[];
+    readonly tiered: readonly string[];
     readonly owners: string;
     readonly ingress: string;
     readonly egress: string;
@@ -426,9 +441,17 @@ interface Memory {
   readonly pod: PodMemo;
   readonly merge: WeakMap<object, { parts: readonly object[]; merged: object }>;
   readonly peers: (entries: readonly EndpointInfo[]) => PeerSets;
+  /**
+   * Per whole: everything of it a pod's chains, sets and log tags are made of — its key, policy, tier, isolation and
+   * peer sets — and nothing of the pods it selects. A pod joining a policy rewrites the policy's objects (every
+   * local pod's ClusterPolicyEndpoints, for a cluster-wide admin policy) without changing any other pod's rules.
+   */
+  readonly tokens: WeakMap<object, string>;
+  /** A number per peer sets object, for tokens. */
+  readonly peerIds: WeakMap<PeerSets, number>;
 }
 
-const shared: Memory = { pe: new WeakMap(), cpe: new WeakMap(), tier: new Map(), stage: new Map(), pod: new Map(), merge: new WeakMap(), peers: cachedPeers };
+const shared: Memory = { pe: new WeakMap(), cpe: new WeakMap(), tier: new Map(), stage: new Map(), pod: new Map(), merge: new WeakMap(), peers: cachedPeers, tokens: new WeakMap(), peerIds: new WeakMap() };
 
 function freshMemory(): Memory {
   // Peer sets by content still: equal peers share sets in a fresh compile too.
@@ -439,7 +462,36 @@ function freshMemory(): Memory {
     if (!p) byContent.set(text, (p = resolvePeers(entries)));
     return p;
   };
-  return { pe: new WeakMap(), cpe: new WeakMap(), tier: new Map(), stage: new Map(), pod: new Map(), merge: new WeakMap(), peers };
+  return { pe: new WeakMap(), cpe: new WeakMap(), tier: new Map(), stage: new Map(), pod: new Map(), merge: new WeakMap(), peers, tokens: new WeakMap(), peerIds: new WeakMap() };
+}
+
+let nextPeerId = 1;
+function peerId(memory: Memory, peers: PeerSets): number {
+  let id = memory.peerIds.get(peers);
+  if (id === undefined) memory.peerIds.set(peers, (id = nextPeerId++));
+  return id;
+}
+
+/** {@link Memory.tokens} of a PolicyEndpoint whole. */
+function peToken(memory: Memory, pe: PolicyEndpoint): string {
+  let t = memory.tokens.get(pe);
+  if (t === undefined) {
+    const peers = (dir: Dir) => peerId(memory, memory.peers((dir === 'ingress' ? pe.spec.ingress : pe.spec.egress) ?? NO_ENTRIES));
+    t = `${peKey(pe)}\n${policyName(pe)}\n${(pe.spec.podIsolation ?? []).join(',')}\n${peers('ingress')}\n${peers('egress')}`;
+    memory.tokens.set(pe, t);
+  }
+  return t;
+}
+
+/** {@link Memory.tokens} of a ClusterPolicyEndpoint whole: its runs of actions and their peers, per direction. */
+function cpeToken(memory: Memory, c: ClusterPolicyEndpoint): string {
+  let t = memory.tokens.get(c);
+  if (t === undefined) {
+    const runs = (entries: readonly ClusterEndpointInfo[] | undefined) => actionRuns(entries ?? []).map((r) => `${r.action}:${peerId(memory, memory.peers(r.entries))}`).join(',');
+    t = `${cpeKey(c)}\n${c.spec.tier}\n${c.spec.policyRef.name}\n${runs(c.spec.ingress)}\n${runs(c.spec.egress)}`;
+    memory.tokens.set(c, t);
+  }
+  return t;
 }
 
 function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
@@ -730,8 +782,10 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
     const tiered = cpeIndex(pod);
     const podKey = `${pod.ifname}|${input.mode}|${optsKey}|${opts.podInterfaces ?? ''}`;
     const podOwners = ownersOf(selecting);
+    const peTokens = selecting.map((pe) => peToken(memory, pe));
+    const cpeTokens = tiered.map((c) => cpeToken(memory, c));
     const memo = memory.pod.get(podKey);
-    if (memo && memo.owners === podOwners && sameList(memo.selecting, selecting) && sameList(memo.tiered, tiered)) {
+    if (memo && memo.owners === podOwners && sameList(memo.selecting, peTokens) && sameList(memo.tiered, cpeTokens)) {
       for (const c of memo.chains) if (!chains.has(c.name)) chains.set(c.name, c);
       for (const set of memo.sets) sets.set(set.name, set);
       for (const [prefix, tag] of memo.tags) logTags.set(prefix, tag);
@@ -753,7 +807,7 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
       dispatch.push({ key: `"${pod.ifname}"`, value: first[dir] });
     }
     if (memory.pod.size >= 20_000) memory.pod.clear();
-    memory.pod.set(podKey, { selecting, tiered, owners: podOwners, ingress: first.ingress, egress: first.egress, ...reachable([first.ingress, first.egress], chains, sets, logTags) });
+    memory.pod.set(podKey, { selecting: peTokens, tiered: cpeTokens, owners: podOwners, ingress: first.ingress, egress: first.egress, ...reachable([first.ingress, first.egress], chains, sets, logTags) });
   }
   sets.set('ingress_dispatch', { name: 'ingress_dispatch', decl: 'type ifname : verdict;', elements: ingressDispatch });
   sets.set('egress_dispatch', { name: 'egress_dispatch', decl: 'type ifname : verdict;', elements: egressDispatch });

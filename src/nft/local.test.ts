@@ -45,6 +45,16 @@ describe('a node reads only the policies that select its pods', () => {
     expect(namePods(local, [c, a])[0].name).toBe('p0');
   });
 
+  it('a pod found again at the same IP on another interface (recreated) is viewed on its new interface', () => {
+    const viewer = new NodeViewer();
+    const a = pe(1, 0, [{ i: 0, byName: false }], 0);
+    expect(viewer.view([a], [], [{ ips: [ip(0)], ifname: 'v0' }]).pods.map((p) => p.ifname)).toEqual(['v0']);
+    const again = viewer.view([a], [], [{ ips: [ip(0)], ifname: 'v9' }]);
+    expect(again.pods).toEqual([{ ips: [ip(0)], ifname: 'v9', name: 'p0', namespace: 'ns0' }]);
+    // A NodeViewer's lists are its own local view: localView hands them back for the pods they were made for.
+    expect(localView(again.policyEndpoints, again.clusterPolicyEndpoints, again.pods).policyEndpoints).toBe(again.policyEndpoints);
+  });
+
   it('kept up to date from sync to sync, it reads as a fresh reading of the same lists (property)', () => {
     fc.assert(
       fc.property(

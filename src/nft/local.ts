@@ -84,6 +84,17 @@ const NONE: readonly string[] = Object.freeze([]);
 
 /** The keys of a set of local pods (`byName`: their names too), the same object while the set is the same. */
 export function podKeys(pods: readonly LocalPod[], byName: boolean): PodKeys {
+  // The same list (the agent keeps what discovery found, the viewer its named pods): the same keys, unsorted again.
+  const known = keysOfList.get(pods);
+  const have = byName ? known?.byName : known?.byIP;
+  if (have) return have;
+  const keys = podKeysOf(pods, byName);
+  keysOfList.set(pods, { ...known, [byName ? 'byName' : 'byIP']: keys });
+  return keys;
+}
+const keysOfList = new WeakMap<readonly LocalPod[], { readonly byIP?: PodKeys; readonly byName?: PodKeys }>();
+
+function podKeysOf(pods: readonly LocalPod[], byName: boolean): PodKeys {
   const ips = new Set<string>();
   const names = new Set<string>();
   for (const p of pods) {
@@ -145,6 +156,8 @@ export interface LocalView {
  * const view = localView(pes, cpes, pods); // view.policyEndpoints: a few hundred of a cluster's 5,000
  */
 export function localView(pes: readonly PolicyEndpoint[], cpes: readonly ClusterPolicyEndpoint[], pods: readonly LocalPod[]): LocalView {
+  // A NodeViewer's own view of these pods is its own local view: handed back as it is.
+  if (viewedFor.get(pes) === pods && viewedFor.get(cpes) === pods) return { policyEndpoints: pes as PolicyEndpoint[], clusterPolicyEndpoints: cpes as ClusterPolicyEndpoint[] };
   const keys = podKeys(pods, true);
   return { policyEndpoints: groupsSelecting(pes, pes.map(record), keys), clusterPolicyEndpoints: groupsSelecting(cpes, cpes.map(record), keys) };
 }
@@ -191,6 +204,15 @@ export function nodeView(pes: readonly PolicyEndpoint[], cpes: readonly ClusterP
   return new NodeViewer().view(pes, cpes, pods);
 }
 
+/** The lists a NodeViewer handed out, each with the (named) pods it is the view of. */
+const viewedFor = new WeakMap<readonly Selecting[], readonly LocalPod[]>();
+
+function handOut<T extends LocalView & { readonly pods: LocalPod[] }>(result: T): T {
+  viewedFor.set(result.policyEndpoints, result.pods);
+  viewedFor.set(result.clusterPolicyEndpoints, result.pods);
+  return result;
+}
+
 /** What a {@link NodeViewer} remembers of one list: its objects, and per position whether it selects a local pod. */
 interface ListState<T extends Selecting> {
   readonly objects: readonly T[];
@@ -223,14 +245,21 @@ export class NodeViewer {
     if (last && last.keysA === keysA && last.pes.objects.length === pes.length && last.cpes.objects.length === cpes.length) {
       const peChanged = changedAt(last.pes.objects, pes);
       const cpeChanged = changedAt(last.cpes.objects, cpes);
-      if (peChanged.length === 0 && cpeChanged.length === 0) return last.result;
+      const samePodsAsLast = pods === last.pods || samePods(pods, last.pods);
+      if (peChanged.length === 0 && cpeChanged.length === 0 && samePodsAsLast) return last.result;
+      // The pods' names come from the objects listing their IPs, in order: when no changed object listed or lists a
+      // local pod's IP, and the pods are the same, the names are too.
+      const listedBefore = peChanged.some((i) => last.pes.byIP[i]) || cpeChanged.some((i) => last.cpes.byIP[i]);
       const pe = update(last.pes, pes, peChanged, keysA, last.keysB);
       const cpe = update(last.cpes, cpes, cpeChanged, keysA, last.keysB);
-      // The pods' names come from the objects listing their IPs: unchanged names keep the keys, else read afresh.
-      const named = nameFrom(pods, [...indicesOf(pe.byIP).map((i) => pe.recs[i]), ...indicesOf(cpe.byIP).map((i) => cpe.recs[i])], keysA);
-      if (samePods(named, last.named)) {
-        const result = { pods: last.named, policyEndpoints: selectedGroups(pe), clusterPolicyEndpoints: selectedGroups(cpe) };
-        this.last = { ...last, pes: pe, cpes: cpe, result };
+      const listedAfter = peChanged.some((i) => pe.byIP[i]) || cpeChanged.some((i) => cpe.byIP[i]);
+      const named =
+        !listedBefore && !listedAfter && samePodsAsLast
+          ? last.named
+          : nameFrom(pods, [...indicesOf(pe.byIP).map((i) => pe.recs[i]), ...indicesOf(cpe.byIP).map((i) => cpe.recs[i])], keysA);
+      if (named === last.named || samePods(named, last.named)) {
+        const result = handOut({ pods: last.named, policyEndpoints: selectedGroups(pe), clusterPolicyEndpoints: selectedGroups(cpe) });
+        this.last = { ...last, pods, pes: pe, cpes: cpe, result };
         return result;
       }
     }
@@ -244,7 +273,7 @@ export class NodeViewer {
     const keysB = podKeys(named, true);
     const pe = listState(pes, peRecs, keysA, keysB);
     const cpe = listState(cpes, cpeRecs, keysA, keysB);
-    const result = { pods: named, policyEndpoints: selectedGroups(pe), clusterPolicyEndpoints: selectedGroups(cpe) };
+    const result = handOut({ pods: named, policyEndpoints: selectedGroups(pe), clusterPolicyEndpoints: selectedGroups(cpe) });
     this.last = { keysA, keysB, pods, named, pes: pe, cpes: cpe, result };
     return result;
   }

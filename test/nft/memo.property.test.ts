@@ -35,9 +35,10 @@ const objectsArb = fc.record({ a: clusterArb({ tiers: true, maxPods: 8, maxPolic
 /**
  * A change at position `at` of a list: the other cluster's object there, a fresh copy of its own, dropped, or the same
  * object (name, pods) with the rules of the other cluster's object (`rules`) or of another object of its own list
- * (`share`: equal peers, which share sets).
+ * (`share`: equal peers, which share sets), or a new object with its own rules and another object's pods (`pods`: a
+ * pod joining or leaving a policy rewrites its objects, not its rules).
  */
-const changeArb = fc.record({ list: fc.constantFrom('pes', 'cpes'), at: fc.nat(40), from: fc.nat(40), how: fc.constantFrom('other', 'copy', 'drop', 'rules', 'share', 'share') });
+const changeArb = fc.record({ list: fc.constantFrom('pes', 'cpes'), at: fc.nat(40), from: fc.nat(40), how: fc.constantFrom('other', 'copy', 'drop', 'rules', 'share', 'share', 'pods', 'pods') });
 
 function withRules<T extends PolicyEndpoint | ClusterPolicyEndpoint>(o: T, from: T | undefined): T {
   if (!from) return o;
@@ -69,6 +70,10 @@ describe('compiling with memories equals compiling afresh', () => {
             if (ch.how === 'copy') return structuredClone(o);
             if (ch.how === 'other') return other[k % Math.max(1, other.length)] ?? o;
             if (ch.how === 'rules') return withRules(o, other.length > 0 ? other[ch.from % other.length] : undefined);
+            if (ch.how === 'pods') {
+              const donor = [...list, ...other][ch.from % (list.length + other.length)];
+              return { ...o, spec: { ...o.spec, podSelectorEndpoints: donor.spec.podSelectorEndpoints ?? [] } } as typeof o;
+            }
             return withRules(o, list[ch.from % list.length]);
           };
           const next = ch.how === 'drop' ? list.filter((_, k) => k !== i) : list.map((o, k) => (k !== i ? o : pick(o, k)));
