@@ -12,12 +12,27 @@
  *   Accept (1) before Pass (2): a policy's rule order is not used (`pkg/ebpf/c/tc.v4egress.bpf.c` 24–26 and 156–179;
  *   all of a ClusterPolicyEndpoint's rules share its priority, `controllers/clusterpolicyendpoints_controller.go`
  *   328–362, and broader CIDRs' rules are copied into narrower ones, `fw_rule_processor.go` 317–323);
- * - VPC CNI before v1.15.1 (agent before v1.0.4) ignores `except` on a 0.0.0.0/0 or ::/0 ipBlock.
+ * - VPC CNI before v1.15.1 (agent before v1.0.4) ignores `except` on a 0.0.0.0/0 or ::/0 ipBlock;
+ * - AWS ClusterNetworkPolicies of one tier and priority are one set of rules to the agent: every ClusterPolicyEndpoint
+ *   of a pod adds its rules with its own priority (`controllers/clusterpolicyendpoints_controller.go` 306–364) and the
+ *   lookup ranks them by priority, then Deny before Accept before Pass (`tc.v4egress.bpf.c` 156–179), so which policy
+ *   "comes first" at a tie is decided per address by action (the API leaves the order undefined:
+ *   kubernetes-sigs/network-policy-api `apis/v1alpha2/clusternetworkpolicy_types.go` 98–104);
+ * - a peer that selects a hostNetwork pod is resolved to that pod's IP, which is its node's address
+ *   (controller `pkg/resolvers/endpoints.go` 118–131 and 233–253 list every matching pod, hostNetwork ones included,
+ *   and write `status.podIP`; only the policy's own pods skip hostNetwork ones, 300–305);
+ * - the agent keys a pod's BPF maps by the pod's name without its last `-` segment plus its namespace
+ *   (`pkg/utils/utils.go` 177–188): pods whose names collapse to one identifier share one map, filled from the
+ *   PolicyEndpoints of every pod with that identifier (`controllers/policyendpoints_controller.go` 445–505, 636–657),
+ *   and a pod that starts later is attached to it (`pkg/rpc/rpc_handler.go` 83–142).
  */
 import { parseCIDR } from '../api/ip.js';
-import type { NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPeer } from '../api/types.js';
+import type { NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort } from '../api/types.js';
 import { familyMax } from '../api/ip.js';
-import type { Cluster, PolicyObject, TierPolicy, TierRule } from '../model/types.js';
+import type { Cluster, Endpoint, HostNetworkPod, PolicyObject, TierPolicy, TierRule } from '../model/types.js';
+import { matchesSelector } from '../engine/selector.js';
+import { tierOrder } from '../engine/semantics.js';
+import { parseIP } from '../api/ip.js';
 import type { PathSegment, SourcePos } from '../api/diagnostics.js';
 
 /** The AWS source locations each divergence rests on (repository, path, lines). */
@@ -26,6 +41,11 @@ export const AWS_EVIDENCE = {
   exceptAcrossRules: 'aws/aws-network-policy-agent pkg/fwruleprocessor/fw_rule_processor.go:144-160',
   ruleOrder: 'aws/aws-network-policy-agent pkg/ebpf/c/tc.v4egress.bpf.c:24-26,156-179; controllers/clusterpolicyendpoints_controller.go:328-362',
   exceptOnDefaultRoute: 'aws/aws-network-policy-agent before v1.0.4 (VPC CNI before v1.15.1): except ignored on /0 blocks',
+  priorityTie:
+    'aws/aws-network-policy-agent controllers/clusterpolicyendpoints_controller.go:306-364, pkg/ebpf/c/tc.v4egress.bpf.c:156-179; kubernetes-sigs/network-policy-api apis/v1alpha2/clusternetworkpolicy_types.go:98-104',
+  hostNetworkPeer: 'aws/amazon-network-policy-controller-k8s pkg/resolvers/endpoints.go:118-131,233-253,300-305; pkg/k8s/pod_utils.go:16-29',
+  podIdentifier:
+    'aws/aws-network-policy-agent pkg/utils/utils.go:177-188; controllers/policyendpoints_controller.go:445-505,636-657; pkg/rpc/rpc_handler.go:83-142',
 } as const;
 
 /** The VPC CNI version whose agent first applies `except` on a /0 block. */
@@ -33,7 +53,14 @@ export const EXCEPT_ON_DEFAULT_ROUTE_FIXED = '1.15.1';
 
 /** One way AWS enforces a policy differently from the API, with the cluster rewritten as AWS enforces it. */
 export interface Divergence {
-  readonly ruleId: 'aws-egress-named-port-dropped' | 'aws-except-across-rules' | 'aws-rule-order-ignored' | 'aws-except-on-default-route';
+  readonly ruleId:
+    | 'aws-egress-named-port-dropped'
+    | 'aws-except-across-rules'
+    | 'aws-rule-order-ignored'
+    | 'aws-except-on-default-route'
+    | 'aws-priority-tie'
+    | 'aws-host-network-peer'
+    | 'aws-shared-pod-identifier';
   /** `Kind namespace/name` as lint names it. */
   readonly object: string;
   readonly source?: SourcePos;
@@ -45,6 +72,11 @@ export interface Divergence {
   readonly rewrite: string;
   /** The whole cluster with only this policy rewritten as AWS enforces it. */
   readonly enforced: Cluster;
+  /**
+   * What `enforced` is compared with, when not the input: the input with the other divergences of the same policies
+   * already applied, so the flows that differ are this divergence's alone.
+   */
+  readonly baseline?: Cluster;
 }
 
 export interface EnforcedOptions {
@@ -241,6 +273,220 @@ function defaultRouteDivergences(cluster: Cluster): Divergence[] {
   return out;
 }
 
+function sortedByAction(p: TierPolicy): TierPolicy {
+  const sort = (rules: readonly TierRule[]) => [...rules].sort((a, b) => ACTION_RANK[a.action] - ACTION_RANK[b.action]);
+  return { ...p, ingress: sort(p.ingress), egress: sort(p.egress) };
+}
+
+/**
+ * AWS ClusterNetworkPolicies sharing a tier and a priority. The agent merges their rules per address and ranks Deny,
+ * Accept, Pass; the engine's reading (by name at a tie) is rewritten into each policy split by action, the Deny parts
+ * at the priority, the Accept parts just after and the Pass parts after those (fractional priorities only order them).
+ * The baseline has each policy's rules already in AWS's order, so only the effect across policies is reported.
+ */
+function priorityTieDivergences(cluster: Cluster): Divergence[] {
+  const groups = new Map<string, number[]>();
+  cluster.tierPolicies.forEach((p, i) => {
+    if (p.group === undefined) return;
+    const key = `${p.tier}\u0000${p.priority}`;
+    groups.set(key, [...(groups.get(key) ?? []), i]);
+  });
+  const out: Divergence[] = [];
+  for (const members of groups.values()) {
+    if (members.length < 2) continue;
+    const ordered = [...members].sort((a, b) => tierOrder(cluster.tierPolicies[a], cluster.tierPolicies[b]));
+    const inGroup = new Set(members);
+    const baseline: Cluster = { ...cluster, tierPolicies: cluster.tierPolicies.map((p, i) => (inGroup.has(i) ? sortedByAction(p) : p)) };
+    const parts: TierPolicy[] = [];
+    const steps: readonly [TierRule['action'], number][] = [['Deny', 0], ['Allow', 1 / 3], ['Pass', 2 / 3]];
+    for (const i of ordered) {
+      const p = cluster.tierPolicies[i];
+      for (const [action, offset] of steps) {
+        const ingress = p.ingress.filter((r) => r.action === action);
+        const egress = p.egress.filter((r) => r.action === action);
+        if (ingress.length + egress.length > 0) parts.push({ ...p, priority: p.priority + offset, ingress, egress });
+      }
+    }
+    const enforced: Cluster = { ...cluster, tierPolicies: [...cluster.tierPolicies.filter((_, i) => !inGroup.has(i)), ...parts] };
+    const first = cluster.tierPolicies[ordered[0]];
+    const names = ordered.map((i) => cluster.tierPolicies[i].name);
+    out.push({
+      ruleId: 'aws-priority-tie',
+      object: `ClusterNetworkPolicy (${first.group}) ${first.name}`,
+      ...(first.source ? { source: first.source } : {}),
+      path: ['spec', 'priority'],
+      what: `${names.join(', ')} share priority ${first.priority} in the ${first.tier} tier, where the API leaves their order undefined (Palisade evaluates them by name); the AWS agent merges their rules and, per address, Deny wins over Accept and Accept over Pass whichever policy they come from`,
+      evidence: AWS_EVIDENCE.priorityTie,
+      rewrite: `give each of ${names.join(', ')} its own priority (a lower number for the policy whose rules must win)`,
+      enforced,
+      baseline,
+    });
+  }
+  return out;
+}
+
+/** The host-route CIDR of an address. */
+function hostCIDR(ip: string): string | undefined {
+  const a = parseIP(ip);
+  return a && `${ip}/${a.family === 4 ? 32 : 128}`;
+}
+
+/** The hostNetwork pods a NetworkPolicy peer of a policy in `namespace` selects, as AWS's controller lists them. */
+function hostNetworkPodsOf(cluster: Cluster, namespace: string, peer: NetworkPolicyPeer): HostNetworkPod[] {
+  if (peer.ipBlock || peer.domainNames || (!peer.podSelector && !peer.namespaceSelector)) return [];
+  const namespaces = peer.namespaceSelector
+    ? new Set([...cluster.namespaces.values()].filter((n) => matchesSelector(peer.namespaceSelector!, n.labels)).map((n) => n.name))
+    : new Set([namespace]);
+  return (cluster.hostNetworkPods ?? []).filter((h) => namespaces.has(h.namespace) && h.ips.length > 0 && matchesSelector(peer.podSelector ?? {}, h.labels));
+}
+
+/** An egress rule's ports for one destination pod, as the AWS controller resolves them (`getPortList`). */
+function portsFor(h: HostNetworkPod, ports: readonly NetworkPolicyPort[]): NetworkPolicyPort[] {
+  return ports.flatMap((p): NetworkPolicyPort[] => {
+    if (typeof p.port !== 'string') return [p];
+    const protocol = p.protocol ?? 'TCP';
+    const hit = h.ports.find((c) => c.name === p.port && c.protocol === protocol);
+    return hit ? [{ protocol, port: hit.port }] : [];
+  });
+}
+
+function hostNetworkPeerDivergences(cluster: Cluster): Divergence[] {
+  if ((cluster.hostNetworkPods ?? []).length === 0) return [];
+  const out: Divergence[] = [];
+  cluster.policies.forEach((o, index) => {
+    const namespace = o.policy.metadata.namespace ?? 'default';
+    for (const dir of ['ingress', 'egress'] as const) {
+      const rules = (dir === 'ingress' ? o.policy.spec.ingress : o.policy.spec.egress) ?? [];
+      rules.forEach((rule, i) => {
+        const peers = (dir === 'ingress' ? (rule as NetworkPolicyIngressRule).from : (rule as NetworkPolicyEgressRule).to) ?? [];
+        const hits = peers.flatMap((peer, k) => hostNetworkPodsOf(cluster, namespace, peer).map((h) => ({ h, k })));
+        if (hits.length === 0) return;
+        const pods = [...new Map(hits.map(({ h }) => [`${h.namespace}/${h.name}`, h])).values()];
+        // Ingress: the node addresses join the rule's peers with its ports. Egress: one rule per pod, with the
+        // rule's ports resolved against that pod's containers (a pod none of whose named ports resolve is skipped).
+        const added: (NetworkPolicyIngressRule | NetworkPolicyEgressRule)[] = [];
+        const blocks = (h: HostNetworkPod) => h.ips.map(hostCIDR).filter((c): c is string => c !== undefined).map((cidr) => ({ ipBlock: { cidr } }));
+        if (dir === 'ingress') added.push({ ...(rule.ports ? { ports: rule.ports } : {}), from: pods.flatMap(blocks) });
+        else {
+          for (const h of pods) {
+            const ports = rule.ports ? portsFor(h, rule.ports) : undefined;
+            if (rule.ports && rule.ports.length > 0 && ports!.length === 0) continue;
+            added.push({ ...(ports && ports.length > 0 ? { ports } : {}), to: blocks(h) });
+          }
+        }
+        if (added.length === 0) return;
+        const spec = o.policy.spec;
+        const policy: NetworkPolicy =
+          dir === 'ingress'
+            ? { ...o.policy, spec: { ...spec, ingress: [...(spec.ingress ?? []), ...(added as NetworkPolicyIngressRule[])] } }
+            : { ...o.policy, spec: { ...spec, egress: [...(spec.egress ?? []), ...(added as NetworkPolicyEgressRule[])] } };
+        const k = hits[0].k;
+        const list = pods.map((h) => `${h.namespace}/${h.name} (${h.ips.join(', ')}${h.nodeName ? ` on ${h.nodeName}` : ''})`);
+        out.push({
+          ruleId: 'aws-host-network-peer',
+          object: npLabel(o),
+          ...(o.source ? { source: o.source } : {}),
+          path: ['spec', dir, i, dir === 'ingress' ? 'from' : 'to', k],
+          what: `${dir}[${i}] selects the hostNetwork pod${pods.length === 1 ? '' : 's'} ${list.join(', ')}, which Palisade matches to nothing, but AWS's controller writes ${pods.length === 1 ? 'its IP, the node address,' : 'their IPs, the node addresses,'} as an allowed CIDR, so everything that leaves that node from its own address (other hostNetwork pods, the kubelet, NodePort traffic SNATed by kube-proxy) is ${dir === 'ingress' ? 'admitted' : 'reachable'} too`,
+          evidence: AWS_EVIDENCE.hostNetworkPeer,
+          rewrite:
+            dir === 'ingress'
+              ? 'narrow the peer so it does not select hostNetwork pods (e.g. add a podSelector the hostNetwork pods do not match), and allow node addresses with an explicit ipBlock if they are meant'
+              : 'narrow the peer so it does not select hostNetwork pods, and reach the node addresses with an explicit ipBlock if they are meant',
+          enforced: replacePolicy(cluster, index, policy),
+        });
+      });
+    }
+  });
+  return out;
+}
+
+/** The label the rewritten cluster gives pods so that one selector picks every pod of an identifier. */
+export const POD_IDENTIFIER_LABEL = 'palisade.aws/pod-identifier';
+
+/**
+ * The AWS agent's identifier of a pod, which names its BPF maps: `.` becomes `_`, the last `-` segment is dropped,
+ * then `@namespace`.
+ * @example awsPodIdentifier('web-7d9f8c5b4-x2x9k', 'shop') // "web-7d9f8c5b4@shop"
+ */
+export function awsPodIdentifier(name: string, namespace: string): string {
+  const n = name.replace(/\./g, '_');
+  const cut = n.lastIndexOf('-');
+  return `${cut >= 0 ? n.slice(0, cut) : n}@${namespace}`;
+}
+
+function sharedIdentifierDivergences(cluster: Cluster): Divergence[] {
+  const groups = new Map<string, Endpoint[]>();
+  for (const ep of cluster.endpoints) {
+    if (ep.kind !== 'Pod') continue;
+    const id = awsPodIdentifier(ep.name, ep.namespace);
+    groups.set(id, [...(groups.get(id) ?? []), ep]);
+  }
+  const shared = [...groups].filter(([, eps]) => eps.length > 1);
+  if (shared.length === 0) return [];
+  const labelled = (ids: ReadonlySet<string>): Cluster => ({
+    ...cluster,
+    endpoints: cluster.endpoints.map((ep) => {
+      const id = ep.kind === 'Pod' ? awsPodIdentifier(ep.name, ep.namespace) : undefined;
+      return id !== undefined && ids.has(id) ? { ...ep, labels: { ...ep.labels, [POD_IDENTIFIER_LABEL]: id } } : ep;
+    }),
+  });
+  const describe = (id: string, eps: readonly Endpoint[], picked: readonly Endpoint[]) => {
+    const others = eps.filter((e) => !picked.includes(e));
+    const nodes = new Set(eps.map((e) => e.nodeName));
+    const where = nodes.size > 1 && !nodes.has(undefined) ? ' (on different nodes: a pod gets the shared rules when it is the first of its identifier to start on its node after the policy)' : '';
+    return {
+      text: `the AWS agent keys BPF maps by the pod name without its last "-" segment: ${[...picked, ...others].map((e) => e.name).join(', ')} share the identifier ${id}, so the rules meant for ${picked.map((e) => e.name).join(', ')} also apply to ${others.map((e) => e.name).join(', ')}${where}`,
+      others,
+    };
+  };
+  const out: Divergence[] = [];
+  for (const [id, eps] of shared) {
+    const namespace = eps[0].namespace;
+    cluster.policies.forEach((o, index) => {
+      if ((o.policy.metadata.namespace ?? 'default') !== namespace) return;
+      const picked = eps.filter((e) => matchesSelector(o.policy.spec.podSelector ?? {}, e.labels));
+      if (picked.length === 0 || picked.length === eps.length) return;
+      const base = labelled(new Set([id]));
+      const copy: PolicyObject = { ...o, policy: { ...o.policy, spec: { ...o.policy.spec, podSelector: { matchLabels: { [POD_IDENTIFIER_LABEL]: id } } } } };
+      const { text, others } = describe(id, eps, picked);
+      out.push({
+        ruleId: 'aws-shared-pod-identifier',
+        object: npLabel(o),
+        ...(o.source ? { source: o.source } : {}),
+        path: ['spec', 'podSelector'],
+        what: text,
+        evidence: AWS_EVIDENCE.podIdentifier,
+        rewrite: `rename ${others.map((e) => e.name).join(', ')} (or run ${others.length === 1 ? 'it' : 'them'} from its own controller) so that no pod outside the policy's selection shares the identifier ${id}`,
+        enforced: { ...base, policies: [...base.policies.slice(0, index + 1), copy, ...base.policies.slice(index + 1)] },
+        baseline: base,
+      });
+    });
+    cluster.tierPolicies.forEach((p, index) => {
+      if (p.group === undefined) return;
+      const nsInfo = cluster.namespaces.get(namespace);
+      if (!nsInfo || !matchesSelector(p.subject.namespaceSelector, nsInfo.labels)) return;
+      const picked = eps.filter((e) => matchesSelector(p.subject.podSelector ?? {}, e.labels));
+      if (picked.length === 0 || picked.length === eps.length) return;
+      const base = labelled(new Set([id]));
+      const copy: TierPolicy = { ...p, subject: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } }, podSelector: { matchLabels: { [POD_IDENTIFIER_LABEL]: id } } } };
+      const { text, others } = describe(id, eps, picked);
+      out.push({
+        ruleId: 'aws-shared-pod-identifier',
+        object: `ClusterNetworkPolicy (${p.group}) ${p.name}`,
+        ...(p.source ? { source: p.source } : {}),
+        path: ['spec', 'subject'],
+        what: text,
+        evidence: AWS_EVIDENCE.podIdentifier,
+        rewrite: `rename ${others.map((e) => e.name).join(', ')} so that no pod outside the policy's subject shares the identifier ${id}`,
+        enforced: { ...base, tierPolicies: [...base.tierPolicies.slice(0, index + 1), copy, ...base.tierPolicies.slice(index + 1)] },
+        baseline: base,
+      });
+    });
+  }
+  return out;
+}
+
 /**
  * Every divergence of the cluster's policies between their API meaning and AWS's enforcement, each with the cluster
  * rewritten as AWS enforces that one policy. Divergences that change no flow are returned too; the caller diffs.
@@ -253,5 +499,8 @@ export function awsDivergences(cluster: Cluster, opts: EnforcedOptions = {}): Di
     ...exceptDivergences(cluster),
     ...ruleOrderDivergences(cluster),
     ...(old ? defaultRouteDivergences(cluster) : []),
+    ...priorityTieDivergences(cluster),
+    ...hostNetworkPeerDivergences(cluster),
+    ...sharedIdentifierDivergences(cluster),
   ];
 }

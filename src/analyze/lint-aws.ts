@@ -25,7 +25,7 @@ const PEERS = { ingress: 'from', egress: 'to' } as const;
 function enforcementDivergences(ctx: LintContext): Finding[] {
   const out: Finding[] = [];
   for (const d of awsDivergences(ctx.cluster, ctx.options.awsVersion !== undefined ? { awsVersion: ctx.options.awsVersion } : {})) {
-    const diff = diffClusters(ctx.cluster, d.enforced);
+    const diff = diffClusters(d.baseline ?? ctx.cluster, d.enforced);
     const changes = [...diff.opened.map((c) => ({ c, sign: 'opens' })), ...diff.closed.map((c) => ({ c, sign: 'closes' }))];
     if (changes.length === 0) continue;
     const shown = changes.slice(0, 3).map(({ c, sign }) => `${sign} ${c.from} -> ${c.to} ${describePorts(c)}`);
@@ -213,6 +213,9 @@ export const awsChecks: Readonly<Record<string, (ctx: LintContext) => Finding[]>
   'aws-egress-named-port-dropped': enforcementDivergences,
   'aws-except-across-rules': enforcementDivergences,
   'aws-rule-order-ignored': enforcementDivergences,
+  'aws-priority-tie': enforcementDivergences,
+  'aws-host-network-peer': enforcementDivergences,
+  'aws-shared-pod-identifier': enforcementDivergences,
   'aws-too-many-ports': tooManyPorts,
   'aws-standalone-pod': standalonePod,
   'aws-service-port-mismatch': servicePortMismatch,

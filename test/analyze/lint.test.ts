@@ -34,9 +34,29 @@ const ports = (n: number) => Array.from({ length: n }, (_, i) => ({ port: 1000 +
 const DB_IN = np('shop', 'db-in', { podSelector: { matchLabels: { app: 'db' } }, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: web }] }] });
 const DB_PODS = { pods: { namespaceSelector: {}, podSelector: { matchLabels: { app: 'db' } } } };
 /** An AWS ClusterNetworkPolicy (networking.k8s.aws/v1alpha1) on namespace shop with the given egress rules. */
-function awsCnp(name: string, egress: readonly Obj[]): Obj {
-  return { apiVersion: 'networking.k8s.aws/v1alpha1', kind: 'ClusterNetworkPolicy', metadata: { name }, spec: { tier: 'Admin', priority: 5, subject: { namespaces: { matchLabels: { 'kubernetes.io/metadata.name': 'shop' } } }, egress } };
+function awsCnp(name: string, egress: readonly Obj[], priority = 5): Obj {
+  return { apiVersion: 'networking.k8s.aws/v1alpha1', kind: 'ClusterNetworkPolicy', metadata: { name }, spec: { tier: 'Admin', priority, subject: { namespaces: { matchLabels: { 'kubernetes.io/metadata.name': 'shop' } } }, egress } };
 }
+/** A hostNetwork pod as `kubectl get -o yaml` shows one: its pod IP is its node's address. */
+function hostPod(namespace: string, name: string, labels: Record<string, string>, nodeIP: string, node: string): Obj {
+  const p = pod(namespace, name, { labels, ip: nodeIP, ports: [{ name: 'metrics', containerPort: 9100 }] }) as { spec: Obj; status: Obj };
+  return { ...p, spec: { ...p.spec, hostNetwork: true, nodeName: node }, status: { ...p.status, hostIP: nodeIP } };
+}
+/** A monitoring namespace: Prometheus on the pod network, node-exporter on the host network of node ip-10-0-50-7. */
+const MONITORING = [
+  ns('monitoring'),
+  pod('monitoring', 'prometheus-0', { labels: { app: 'prometheus' }, ip: '10.0.3.5' }),
+  hostPod('monitoring', 'node-exporter-7xk2p', { app: 'node-exporter' }, '10.0.50.7', 'ip-10-0-50-7'),
+];
+const MONITORING_NS = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } };
+/** redis-0, redis-1 of a StatefulSet, and the standalone pod `kubectl run redis-client` makes: all three are redis@shop. */
+const REDIS = [
+  pod('shop', 'redis-0', { labels: { app: 'redis' }, ip: '10.0.1.20', ports: [{ name: 'redis', containerPort: 6379 }] }),
+  pod('shop', 'redis-1', { labels: { app: 'redis' }, ip: '10.0.1.21', ports: [{ name: 'redis', containerPort: 6379 }] }),
+];
+/** ops (whose egress no policy isolates) reaches redis on 6379. */
+const REDIS_IN = np('shop', 'redis-in', { podSelector: { matchLabels: { app: 'redis' } }, policyTypes: ['Ingress'], ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: 'ops' } } }], ports: [{ port: 6379 }] }] });
+const client = (name: string) => pod('shop', name, { labels: { run: name }, ip: '10.0.1.30', owned: false });
 const manyPods = (n: number) => Array.from({ length: n }, (_, i) => pod('bulk', `p${i}`, { labels: { app: 'bulk' }, ip: `10.1.${Math.floor(i / 250)}.${(i % 250) + 1}` }));
 const bulkPolicy = np('bulk', 'deny', { podSelector: { matchLabels: { app: 'bulk' } }, policyTypes: ['Ingress'] });
 
@@ -206,6 +226,31 @@ const cases: Case[] = [
     path: 'spec.egress[0]',
   },
   {
+    rule: 'aws-priority-tie',
+    // Two policies at priority 5: Palisade (by name) lets allow-db's Accept decide web -> db; AWS's agent ranks Deny first.
+    bad: [...base(), DB_IN, awsCnp('allow-db', [{ action: 'Accept', to: [DB_PODS] }]), awsCnp('deny-all', [{ action: 'Deny', to: [{ namespaces: {} }] }])],
+    // The same tie where no address is matched by both: the outcome does not depend on it.
+    good: [...base(), DB_IN, awsCnp('allow-db', [{ action: 'Accept', to: [DB_PODS] }]), awsCnp('deny-ops', [{ action: 'Deny', to: [{ namespaces: { matchLabels: { team: 'ops' } } }] }])],
+    options: { profile: 'aws-vpc-cni' },
+    path: 'spec.priority',
+  },
+  {
+    rule: 'aws-host-network-peer',
+    // aws/amazon-network-policy-controller-k8s pkg/resolvers/endpoints.go:118-131: node-exporter's pod IP (the node) is written.
+    bad: [...base(), ...MONITORING, ingressTo('scrape', [{ from: [MONITORING_NS], ports: [{ port: 8080 }] }])],
+    good: [...base(), ...MONITORING, ingressTo('scrape', [{ from: [{ ...MONITORING_NS, podSelector: { matchLabels: { app: 'prometheus' } } }], ports: [{ port: 8080 }] }])],
+    options: { profile: 'aws-vpc-cni' },
+    path: 'spec.ingress[0].from[0]',
+  },
+  {
+    rule: 'aws-shared-pod-identifier',
+    // aws/aws-network-policy-agent pkg/utils/utils.go:177-188: redis-0, redis-1 and redis-client are all redis@shop.
+    bad: [...base(), ...REDIS, client('redis-client'), REDIS_IN],
+    good: [...base(), ...REDIS, client('toolbox'), REDIS_IN],
+    options: { profile: 'aws-vpc-cni' },
+    path: 'spec.podSelector',
+  },
+  {
     rule: 'aws-ipv6-in-ipv4-cluster',
     bad: [...base(), egressFrom('v6', [{ to: [{ ipBlock: { cidr: '2001:db8::/32' } }] }])],
     good: [...base(), egressFrom('v6', [{ to: [{ ipBlock: { cidr: '203.0.113.0/24' } }] }])],
@@ -232,6 +277,109 @@ describe('lint --profile aws-vpc-cni --aws-version: version-bound rules', () => 
   it('VPC CNI 1.15.1 and later: not reported (aws/aws-network-policy-agent v1.0.4 applies except on /0)', () => {
     expect(findings('1.15.1')).toEqual([]);
     expect(findings('1.19.2')).toEqual([]);
+  });
+});
+
+describe('lint --profile aws-vpc-cni: the flows the engine finds on the cluster as AWS enforces it', () => {
+  const aws = (objects: Obj[], rule: string) => lint(readObjects(objects), { profile: 'aws-vpc-cni' }).filter((f) => f.ruleId === rule);
+
+  it('aws-priority-tie: the Deny of the later policy closes web -> db, and only the effect across policies is reported', () => {
+    const f = aws([...base(), DB_IN, awsCnp('allow-db', [{ action: 'Accept', to: [DB_PODS] }]), awsCnp('deny-all', [{ action: 'Deny', to: [{ namespaces: {} }] }])], 'aws-priority-tie');
+    expect(f).toHaveLength(1);
+    expect(f[0].object).toBe('ClusterNetworkPolicy (networking.k8s.aws) allow-db');
+    expect(f[0].message).toContain('allow-db, deny-all share priority 5 in the Admin tier');
+    expect(f[0].message).toContain('closes shop/web -> shop/db all ports');
+    expect(f[0].message).toContain('clusterpolicyendpoints_controller.go:306-364');
+    expect(f[0].message).toContain('clusternetworkpolicy_types.go:98-104');
+  });
+
+  it('aws-priority-tie: Pass at a tie loses to Accept on AWS (the NetworkPolicy tier is not reached)', () => {
+    // pass-db hands web -> db to the NetworkPolicy tier (web's egress allows only DNS there); allow-db accepts it on AWS.
+    const input = [...base(), DB_IN, awsCnp('a-pass-db', [{ action: 'Pass', to: [DB_PODS] }]), awsCnp('b-allow-db', [{ action: 'Accept', to: [DB_PODS] }])];
+    const f = aws(input, 'aws-priority-tie');
+    expect(f).toHaveLength(1);
+    expect(f[0].message).toContain('opens shop/web -> shop/db');
+  });
+
+  it('aws-priority-tie: different priorities or the upstream kinds are not ties AWS resolves', () => {
+    const distinct = [...base(), DB_IN, awsCnp('allow-db', [{ action: 'Accept', to: [DB_PODS] }], 4), awsCnp('deny-all', [{ action: 'Deny', to: [{ namespaces: {} }] }])];
+    expect(aws(distinct, 'aws-priority-tie')).toEqual([]);
+  });
+
+  it('aws-priority-tie: a tie inside one policy is aws-rule-order-ignored, not reported twice', () => {
+    const input = [...base(), DB_IN, awsCnp('order', [{ action: 'Accept', to: [DB_PODS] }, { action: 'Deny', to: [{ namespaces: {} }] }]), awsCnp('other', [{ action: 'Deny', to: [{ namespaces: { matchLabels: { team: 'ops' } } }] }])];
+    expect(aws(input, 'aws-rule-order-ignored')).toHaveLength(1);
+    expect(aws(input, 'aws-priority-tie')).toEqual([]);
+  });
+
+  it('aws-host-network-peer: the node address of node-exporter reaches web on 8080, computed by the engine', () => {
+    const f = aws([...base(), ...MONITORING, ingressTo('scrape', [{ from: [MONITORING_NS], ports: [{ port: 8080 }] }])], 'aws-host-network-peer');
+    expect(f).toHaveLength(1);
+    expect(f[0].message).toContain('monitoring/node-exporter-7xk2p (10.0.50.7 on ip-10-0-50-7)');
+    expect(f[0].message).toContain('opens 10.0.50.7 -> shop/web TCP 8080');
+    expect(f[0].message).not.toContain('prometheus');
+    expect(f[0].message).toContain('pkg/resolvers/endpoints.go:118-131');
+  });
+
+  it('aws-host-network-peer: egress to a hostNetwork pod by podSelector, its named port resolved on that pod', () => {
+    const input = [...base(), ...MONITORING, np('shop', 'to-exporter', { podSelector: web, policyTypes: ['Egress'], egress: [{ to: [{ ...MONITORING_NS, podSelector: { matchLabels: { app: 'node-exporter' } } }], ports: [{ port: 'metrics' }] }] })];
+    const f = aws(input, 'aws-host-network-peer');
+    expect(f).toHaveLength(1);
+    expect(f[0].path).toBe('spec.egress[0].to[0]');
+    expect(f[0].message).toContain('opens shop/web -> 10.0.50.7 TCP 9100');
+  });
+
+  it('aws-host-network-peer: a hostNetwork pod without a pod IP in its status is written by no one', () => {
+    const bare = hostPod('monitoring', 'node-exporter-7xk2p', { app: 'node-exporter' }, '10.0.50.7', 'ip-10-0-50-7') as { status: Obj };
+    const input = [...base(), ns('monitoring'), { ...bare, status: { phase: 'Running' } }, ingressTo('scrape', [{ from: [MONITORING_NS], ports: [{ port: 8080 }] }])];
+    expect(aws(input, 'aws-host-network-peer')).toEqual([]);
+  });
+
+  it('aws-shared-pod-identifier: redis-in applies to redis-client too and lets ops reach it on 6379', () => {
+    const f = aws([...base(), ...REDIS, client('redis-client'), REDIS_IN], 'aws-shared-pod-identifier');
+    expect(f).toHaveLength(1);
+    expect(f[0].object).toBe('NetworkPolicy shop/redis-in');
+    expect(f[0].message).toContain('redis-0, redis-1, redis-client share the identifier redis@shop');
+    expect(f[0].message).toContain('opens ops/prom -> shop/redis-client TCP 6379');
+    expect(f[0].message).toContain('pkg/utils/utils.go:177-188');
+  });
+
+  it('aws-shared-pod-identifier: both directions, a policy of the standalone pod applies to the StatefulSet pods too', () => {
+    const toolsEgress = np('shop', 'client-egress', { podSelector: { matchLabels: { run: 'redis-client' } }, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '203.0.113.0/24' } }] }] });
+    const f = aws([...base(), ...REDIS, client('redis-client'), REDIS_IN, toolsEgress], 'aws-shared-pod-identifier');
+    expect(f.map((x) => x.object).sort()).toEqual(['NetworkPolicy shop/client-egress', 'NetworkPolicy shop/redis-in']);
+    const egress = f.find((x) => x.object === 'NetworkPolicy shop/client-egress')!;
+    expect(egress.message).toContain('shop/redis-0 -> 203.0.113.0-203.0.113.255');
+  });
+
+  it('aws-shared-pod-identifier: replicas of one ReplicaSet share an identifier and the same policies: nothing to report', () => {
+    const replicas = ['x2x9k', 'p8q7r'].map((s, i) => pod('shop', `api-7d9f8c5b4-${s}`, { labels: { app: 'api' }, ip: `10.0.1.${40 + i}` }));
+    const input = [...base(), ...replicas, np('shop', 'api-in', { podSelector: { matchLabels: { app: 'api' } }, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: web }] }] })];
+    expect(aws(input, 'aws-shared-pod-identifier')).toEqual([]);
+  });
+});
+
+describe('lint --profile aws-vpc-cni: ports per CIDR and Service ports', () => {
+  const aws = (objects: Obj[], rule: string) => lint(readObjects(objects), { profile: 'aws-vpc-cni' }).filter((f) => f.ruleId === rule);
+
+  it('aws-too-many-ports: ports of two policies piling up on one CIDR of one pod are counted together', () => {
+    const half = (name: string, from: number) => egressFrom(name, [{ to: [{ ipBlock: { cidr: '203.0.113.0/24' } }], ports: Array.from({ length: 13 }, (_, i) => ({ port: from + i })) }]);
+    const f = aws([...base(), half('ports-a', 1000), half('ports-b', 2000)], 'aws-too-many-ports');
+    expect(f).toHaveLength(1);
+    expect(f[0].message).toContain('203.0.113.0/24 gets 26 port/protocol combinations in egress across');
+    expect(f[0].message).toContain('shop/ports-a');
+    expect(f[0].message).toContain('shop/ports-b');
+    // Each alone is within the limit.
+    expect(aws([...base(), half('ports-a', 1000)], 'aws-too-many-ports')).toEqual([]);
+  });
+
+  it('aws-service-port-mismatch: no finding where the resolver writes the ClusterIP with the Service port (podSelector and namespaceSelector peers)', () => {
+    const db = svc('shop', 'db', { clusterIP: '172.20.0.20', selector: { app: 'db' }, ports: [{ port: 80, targetPort: 5432 }] });
+    const peers = [{ podSelector: { matchLabels: { app: 'db' } } }, { namespaceSelector: { matchLabels: { team: 'shop' } }, podSelector: { matchLabels: { app: 'db' } } }];
+    for (const peer of peers) expect(aws([...base(), db, egressFrom('to-db', [{ to: [peer], ports: [{ port: 5432 }] }])], 'aws-service-port-mismatch')).toEqual([]);
+    // A named targetPort resolved through the pod's container port: also written with port 80.
+    const named = svc('shop', 'db', { clusterIP: '172.20.0.20', selector: { app: 'db' }, ports: [{ port: 80, targetPort: 'postgres' }] });
+    expect(aws([...base(), named, egressFrom('to-db', [{ to: [peers[0]], ports: [{ port: 5432 }] }])], 'aws-service-port-mismatch')).toEqual([]);
   });
 });
 
