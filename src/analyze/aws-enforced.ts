@@ -29,7 +29,7 @@
 import { parseCIDR } from '../api/ip.js';
 import type { NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort } from '../api/types.js';
 import { familyMax } from '../api/ip.js';
-import type { Cluster, Endpoint, HostNetworkPod, PolicyObject, TierPolicy, TierRule } from '../model/types.js';
+import type { Cluster, Endpoint, HostNetworkPod, PolicyObject, TierPeer, TierPolicy, TierPort, TierRule } from '../model/types.js';
 import { matchesSelector } from '../engine/selector.js';
 import { tierOrder } from '../engine/semantics.js';
 import { parseIP } from '../api/ip.js';
@@ -46,6 +46,8 @@ export const AWS_EVIDENCE = {
   hostNetworkPeer: 'aws/amazon-network-policy-controller-k8s pkg/resolvers/endpoints.go:118-131,233-253,300-305; pkg/k8s/pod_utils.go:16-29',
   podIdentifier:
     'aws/aws-network-policy-agent pkg/utils/utils.go:177-188; controllers/policyendpoints_controller.go:445-505,636-657; pkg/rpc/rpc_handler.go:83-142',
+  podIdentifierCluster:
+    'aws/aws-network-policy-agent pkg/utils/utils.go:177-188; controllers/clusterpolicyendpoints_controller.go:183-195,301-369,436-450; pkg/rpc/rpc_handler.go:83-142',
 } as const;
 
 /** The VPC CNI version whose agent first applies `except` on a /0 block. */
@@ -398,7 +400,52 @@ function hostNetworkPeerDivergences(cluster: Cluster): Divergence[] {
       });
     }
   });
+  cluster.tierPolicies.forEach((p, index) => {
+    // AWS's controller resolves a ClusterNetworkPolicy's pods and namespaces peers with the NetworkPolicy resolver
+    // (pkg/resolvers/clusternetworkpolicy_resolver.go 280-305 and 404-436), hostNetwork pods included.
+    if (p.group === undefined) return;
+    for (const dir of ['ingress', 'egress'] as const) {
+      const rules = p[dir];
+      const at = rules.findIndex((r) => r.peers.some((peer) => tierHostNetworkPods(cluster, peer).length > 0));
+      if (at < 0) continue;
+      const rewritten = rules.flatMap((r): TierRule[] => {
+        const pods = [...new Map(r.peers.flatMap((peer) => tierHostNetworkPods(cluster, peer)).map((h) => [`${h.namespace}/${h.name}`, h])).values()];
+        if (pods.length === 0) return [r];
+        const cidrs = (h: HostNetworkPod) => h.ips.map(hostCIDR).filter((c): c is string => c !== undefined);
+        if (dir === 'ingress') return [r, { action: r.action, peers: [{ kind: 'networks', cidrs: pods.flatMap(cidrs) }], ...(r.ports ? { ports: r.ports } : {}) }];
+        const extra = pods.flatMap((h): TierRule[] => {
+          if (!r.ports) return [{ action: r.action, peers: [{ kind: 'networks', cidrs: cidrs(h) }] }];
+          const ports = r.ports.flatMap((x): TierPort[] => {
+            if (x.kind === 'range') return [x];
+            const hit = h.ports.find((c) => c.name === x.name);
+            return hit ? [{ kind: 'range', protocol: hit.protocol, from: hit.port, to: hit.port }] : [];
+          });
+          return ports.length > 0 ? [{ action: r.action, peers: [{ kind: 'networks', cidrs: cidrs(h) }], ports }] : [];
+        });
+        return [r, ...extra];
+      });
+      const pods = [...new Set(rules.flatMap((r) => r.peers.flatMap((peer) => tierHostNetworkPods(cluster, peer))).map((h) => `${h.namespace}/${h.name} (${h.ips.join(', ')}${h.nodeName ? ` on ${h.nodeName}` : ''})`))];
+      const policy: TierPolicy = { ...p, [dir]: rewritten };
+      out.push({
+        ruleId: 'aws-host-network-peer',
+        object: `ClusterNetworkPolicy (${p.group}) ${p.name}`,
+        ...(p.source ? { source: p.source } : {}),
+        path: ['spec', dir, at, dir === 'ingress' ? 'from' : 'to'],
+        what: `${dir} rules select the hostNetwork pod${pods.length === 1 ? '' : 's'} ${pods.join(', ')}, which Palisade matches to nothing, but AWS's controller writes their IPs (node addresses) with the rule's action, so everything that uses that node's address is matched too`,
+        evidence: `${AWS_EVIDENCE.hostNetworkPeer}; pkg/resolvers/clusternetworkpolicy_resolver.go:280-305,404-436`,
+        rewrite: 'narrow the peer so it does not select hostNetwork pods, and name node addresses in a networks peer if they are meant',
+        enforced: { ...cluster, tierPolicies: cluster.tierPolicies.map((q, i) => (i === index ? policy : q)) },
+      });
+    }
+  });
   return out;
+}
+
+/** The hostNetwork pods an AWS ClusterNetworkPolicy pods or namespaces peer selects. */
+function tierHostNetworkPods(cluster: Cluster, peer: TierPeer): HostNetworkPod[] {
+  if (peer.kind !== 'pods') return [];
+  const namespaces = new Set([...cluster.namespaces.values()].filter((n) => matchesSelector(peer.selector.namespaceSelector, n.labels)).map((n) => n.name));
+  return (cluster.hostNetworkPods ?? []).filter((h) => namespaces.has(h.namespace) && h.ips.length > 0 && matchesSelector(peer.selector.podSelector ?? {}, h.labels));
 }
 
 /** The label the rewritten cluster gives pods so that one selector picks every pod of an identifier. */
@@ -477,7 +524,7 @@ function sharedIdentifierDivergences(cluster: Cluster): Divergence[] {
         ...(p.source ? { source: p.source } : {}),
         path: ['spec', 'subject'],
         what: text,
-        evidence: AWS_EVIDENCE.podIdentifier,
+        evidence: AWS_EVIDENCE.podIdentifierCluster,
         rewrite: `rename ${others.map((e) => e.name).join(', ')} so that no pod outside the policy's subject shares the identifier ${id}`,
         enforced: { ...base, tierPolicies: [...base.tierPolicies.slice(0, index + 1), copy, ...base.tierPolicies.slice(index + 1)] },
         baseline: base,

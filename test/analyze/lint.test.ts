@@ -335,6 +335,16 @@ describe('lint --profile aws-vpc-cni: the flows the engine finds on the cluster 
     expect(aws(input, 'aws-host-network-peer')).toEqual([]);
   });
 
+  it('aws-host-network-peer: an AWS ClusterNetworkPolicy namespaces peer with a hostNetwork pod accepts its node address', () => {
+    const input = [...base(), ...MONITORING, awsCnp('to-monitoring', [{ action: 'Accept', to: [{ namespaces: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }] }])];
+    const f = aws(input, 'aws-host-network-peer');
+    expect(f).toHaveLength(1);
+    expect(f[0].object).toBe('ClusterNetworkPolicy (networking.k8s.aws) to-monitoring');
+    expect(f[0].path).toBe('spec.egress[0].to');
+    expect(f[0].message).toContain('opens shop/web -> 10.0.50.7 all ports');
+    expect(f[0].message).toContain('clusternetworkpolicy_resolver.go:280-305');
+  });
+
   it('aws-shared-pod-identifier: redis-in applies to redis-client too and lets ops reach it on 6379', () => {
     const f = aws([...base(), ...REDIS, client('redis-client'), REDIS_IN], 'aws-shared-pod-identifier');
     expect(f).toHaveLength(1);
@@ -350,6 +360,16 @@ describe('lint --profile aws-vpc-cni: the flows the engine finds on the cluster 
     expect(f.map((x) => x.object).sort()).toEqual(['NetworkPolicy shop/client-egress', 'NetworkPolicy shop/redis-in']);
     const egress = f.find((x) => x.object === 'NetworkPolicy shop/client-egress')!;
     expect(egress.message).toContain('shop/redis-0 -> 203.0.113.0-203.0.113.255');
+  });
+
+  it('aws-shared-pod-identifier: an AWS ClusterNetworkPolicy whose subject picks redis also reaches redis-client', () => {
+    const admit = { apiVersion: 'networking.k8s.aws/v1alpha1', kind: 'ClusterNetworkPolicy', metadata: { name: 'ops-to-redis' }, spec: { tier: 'Admin', priority: 10, subject: { pods: { namespaceSelector: { matchLabels: { team: 'shop' } }, podSelector: { matchLabels: { app: 'redis' } } } }, ingress: [{ action: 'Accept', from: [{ namespaces: { matchLabels: { team: 'ops' } } }] }] } };
+    const f = aws([...base(), ...REDIS, client('redis-client'), admit], 'aws-shared-pod-identifier');
+    expect(f).toHaveLength(1);
+    expect(f[0].object).toBe('ClusterNetworkPolicy (networking.k8s.aws) ops-to-redis');
+    expect(f[0].path).toBe('spec.subject');
+    expect(f[0].message).toContain('opens ops/prom -> shop/redis-client all ports');
+    expect(f[0].message).toContain('clusterpolicyendpoints_controller.go:183-195');
   });
 
   it('aws-shared-pod-identifier: replicas of one ReplicaSet share an identifier and the same policies: nothing to report', () => {
@@ -375,7 +395,9 @@ describe('lint --profile aws-vpc-cni: ports per CIDR and Service ports', () => {
 
   it('aws-service-port-mismatch: no finding where the resolver writes the ClusterIP with the Service port (podSelector and namespaceSelector peers)', () => {
     const db = svc('shop', 'db', { clusterIP: '172.20.0.20', selector: { app: 'db' }, ports: [{ port: 80, targetPort: 5432 }] });
-    const peers = [{ podSelector: { matchLabels: { app: 'db' } } }, { namespaceSelector: { matchLabels: { team: 'shop' } }, podSelector: { matchLabels: { app: 'db' } } }];
+    // pkg/resolvers/endpoints.go:456-557: a Service whose selector the peer's podSelector matches (an absent one matches
+    // every Service of the namespace) gets its ClusterIP with the Service port.
+    const peers = [{ podSelector: { matchLabels: { app: 'db' } } }, { namespaceSelector: { matchLabels: { team: 'shop' } }, podSelector: { matchLabels: { app: 'db' } } }, { namespaceSelector: { matchLabels: { team: 'shop' } } }];
     for (const peer of peers) expect(aws([...base(), db, egressFrom('to-db', [{ to: [peer], ports: [{ port: 5432 }] }])], 'aws-service-port-mismatch')).toEqual([]);
     // A named targetPort resolved through the pod's container port: also written with port 80.
     const named = svc('shop', 'db', { clusterIP: '172.20.0.20', selector: { app: 'db' }, ports: [{ port: 80, targetPort: 'postgres' }] });
@@ -432,6 +454,8 @@ describe('lint on realistic input', () => {
     expect(byRule('aws-except-on-default-route')).toEqual(['NetworkPolicy a/allow-egress', 'NetworkPolicy b/allow-egress', 'NetworkPolicy c/allow-egress', 'NetworkPolicy d/allow-team', 'NetworkPolicy e/allow-team', 'NetworkPolicy f/allow-team']);
     // Every pod of the example is standalone; kube-system/coredns is selected by no policy.
     expect(byRule('aws-standalone-pod')).toHaveLength(9);
+    // Every pod name is its own identifier, no hostNetwork pod, no AWS ClusterNetworkPolicy.
+    for (const id of ['aws-shared-pod-identifier', 'aws-host-network-peer', 'aws-priority-tie']) expect(byRule(id)).toEqual([]);
     expect(findings.some((f) => f.severity === 'error')).toBe(false);
   });
 
