@@ -67,7 +67,7 @@ export const RULES: readonly LintRule[] = [
   rule('aws-host-network-peer', 'warning', "A peer that selects hostNetwork pods, which the AWS controller resolves to their nodes' addresses.", aws),
   rule('aws-shared-pod-identifier', 'warning', 'Pods whose names collapse to one AWS agent identifier, so they share one set of BPF rules.', aws),
   rule('aws-too-many-ports', 'warning', 'More than 24 port/protocol combinations for one CIDR, beyond what the AWS agent enforces.', aws),
-  rule('aws-standalone-pod', 'warning', 'A pod without ownerReferences selected by a policy: the AWS agent does not enforce policies on it.', aws),
+  rule('aws-standalone-pod', 'warning', 'A pod without ownerReferences selected by a policy: AWS supports policies only on pods of a controller.', aws),
   rule('aws-service-port-mismatch', 'warning', 'An egress rule allows a Service targetPort but not the Service port the client connects to.', aws),
   rule('aws-ipv6-in-ipv4-cluster', 'warning', 'An IPv6 ipBlock in a cluster whose pods are IPv4: the AWS agent ignores it.', aws),
   rule('aws-policyendpoint-chunks', 'note', 'A policy whose PolicyEndpoints span more than one 200-entry chunk.', aws),

@@ -113,7 +113,7 @@ function standalonePod(ctx: LintContext): Finding[] {
         ep.source,
         `Pod ${ep.namespace}/${ep.name}`,
         ['metadata'],
-        `pod ${ep.id} has no ownerReferences, and the AWS network policy agent does not enforce ${by} on standalone pods`,
+        `pod ${ep.id} has no ownerReferences and is selected by ${by}; AWS supports policies only on pods of a controller, because the agent shares one set of rules between the pods whose names differ only after the last "-" (aws/aws-network-policy-agent#327; pkg/utils/utils.go:177-188), which only a controller's naming keeps apart (aws-shared-pod-identifier reports the pods that do share)`,
         'run it from a Deployment, StatefulSet, Job or other controller so the agent enforces its policies',
       ),
     );
