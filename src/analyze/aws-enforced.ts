@@ -7,7 +7,8 @@
  * - egress named ports towards an ipBlock or without `to` are dropped by the controller (`pkg/resolvers/endpoints.go`
  *   209–223 and 268–278: only numeric ports are written for CIDRs);
  * - every `except` of a pod's rules becomes a deny-all entry of that pod's map, whatever rule it came from
- *   (`pkg/fwruleprocessor/fw_rule_processor.go` 144–160); Palisade models the part inside one policy;
+ *   (`pkg/fwruleprocessor/fw_rule_processor.go` 144–160), the rules of every policy selecting the pod merged
+ *   (`controllers/policyendpoints_controller.go` 445–505);
  * - admin-tier rules are looked up per address with the lowest priority winning and, at equal priority, Deny (0) before
  *   Accept (1) before Pass (2): a policy's rule order is not used (`pkg/ebpf/c/tc.v4egress.bpf.c` 24–26 and 156–179;
  *   all of a ClusterPolicyEndpoint's rules share its priority, `controllers/clusterpolicyendpoints_controller.go`
@@ -31,7 +32,7 @@ import type { NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, 
 import { familyMax } from '../api/ip.js';
 import type { Cluster, Endpoint, HostNetworkPod, PolicyObject, TierPeer, TierPolicy, TierPort, TierRule } from '../model/types.js';
 import { matchesSelector } from '../engine/selector.js';
-import { tierOrder } from '../engine/semantics.js';
+import { effectivePolicyTypes, tierOrder } from '../engine/semantics.js';
 import { parseIP } from '../api/ip.js';
 import type { PathSegment, SourcePos } from '../api/diagnostics.js';
 
@@ -39,6 +40,7 @@ import type { PathSegment, SourcePos } from '../api/diagnostics.js';
 export const AWS_EVIDENCE = {
   namedPorts: 'aws/amazon-network-policy-controller-k8s pkg/resolvers/endpoints.go:209-223,268-278',
   exceptAcrossRules: 'aws/aws-network-policy-agent pkg/fwruleprocessor/fw_rule_processor.go:144-160',
+  exceptAcrossPolicies: 'aws/aws-network-policy-agent controllers/policyendpoints_controller.go:445-505; pkg/fwruleprocessor/fw_rule_processor.go:90-160',
   ruleOrder: 'aws/aws-network-policy-agent pkg/ebpf/c/tc.v4egress.bpf.c:24-26,156-179; controllers/clusterpolicyendpoints_controller.go:328-362',
   exceptOnDefaultRoute: 'aws/aws-network-policy-agent before v1.0.4 (VPC CNI before v1.15.1): except ignored on /0 blocks',
   priorityTie:
@@ -171,31 +173,51 @@ function inside(inner: string, outer: string): boolean {
   return a !== undefined && b !== undefined && a.family === b.family && a.first >= b.first && a.last <= b.last && !(a.first === b.first && a.last === b.last);
 }
 
+type Direction = 'ingress' | 'egress';
+
+function peersOf(policy: NetworkPolicy, dir: Direction): (readonly NetworkPolicyPeer[] | undefined)[] {
+  return dir === 'ingress' ? (policy.spec.ingress ?? []).map((r) => r.from) : (policy.spec.egress ?? []).map((r) => r.to);
+}
+
+/** The CIDRs a policy's rules of one direction write as entries. */
+function blockCIDRs(policy: NetworkPolicy, dir: Direction): string[] {
+  return peersOf(policy, dir).flatMap((peers) => (peers ?? []).flatMap((p) => (p.ipBlock ? [p.ipBlock.cidr] : [])));
+}
+
+/**
+ * The policy with each of `denied` that lies inside one of its blocks (and is not already excepted there) added to that
+ * block's except, and where the first change is.
+ */
+function addExcepts(policy: NetworkPolicy, dir: Direction, denied: readonly string[]): { policy: NetworkPolicy; changed?: { rule: number; peer: number; added: string[] } } {
+  let changed: { rule: number; peer: number; added: string[] } | undefined;
+  const rewrite = (peers: readonly NetworkPolicyPeer[], ruleIndex: number): NetworkPolicyPeer[] =>
+    peers.map((p, k) => {
+      if (!p.ipBlock) return p;
+      const own = p.ipBlock.except ?? [];
+      const added = denied.filter((x) => !own.includes(x) && inside(x, p.ipBlock!.cidr));
+      if (added.length === 0) return p;
+      changed ??= { rule: ruleIndex, peer: k, added };
+      return { ipBlock: { cidr: p.ipBlock.cidr, except: [...own, ...added] } };
+    });
+  const spec = policy.spec;
+  const out: NetworkPolicy =
+    dir === 'ingress'
+      ? { ...policy, spec: { ...spec, ingress: (spec.ingress ?? []).map((r, i) => ({ ...r, ...(r.from ? { from: rewrite(r.from, i) } : {}) })) } }
+      : { ...policy, spec: { ...spec, egress: (spec.egress ?? []).map((r, i) => ({ ...r, ...(r.to ? { to: rewrite(r.to, i) } : {}) })) } };
+  return { policy: out, ...(changed ? { changed } : {}) };
+}
+
+/** A policy's own excepts as the agent turns them into deny entries: those that are not themselves an entry's CIDR. */
+function ownDenied(policy: NetworkPolicy, dir: Direction): string[] {
+  const cidrs = new Set(blockCIDRs(policy, dir));
+  return [...new Set(peersOf(policy, dir).flatMap(exceptsOf))].filter((x) => !cidrs.has(x));
+}
+
 function exceptDivergences(cluster: Cluster): Divergence[] {
   const out: Divergence[] = [];
   cluster.policies.forEach((o, index) => {
     for (const dir of ['ingress', 'egress'] as const) {
-      const rules = dir === 'ingress' ? (o.policy.spec.ingress ?? []).map((r) => r.from) : (o.policy.spec.egress ?? []).map((r) => r.to);
-      const all = [...new Set(rules.flatMap(exceptsOf))];
-      const cidrs = new Set(rules.flatMap((peers) => (peers ?? []).flatMap((p) => (p.ipBlock ? [p.ipBlock.cidr] : []))));
-      // An except that is itself some entry's CIDR is not added as a deny-all entry.
-      const denied = all.filter((x) => !cidrs.has(x));
-      let changed: { rule: number; peer: number; added: string[] } | undefined;
-      const rewrite = (peers: readonly NetworkPolicyPeer[] | undefined, ruleIndex: number): NetworkPolicyPeer[] | undefined =>
-        peers?.map((p, k) => {
-          if (!p.ipBlock) return p;
-          const own = p.ipBlock.except ?? [];
-          const added = denied.filter((x) => !own.includes(x) && inside(x, p.ipBlock!.cidr));
-          if (added.length === 0) return p;
-          changed ??= { rule: ruleIndex, peer: k, added };
-          return { ipBlock: { cidr: p.ipBlock.cidr, except: [...own, ...added] } };
-        });
-      const spec = o.policy.spec;
-      const policy: NetworkPolicy =
-        dir === 'ingress'
-          ? { ...o.policy, spec: { ...spec, ingress: (spec.ingress ?? []).map((r, i) => ({ ...r, ...(r.from ? { from: rewrite(r.from, i) } : {}) })) } }
-          : { ...o.policy, spec: { ...spec, egress: (spec.egress ?? []).map((r, i) => ({ ...r, ...(r.to ? { to: rewrite(r.to, i) } : {}) })) } };
-      const c = changed as { rule: number; peer: number; added: string[] } | undefined;
+      const { policy, changed: c } = addExcepts(o.policy, dir, ownDenied(o.policy, dir));
       if (!c) continue;
       out.push({
         ruleId: 'aws-except-across-rules',
@@ -209,6 +231,89 @@ function exceptDivergences(cluster: Cluster): Divergence[] {
       });
     }
   });
+  return out;
+}
+
+/** The label the rewritten cluster gives the pods of one policy that get other policies' excepts. */
+export const EXCEPT_GROUP_LABEL = 'palisade.aws/except-group';
+
+/**
+ * Excepts of other policies selecting the same pod: the agent merges the rules of every PolicyEndpoint of a pod
+ * (`controllers/policyendpoints_controller.go` 445–505) before turning each except into a deny entry, so an except of
+ * one policy is denied inside another policy's block, for the pods both select. The policy is split into its pods that
+ * get other policies' excepts (one part per set of excepts, told apart by a label) and the rest; the baseline already
+ * has the policy's own excepts applied (the divergence above).
+ */
+function crossPolicyExceptDivergences(cluster: Cluster): Divergence[] {
+  const out: Divergence[] = [];
+  const selects = (o: PolicyObject, ep: Endpoint) => ep.namespace === (o.policy.metadata.namespace ?? 'default') && matchesSelector(o.policy.spec.podSelector ?? {}, ep.labels);
+  for (const dir of ['ingress', 'egress'] as const) {
+    const applying = cluster.policies.map((o) => effectivePolicyTypes(o.policy.spec).includes(dir === 'ingress' ? 'Ingress' : 'Egress'));
+    const selected = cluster.policies.map((o, i) => (applying[i] ? cluster.endpoints.filter((ep) => selects(o, ep)) : []));
+    cluster.policies.forEach((o, index) => {
+      if (!applying[index] || blockCIDRs(o.policy, dir).length === 0) return;
+      const mine = new Set(peersOf(o.policy, dir).flatMap(exceptsOf));
+      // Per pod of this policy: the excepts of the other policies selecting it that the agent makes deny entries.
+      const groups = new Map<string, { denied: string[]; pods: Endpoint[]; from: Set<number> }>();
+      for (const ep of selected[index]) {
+        const others = cluster.policies.map((_, j) => j).filter((j) => j !== index && selected[j].includes(ep));
+        if (others.length === 0) continue;
+        const entries = new Set([...blockCIDRs(o.policy, dir), ...others.flatMap((j) => blockCIDRs(cluster.policies[j].policy, dir))]);
+        const from = new Set<number>();
+        const found = new Set<string>();
+        for (const j of others) {
+          for (const x of peersOf(cluster.policies[j].policy, dir).flatMap(exceptsOf)) {
+            if (mine.has(x) || entries.has(x) || !blockCIDRs(o.policy, dir).some((b) => inside(x, b))) continue;
+            found.add(x);
+            from.add(j);
+          }
+        }
+        const denied = [...found].sort();
+        if (denied.length === 0) continue;
+        const key = denied.join(',');
+        const g = groups.get(key) ?? { denied, pods: [], from: new Set<number>() };
+        g.pods.push(ep);
+        for (const j of from) g.from.add(j);
+        groups.set(key, g);
+      }
+      if (groups.size === 0) return;
+      const base = addExcepts(o.policy, dir, ownDenied(o.policy, dir)).policy;
+      const baseline = replacePolicy(cluster, index, base);
+      const parts: PolicyObject[] = [];
+      const labelOf = new Map<string, string>();
+      let n = 0;
+      let first: { rule: number; peer: number; added: string[] } | undefined;
+      for (const g of groups.values()) {
+        const value = `${o.policy.metadata.name ?? ''}.${dir}.${n++}`;
+        for (const ep of g.pods) labelOf.set(ep.id, value);
+        const { policy, changed } = addExcepts(base, dir, g.denied);
+        first ??= changed;
+        const sel = base.spec.podSelector ?? {};
+        parts.push({ ...o, policy: { ...policy, spec: { ...policy.spec, podSelector: { ...sel, matchLabels: { ...(sel.matchLabels ?? {}), [EXCEPT_GROUP_LABEL]: value } } } } });
+      }
+      const sel = base.spec.podSelector ?? {};
+      const rest: PolicyObject = { ...o, policy: { ...base, spec: { ...base.spec, podSelector: { ...sel, matchExpressions: [...(sel.matchExpressions ?? []), { key: EXCEPT_GROUP_LABEL, operator: 'DoesNotExist' }] } } } };
+      const label = (c: Cluster): Cluster => ({ ...c, endpoints: c.endpoints.map((ep) => (labelOf.has(ep.id) ? { ...ep, labels: { ...ep.labels, [EXCEPT_GROUP_LABEL]: labelOf.get(ep.id)! } } : ep)) });
+      const labelledBaseline = label(baseline);
+      const enforced: Cluster = { ...labelledBaseline, policies: [...labelledBaseline.policies.slice(0, index), rest, ...parts, ...labelledBaseline.policies.slice(index + 1)] };
+      const all = [...groups.values()];
+      const added = [...new Set(all.flatMap((g) => g.denied))];
+      const owners = [...new Set(all.flatMap((g) => [...g.from]))].map((j) => npLabel(cluster.policies[j]));
+      const pods = [...new Set(all.flatMap((g) => g.pods.map((p) => p.id)))];
+      const c = first ?? { rule: 0, peer: 0, added };
+      out.push({
+        ruleId: 'aws-except-across-rules',
+        object: npLabel(o),
+        ...(o.source ? { source: o.source } : {}),
+        path: ['spec', dir, c.rule, dir === 'ingress' ? 'from' : 'to', c.peer, 'ipBlock'],
+        what: `the AWS agent merges the rules of every policy selecting a pod and applies every except to every block: ${added.join(', ')} (excepted by ${owners.join(', ')}) is denied inside this policy's blocks too, for ${pods.join(', ')}`,
+        evidence: AWS_EVIDENCE.exceptAcrossPolicies,
+        rewrite: `split the block so it does not contain ${added.join(', ')}, or allow ${added.join(', ')} with a block whose cidr is exactly it`,
+        enforced,
+        baseline: labelledBaseline,
+      });
+    });
+  }
   return out;
 }
 
@@ -544,6 +649,7 @@ export function awsDivergences(cluster: Cluster, opts: EnforcedOptions = {}): Di
   return [
     ...namedPortDivergences(cluster),
     ...exceptDivergences(cluster),
+    ...crossPolicyExceptDivergences(cluster),
     ...ruleOrderDivergences(cluster),
     ...(old ? defaultRouteDivergences(cluster) : []),
     ...priorityTieDivergences(cluster),

@@ -7,7 +7,9 @@ import fc from 'fast-check';
 import { awsDivergences, awsPodIdentifier } from '../../src/analyze/aws-enforced.js';
 import { diffClusters } from '../../src/analyze/diff.js';
 import { compile } from '../../src/engine/engine.js';
-import type { Cluster, Endpoint, NamespaceInfo, TierPeer, TierPolicy, TierRule } from '../../src/model/types.js';
+import type { Cluster, Endpoint, NamespaceInfo, PolicyObject, TierPeer, TierPolicy, TierRule } from '../../src/model/types.js';
+import type { NetworkPolicyPeer } from '../../src/api/types.js';
+import { parseCIDR, parseIP } from '../../src/api/ip.js';
 
 const nsInfo = (name: string, labels: Record<string, string> = {}): NamespaceInfo => ({ name, labels: { 'kubernetes.io/metadata.name': name, ...labels }, implicit: false });
 const ep = (namespace: string, name: string, labels: Record<string, string>, ip: string): Endpoint => ({ id: `${namespace}/${name}`, kind: 'Pod', namespace, name, labels, ips: [ip], ports: [] });
@@ -90,6 +92,51 @@ describe('aws-priority-tie: the rewritten cluster gives the AWS agent verdict', 
     expect(awsDivergences(cluster([tierPolicy('a', 1, rules), tierPolicy('b', 2, rules)])).filter((d) => d.ruleId === 'aws-priority-tie')).toEqual([]);
     const upstream = [tierPolicy('a', 1, rules), tierPolicy('b', 1, rules)].map(({ group: _g, ...p }) => ({ ...p, kind: 'AdminNetworkPolicy' }));
     expect(awsDivergences(cluster(upstream)).filter((d) => d.ruleId === 'aws-priority-tie')).toEqual([]);
+  });
+});
+
+describe('aws-except-across-rules across policies: the rewritten cluster gives the AWS agent verdict', () => {
+  const CIDRS = ['10.0.0.0/8', '10.1.0.0/16', '10.1.2.0/24', '10.1.2.3/32', '10.2.0.0/16', '10.1.128.0/17'];
+  const ADDRESSES = ['10.1.2.3', '10.1.2.4', '10.1.3.1', '10.1.200.1', '10.2.0.1', '10.3.0.1', '11.0.0.1'];
+  const contains = (cidr: string, ip: string) => {
+    const r = parseCIDR(cidr)!;
+    const a = parseIP(ip)!;
+    return a.value >= r.first && a.value <= r.last;
+  };
+  const strictlyInside = (inner: string, outer: string) => inner !== outer && contains(outer, inner.split('/')[0]) && Number(inner.split('/')[1]) > Number(outer.split('/')[1]);
+  const np = (name: string, to: NetworkPolicyPeer[]): PolicyObject => ({ policy: { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace: 'shop' }, spec: { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Egress'], egress: [{ to }] } } });
+
+  /** The agent for web's egress: every block an allow entry, every except not itself an entry a deny entry, longest prefix decides. */
+  function awsEgressAllows(blocks: readonly { cidr: string; except: readonly string[] }[], ip: string): boolean {
+    const allow = new Set(blocks.map((b) => b.cidr));
+    const deny = new Set(blocks.flatMap((b) => b.except).filter((x) => !allow.has(x)));
+    const hit = [...allow, ...deny].filter((c) => contains(c, ip)).sort((a, b) => Number(b.split('/')[1]) - Number(a.split('/')[1]))[0];
+    return hit !== undefined && allow.has(hit);
+  }
+
+  it('one policy with an except-bearing block, another with plain blocks, for the pod both select', () => {
+    const blockArb = fc.constantFrom(...CIDRS).chain((cidr) => fc.subarray(CIDRS.filter((c) => strictlyInside(c, cidr))).map((except) => ({ cidr, except })));
+    fc.assert(
+      fc.property(blockArb, fc.uniqueArray(fc.constantFrom(...CIDRS), { minLength: 1, maxLength: 2 }), (a, bBlocks) => {
+        const input: Cluster = {
+          namespaces: new Map([['shop', nsInfo('shop')]]),
+          endpoints: [ep('shop', 'web', { app: 'web' }, '10.9.9.9')],
+          policies: [np('a', [{ ipBlock: { cidr: a.cidr, ...(a.except.length > 0 ? { except: a.except } : {}) } }]), np('b', bBlocks.map((cidr) => ({ ipBlock: { cidr } })))],
+          tierPolicies: [],
+          nodes: [],
+          services: [],
+        };
+        const found = awsDivergences(input).filter((d) => d.ruleId === 'aws-except-across-rules');
+        // a's except is a's own block's already; b has no except: only b can be rewritten, by a's excepts.
+        expect(found.every((d) => d.object === 'NetworkPolicy shop/b')).toBe(true);
+        const engine = compile(found[0]?.enforced ?? input);
+        const blocks = [a, ...bBlocks.map((cidr) => ({ cidr, except: [] }))];
+        for (const ip of ADDRESSES) {
+          expect(engine.verdict({ from: 'shop/web', to: ip, protocol: 'TCP', port: 80 }).allowed, `${JSON.stringify(blocks)} ${ip}`).toBe(awsEgressAllows(blocks, ip));
+        }
+      }),
+      { numRuns: 80 },
+    );
   });
 });
 

@@ -218,6 +218,15 @@ const cases: Case[] = [
     path: 'spec.egress[1].to[0].ipBlock',
   },
   {
+    rule: 'aws-except-across-rules',
+    // Across policies: the agent merges every PolicyEndpoint of the pod (controllers/policyendpoints_controller.go:445-505),
+    // so platform's except of the metadata address is denied inside link-local's block too.
+    bad: [...base(), np('shop', 'platform-egress', { podSelector: {}, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['169.254.169.254/32'] } }] }] }), egressFrom('link-local', [{ to: [{ ipBlock: { cidr: '169.254.0.0/16' } }] }])],
+    good: [...base(), np('shop', 'platform-egress', { podSelector: {}, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['169.254.169.254/32'] } }] }] }), egressFrom('link-local', [{ to: [{ ipBlock: { cidr: '169.254.169.254/32' } }] }])],
+    options: { profile: 'aws-vpc-cni', awsVersion: '1.19.0' },
+    path: 'spec.egress[0].to[0].ipBlock',
+  },
+  {
     rule: 'aws-rule-order-ignored',
     // aws/aws-network-policy-agent pkg/ebpf/c/tc.v4egress.bpf.c:156-179: at one priority Deny wins, whatever the order.
     bad: [...base(), DB_IN, awsCnp('order', [{ name: 'db', action: 'Accept', to: [DB_PODS] }, { name: 'rest', action: 'Deny', to: [{ namespaces: {} }] }])],
@@ -310,6 +319,18 @@ describe('lint --profile aws-vpc-cni: the flows the engine finds on the cluster 
     const input = [...base(), DB_IN, awsCnp('order', [{ action: 'Accept', to: [DB_PODS] }, { action: 'Deny', to: [{ namespaces: {} }] }]), awsCnp('other', [{ action: 'Deny', to: [{ namespaces: { matchLabels: { team: 'ops' } } }] }])];
     expect(aws(input, 'aws-rule-order-ignored')).toHaveLength(1);
     expect(aws(input, 'aws-priority-tie')).toEqual([]);
+  });
+
+  it('aws-except-across-rules across policies: only the pods both policies select lose the excepted address', () => {
+    // imds-block selects web only; link-local selects every pod of shop: db keeps 169.254.169.254.
+    const input = [...base(), egressFrom('imds-block', [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['169.254.169.254/32'] } }] }]), np('shop', 'link-local', { podSelector: {}, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '169.254.0.0/16' } }] }] })];
+    const f = lint(readObjects(input), { profile: 'aws-vpc-cni', awsVersion: '1.19.0' }).filter((x) => x.ruleId === 'aws-except-across-rules');
+    expect(f).toHaveLength(1);
+    expect(f[0].object).toBe('NetworkPolicy shop/link-local');
+    expect(f[0].message).toContain('169.254.169.254/32 (excepted by NetworkPolicy shop/imds-block) is denied inside this policy\'s blocks too, for shop/web');
+    expect(f[0].message).toContain('closes shop/web -> 169.254.169.254 all ports');
+    expect(f[0].message).not.toContain('shop/db ->');
+    expect(f[0].message).toContain('policyendpoints_controller.go:445-505');
   });
 
   it('aws-host-network-peer: the node address of node-exporter reaches web on 8080, computed by the engine', () => {
