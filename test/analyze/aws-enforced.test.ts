@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { awsDivergences, awsPodIdentifier } from '../../src/analyze/aws-enforced.js';
 import { diffClusters } from '../../src/analyze/diff.js';
 import { compile } from '../../src/engine/engine.js';
-import type { Cluster, Endpoint, NamespaceInfo, PolicyObject, TierPeer, TierPolicy, TierRule } from '../../src/model/types.js';
+import type { Cluster, Endpoint, HostNetworkPod, NamespaceInfo, PolicyObject, TierPeer, TierPolicy, TierRule } from '../../src/model/types.js';
 import type { NetworkPolicyPeer } from '../../src/api/types.js';
 import { parseCIDR, parseIP } from '../../src/api/ip.js';
 
@@ -133,6 +133,44 @@ describe('aws-except-across-rules across policies: the rewritten cluster gives t
         const blocks = [a, ...bBlocks.map((cidr) => ({ cidr, except: [] }))];
         for (const ip of ADDRESSES) {
           expect(engine.verdict({ from: 'shop/web', to: ip, protocol: 'TCP', port: 80 }).allowed, `${JSON.stringify(blocks)} ${ip}`).toBe(awsEgressAllows(blocks, ip));
+        }
+      }),
+      { numRuns: 80 },
+    );
+  });
+});
+
+describe('aws-host-network-peer: the rewritten cluster admits exactly what AWS\'s controller writes', () => {
+  // The controller lists every pod of the peer's namespaces that its podSelector matches, hostNetwork ones included, and
+  // writes status.podIP (pkg/resolvers/endpoints.go:118-131): a hostNetwork pod's is its node's address.
+  const NS = ['monitoring', 'kube-system'];
+  const hostArb = fc.record({ ns: fc.constantFrom(...NS), app: fc.constantFrom('exporter', 'proxy'), node: fc.integer({ min: 1, max: 6 }) });
+  const peerArb = fc.record({ ns: fc.option(fc.constantFrom(...NS), { nil: undefined }), app: fc.option(fc.constantFrom('exporter', 'proxy'), { nil: undefined }) });
+  it('for generated hostNetwork pods and ingress peers, on every node address', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(hostArb, { maxLength: 5, selector: (h) => h.node }), peerArb, (hosts, peer) => {
+        const hostNetworkPods: HostNetworkPod[] = hosts.map((h, i) => ({ namespace: h.ns, name: `${h.app}-${i}`, labels: { app: h.app }, ips: [`10.0.50.${h.node}`], ports: [] }));
+        const peerObj: NetworkPolicyPeer = peer.ns === undefined && peer.app === undefined ? { podSelector: {} } : { ...(peer.ns ? { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': peer.ns } } } : {}), ...(peer.app ? { podSelector: { matchLabels: { app: peer.app } } } : {}) };
+        const policy: PolicyObject = { policy: { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'in', namespace: 'monitoring' }, spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [peerObj], ports: [{ port: 8080 }] }] } } };
+        const input: Cluster = {
+          namespaces: new Map(NS.map((n) => [n, nsInfo(n)])),
+          endpoints: [ep('monitoring', 'app', { app: 'app' }, '10.0.3.1')],
+          policies: [policy],
+          tierPolicies: [],
+          nodes: [],
+          services: [],
+          hostNetworkPods,
+        };
+        const written = new Set(
+          hostNetworkPods.filter((h) => (peer.ns ? h.namespace === peer.ns : h.namespace === 'monitoring') && (peer.app === undefined || h.labels.app === peer.app)).flatMap((h) => h.ips),
+        );
+        const found = awsDivergences(input).filter((d) => d.ruleId === 'aws-host-network-peer');
+        expect(found.length).toBe(written.size > 0 ? 1 : 0);
+        const engine = compile(found[0]?.enforced ?? input);
+        for (let n = 1; n <= 6; n++) {
+          const ip = `10.0.50.${n}`;
+          expect(engine.verdict({ from: ip, to: 'monitoring/app', protocol: 'TCP', port: 8080 }).allowed, ip).toBe(written.has(ip));
+          expect(engine.verdict({ from: ip, to: 'monitoring/app', protocol: 'TCP', port: 9090 }).allowed).toBe(false);
         }
       }),
       { numRuns: 80 },

@@ -366,6 +366,20 @@ describe('lint --profile aws-vpc-cni: the flows the engine finds on the cluster 
     expect(f[0].message).toContain('clusternetworkpolicy_resolver.go:280-305');
   });
 
+  it('aws-host-network-peer: no finding where AWS and Palisade agree, the node-exporter on web\'s own node (always admitted by both)', () => {
+    // aws/aws-network-policy-agent pkg/fwruleprocessor/fw_rule_processor.go:81-85 and 371-374: the node's own address is
+    // always allowed; the engine admits a pod's own node too. Only web is selected, and it runs on ip-10-0-50-7.
+    const onNode = base().map((o) => ((o.metadata as { name: string }).name === 'web' ? { ...o, status: { ...(o.status as Obj), hostIP: '10.0.50.7' } } : o));
+    expect(aws([...onNode, ...MONITORING, ingressTo('scrape', [{ from: [MONITORING_NS], ports: [{ port: 8080 }] }])], 'aws-host-network-peer')).toEqual([]);
+  });
+
+  it('a policy that selects only a hostNetwork pod: AWS skips it (controller endpoints.go:300-305, agent policyendpoints_controller.go:645-649), and so does Palisade', () => {
+    const input = [...base(), ...MONITORING, np('monitoring', 'exporter-in', { podSelector: { matchLabels: { app: 'node-exporter' } }, policyTypes: ['Ingress'] })];
+    const all = lint(readObjects(input), { profile: 'aws-vpc-cni' });
+    expect(all.filter((f) => f.ruleId === 'policy-selects-nothing').map((f) => f.object)).toEqual(['NetworkPolicy monitoring/exporter-in']);
+    expect(all.filter((f) => f.ruleId.startsWith('aws-') && f.object === 'NetworkPolicy monitoring/exporter-in')).toEqual([]);
+  });
+
   it('aws-shared-pod-identifier: redis-in applies to redis-client too and lets ops reach it on 6379', () => {
     const f = aws([...base(), ...REDIS, client('redis-client'), REDIS_IN], 'aws-shared-pod-identifier');
     expect(f).toHaveLength(1);
