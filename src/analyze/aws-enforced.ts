@@ -250,15 +250,24 @@ function crossPolicyExceptDivergences(cluster: Cluster): Divergence[] {
   for (const dir of ['ingress', 'egress'] as const) {
     const applying = cluster.policies.map((o) => effectivePolicyTypes(o.policy.spec).includes(dir === 'ingress' ? 'Ingress' : 'Egress'));
     const selected = cluster.policies.map((o, i) => (applying[i] ? cluster.endpoints.filter((ep) => selects(o, ep)) : []));
+    const selectedIds = selected.map((eps) => new Set(eps.map((ep) => ep.id)));
+    // Only policies with an except can add one elsewhere; per pod, the indices of those selecting it.
+    const withExcept = new Map<string, number[]>();
+    cluster.policies.forEach((o, j) => {
+      if (!applying[j] || peersOf(o.policy, dir).flatMap(exceptsOf).length === 0) return;
+      for (const ep of selected[j]) withExcept.set(ep.id, [...(withExcept.get(ep.id) ?? []), j]);
+    });
+    if (withExcept.size === 0) continue;
     cluster.policies.forEach((o, index) => {
       if (!applying[index] || blockCIDRs(o.policy, dir).length === 0) return;
       const mine = new Set(peersOf(o.policy, dir).flatMap(exceptsOf));
       // Per pod of this policy: the excepts of the other policies selecting it that the agent makes deny entries.
       const groups = new Map<string, { denied: string[]; pods: Endpoint[]; from: Set<number> }>();
       for (const ep of selected[index]) {
-        const others = cluster.policies.map((_, j) => j).filter((j) => j !== index && selected[j].includes(ep));
+        const others = (withExcept.get(ep.id) ?? []).filter((j) => j !== index);
         if (others.length === 0) continue;
-        const entries = new Set([...blockCIDRs(o.policy, dir), ...others.flatMap((j) => blockCIDRs(cluster.policies[j].policy, dir))]);
+        // Every CIDR the pod's rules write (of every policy selecting it) is an entry, and an except equal to one is not denied.
+        const entries = new Set(cluster.policies.flatMap((q, j) => (selectedIds[j].has(ep.id) ? blockCIDRs(q.policy, dir) : [])));
         const from = new Set<number>();
         const found = new Set<string>();
         for (const j of others) {
