@@ -576,19 +576,34 @@ export function awsPodIdentifier(name: string, namespace: string): string {
   return `${cut >= 0 ? n.slice(0, cut) : n}@${namespace}`;
 }
 
+/**
+ * The identifier of an endpoint's pods: a Pod's own; a workload's from how its controller names pods (`<name>-<suffix>`
+ * for StatefulSet, DaemonSet, ReplicaSet, ReplicationController and Job, so `<name>`); none for a Deployment or CronJob,
+ * whose pods carry a hash of the template or a schedule time no other object shares.
+ */
+/** A pod by its name, a workload as `the pods of Kind name`. */
+function podsName(ep: Endpoint): string {
+  return ep.kind === 'Pod' ? ep.name : `the pods of ${ep.kind} ${ep.name}`;
+}
+
+function identifierOf(ep: Endpoint): string | undefined {
+  if (ep.kind === 'Pod') return awsPodIdentifier(ep.name, ep.namespace);
+  if (ep.kind === 'Deployment' || ep.kind === 'CronJob') return undefined;
+  return `${ep.name.replace(/\./g, '_')}@${ep.namespace}`;
+}
+
 function sharedIdentifierDivergences(cluster: Cluster): Divergence[] {
   const groups = new Map<string, Endpoint[]>();
   for (const ep of cluster.endpoints) {
-    if (ep.kind !== 'Pod') continue;
-    const id = awsPodIdentifier(ep.name, ep.namespace);
-    groups.set(id, [...(groups.get(id) ?? []), ep]);
+    const id = identifierOf(ep);
+    if (id !== undefined) groups.set(id, [...(groups.get(id) ?? []), ep]);
   }
   const shared = [...groups].filter(([, eps]) => eps.length > 1);
   if (shared.length === 0) return [];
   const labelled = (ids: ReadonlySet<string>): Cluster => ({
     ...cluster,
     endpoints: cluster.endpoints.map((ep) => {
-      const id = ep.kind === 'Pod' ? awsPodIdentifier(ep.name, ep.namespace) : undefined;
+      const id = identifierOf(ep);
       return id !== undefined && ids.has(id) ? { ...ep, labels: { ...ep.labels, [POD_IDENTIFIER_LABEL]: id } } : ep;
     }),
   });
@@ -597,7 +612,7 @@ function sharedIdentifierDivergences(cluster: Cluster): Divergence[] {
     const nodes = new Set(eps.map((e) => e.nodeName));
     const where = nodes.size > 1 && !nodes.has(undefined) ? ' (on different nodes: a pod gets the shared rules when it is the first of its identifier to start on its node after the policy)' : '';
     return {
-      text: `the AWS agent keys BPF maps by the pod name without its last "-" segment: ${[...picked, ...others].map((e) => e.name).join(', ')} share the identifier ${id}, so the rules meant for ${picked.map((e) => e.name).join(', ')} also apply to ${others.map((e) => e.name).join(', ')}${where}`,
+      text: `the AWS agent keys BPF maps by the pod name without its last "-" segment: ${[...picked, ...others].map(podsName).join(', ')} share the identifier ${id}, so the rules meant for ${picked.map(podsName).join(', ')} also apply to ${others.map(podsName).join(', ')}${where}`,
       others,
     };
   };
@@ -618,7 +633,7 @@ function sharedIdentifierDivergences(cluster: Cluster): Divergence[] {
         path: ['spec', 'podSelector'],
         what: text,
         evidence: AWS_EVIDENCE.podIdentifier,
-        rewrite: `rename ${others.map((e) => e.name).join(', ')} (or run ${others.length === 1 ? 'it' : 'them'} from its own controller) so that no pod outside the policy's selection shares the identifier ${id}`,
+        rewrite: `rename ${others.map(podsName).join(', ')} (or run ${others.length === 1 ? 'it' : 'them'} from its own controller) so that no pod outside the policy's selection shares the identifier ${id}`,
         enforced: { ...base, policies: [...base.policies.slice(0, index + 1), copy, ...base.policies.slice(index + 1)] },
         baseline: base,
       });
@@ -639,7 +654,7 @@ function sharedIdentifierDivergences(cluster: Cluster): Divergence[] {
         path: ['spec', 'subject'],
         what: text,
         evidence: AWS_EVIDENCE.podIdentifierCluster,
-        rewrite: `rename ${others.map((e) => e.name).join(', ')} so that no pod outside the policy's subject shares the identifier ${id}`,
+        rewrite: `rename ${others.map(podsName).join(', ')} so that no pod outside the policy's subject shares the identifier ${id}`,
         enforced: { ...base, tierPolicies: [...base.tierPolicies.slice(0, index + 1), copy, ...base.tierPolicies.slice(index + 1)] },
         baseline: base,
       });

@@ -407,6 +407,18 @@ describe('lint --profile aws-vpc-cni: the flows the engine finds on the cluster 
     expect(f[0].message).toContain('clusterpolicyendpoints_controller.go:183-195');
   });
 
+  it('aws-shared-pod-identifier from manifests alone: a StatefulSet redis and a Pod redis-client, without any pod status', () => {
+    const sts = { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'redis', namespace: 'shop' }, spec: { serviceName: 'redis', selector: { matchLabels: { app: 'redis' } }, template: { metadata: { labels: { app: 'redis' } }, spec: { containers: [{ name: 'redis', image: 'redis:7', ports: [{ containerPort: 6379 }] }] } } } };
+    const debug = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'redis-client', namespace: 'shop', labels: { run: 'redis-client' } }, spec: { containers: [{ name: 'c', image: 'redis:7' }] } };
+    const f = aws([...base(), sts, debug, REDIS_IN], 'aws-shared-pod-identifier');
+    expect(f).toHaveLength(1);
+    expect(f[0].message).toContain('the pods of StatefulSet redis, redis-client share the identifier redis@shop');
+    expect(f[0].message).toContain('opens ops/prom -> shop/redis-client TCP 6379');
+    // A Deployment's pods are <name>-<template hash>-<suffix>: nothing else shares their identifier.
+    const deploy = { ...sts, kind: 'Deployment', spec: { selector: sts.spec.selector, template: sts.spec.template } };
+    expect(aws([...base(), deploy, debug, REDIS_IN], 'aws-shared-pod-identifier')).toEqual([]);
+  });
+
   it('aws-shared-pod-identifier: replicas of one ReplicaSet share an identifier and the same policies: nothing to report', () => {
     const replicas = ['x2x9k', 'p8q7r'].map((s, i) => pod('shop', `api-7d9f8c5b4-${s}`, { labels: { app: 'api' }, ip: `10.0.1.${40 + i}` }));
     const input = [...base(), ...replicas, np('shop', 'api-in', { podSelector: { matchLabels: { app: 'api' } }, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: web }] }] })];
