@@ -24,16 +24,15 @@
  *   and write `status.podIP`; only the policy's own pods skip hostNetwork ones, 300–305);
  * - the agent keys a pod's BPF maps by the pod's name without its last `-` segment plus its namespace
  *   (`pkg/utils/utils.go` 177–188): pods whose names collapse to one identifier share one map, filled from the
- *   PolicyEndpoints of every pod with that identifier (`controllers/policyendpoints_controller.go` 445–505, 636–657),
- *   and a pod that starts later is attached to it (`pkg/rpc/rpc_handler.go` 83–142).
+ *   PolicyEndpoints of every pod with that identifier (`controllers/policyendpoints_controller.go` 445–505, 636–657;
+ *   ClusterPolicyEndpoints alike, `controllers/clusterpolicyendpoints_controller.go` 183–195, 436–450), and a pod that
+ *   starts later is attached to it (`pkg/rpc/rpc_handler.go` 83–142).
  */
-import { parseCIDR } from '../api/ip.js';
+import { familyMax, parseCIDR, parseIP } from '../api/ip.js';
 import type { NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort } from '../api/types.js';
-import { familyMax } from '../api/ip.js';
 import type { Cluster, Endpoint, HostNetworkPod, PolicyObject, TierPeer, TierPolicy, TierPort, TierRule } from '../model/types.js';
 import { matchesSelector } from '../engine/selector.js';
 import { effectivePolicyTypes, tierOrder } from '../engine/semantics.js';
-import { parseIP } from '../api/ip.js';
 import type { PathSegment, SourcePos } from '../api/diagnostics.js';
 
 /** The AWS source locations each divergence rests on (repository, path, lines). */
