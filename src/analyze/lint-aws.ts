@@ -25,7 +25,7 @@ const PEERS = { ingress: 'from', egress: 'to' } as const;
 function enforcementDivergences(ctx: LintContext): Finding[] {
   const out: Finding[] = [];
   for (const d of awsDivergences(ctx.cluster, ctx.options.awsVersion !== undefined ? { awsVersion: ctx.options.awsVersion } : {})) {
-    const diff = diffClusters(ctx.cluster, d.enforced);
+    const diff = diffClusters(d.baseline ?? ctx.cluster, d.enforced);
     const changes = [...diff.opened.map((c) => ({ c, sign: 'opens' })), ...diff.closed.map((c) => ({ c, sign: 'closes' }))];
     if (changes.length === 0) continue;
     const shown = changes.slice(0, 3).map(({ c, sign }) => `${sign} ${c.from} -> ${c.to} ${describePorts(c)}`);
@@ -113,7 +113,7 @@ function standalonePod(ctx: LintContext): Finding[] {
         ep.source,
         `Pod ${ep.namespace}/${ep.name}`,
         ['metadata'],
-        `pod ${ep.id} has no ownerReferences, and the AWS network policy agent does not enforce ${by} on standalone pods`,
+        `pod ${ep.id} has no ownerReferences and is selected by ${by}; AWS supports policies only on pods of a controller, because the agent shares one set of rules between the pods whose names differ only after the last "-" (aws/aws-network-policy-agent#327; pkg/utils/utils.go:177-188), which only a controller's naming keeps apart (aws-shared-pod-identifier reports the pods that do share)`,
         'run it from a Deployment, StatefulSet, Job or other controller so the agent enforces its policies',
       ),
     );
@@ -213,6 +213,9 @@ export const awsChecks: Readonly<Record<string, (ctx: LintContext) => Finding[]>
   'aws-egress-named-port-dropped': enforcementDivergences,
   'aws-except-across-rules': enforcementDivergences,
   'aws-rule-order-ignored': enforcementDivergences,
+  'aws-priority-tie': enforcementDivergences,
+  'aws-host-network-peer': enforcementDivergences,
+  'aws-shared-pod-identifier': enforcementDivergences,
   'aws-too-many-ports': tooManyPorts,
   'aws-standalone-pod': standalonePod,
   'aws-service-port-mismatch': servicePortMismatch,

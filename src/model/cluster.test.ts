@@ -93,6 +93,10 @@ describe('endpoints', () => {
     expect(d.map(formatDiagnostic)).toEqual([
       `${F}lifecycle.yaml:7:3: note: Pod monitoring/node-exporter: uses hostNetwork: it is not a pod-network endpoint, and no policy selects it`,
     ]);
+    // Kept aside for the AWS profile, whose controller writes a hostNetwork pod's IP (its node's) for a peer selecting it.
+    expect(c.hostNetworkPods?.map(({ source: _s, ...h }) => h)).toEqual([
+      { namespace: 'monitoring', name: 'node-exporter', labels: {}, ips: ['10.0.0.11'], ports: [{ port: 9100, protocol: 'TCP' }] },
+    ]);
   });
 
   it('leaves out a hostNetwork workload with a note at its template field', () => {

@@ -16,6 +16,7 @@ import type {
   Cluster,
   Endpoint,
   EndpointPort,
+  HostNetworkPod,
   NamespaceInfo,
   NodeInfo,
   PolicyObject,
@@ -54,8 +55,9 @@ type EndpointDraft = Omit<Endpoint, 'id'>;
 /**
  * Resolves loaded objects into a {@link Cluster}.
  *
- * - Every Pod is an endpoint (except Succeeded/Failed ones and hostNetwork ones, the latter with a note); every workload
- *   is one representative endpoint with its pod template's labels and container ports and no IPs.
+ * - Every Pod is an endpoint (except Succeeded/Failed ones and hostNetwork ones, the latter with a note and kept in
+ *   `hostNetworkPods`); every workload is one representative endpoint with its pod template's labels and container
+ *   ports and no IPs.
  * - Endpoint ids are `namespace/name`; when two endpoints share one, both get `[Kind]` (`shop/web[Pod]`).
  * - Every namespace has `kubernetes.io/metadata.name`; a namespace only referenced by objects exists `implicit`.
  * - Of two objects of the same kind, namespace and name the last one is used, with a note (as `kubectl apply` of both
@@ -80,6 +82,7 @@ export function buildCluster(
   const tierPolicies: TierPolicy[] = [];
   const nodes: NodeInfo[] = [];
   const services: ServiceInfo[] = [];
+  const hostNetworkPods: HostNetworkPod[] = [];
 
   // `kubectl apply` of the same object twice keeps the last one: find it first.
   const keyOf = (doc: LoadedDocument, kind: ReadKind): string => `${kind}\u0000${isClusterScoped(kind) ? '' : doc.namespace || defaultNamespace}\u0000${doc.name ?? ''}`;
@@ -140,8 +143,10 @@ export function buildCluster(
       }
       case 'Pod': {
         const draft = podEndpoint(doc.name, namespace, v, doc.pos);
-        if (draft === 'hostNetwork') diagnostics.push(hostNetworkNote(doc, object));
-        else if (draft) drafts.push(draft);
+        if (draft && 'hostNetwork' in draft) {
+          diagnostics.push(hostNetworkNote(doc, object));
+          hostNetworkPods.push(draft.hostNetwork);
+        } else if (draft) drafts.push(draft);
         break;
       }
       case 'ApplicationNetworkPolicy': {
@@ -212,6 +217,7 @@ export function buildCluster(
     tierPolicies,
     nodes,
     services,
+    ...(hostNetworkPods.length > 0 ? { hostNetworkPods } : {}),
   };
   return { cluster, diagnostics };
 }
@@ -266,18 +272,29 @@ function isReadKind(kind: string): kind is ReadKind {
 
 // ---------------------------------------------------------------- endpoints
 
-function podEndpoint(name: string, namespace: string, v: JsonObject, source: SourcePos): EndpointDraft | 'hostNetwork' | undefined {
+function podEndpoint(name: string, namespace: string, v: JsonObject, source: SourcePos): EndpointDraft | { hostNetwork: HostNetworkPod } | undefined {
   const spec = field(v, 'spec');
   const status = field(v, 'status');
   const phase = status?.phase;
   if (phase === 'Succeeded' || phase === 'Failed') return undefined;
-  if (spec?.hostNetwork === true) return 'hostNetwork';
   const metadata = field(v, 'metadata');
   const owners = metadata?.ownerReferences;
   const rawIPs = Array.isArray(status?.podIPs)
     ? status.podIPs.map((p) => (isJsonObject(p) && typeof p.ip === 'string' ? p.ip : undefined))
     : [typeof status?.podIP === 'string' ? status.podIP : undefined];
   const ips = unique(rawIPs.map((ip) => (ip === undefined ? undefined : canonicalIP(ip))).filter(isString));
+  if (spec?.hostNetwork === true) {
+    const hostNetwork: HostNetworkPod = {
+      namespace,
+      name,
+      labels: labelsOf(metadata),
+      ips,
+      ports: containerPorts(spec),
+      ...(typeof spec?.nodeName === 'string' ? { nodeName: spec.nodeName } : {}),
+      source,
+    };
+    return { hostNetwork };
+  }
   const hostIP = typeof status?.hostIP === 'string' ? canonicalIP(status.hostIP) : undefined;
   return {
     kind: 'Pod',

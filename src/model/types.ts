@@ -43,6 +43,22 @@ export interface Endpoint {
   readonly source?: SourcePos;
 }
 
+/**
+ * A Running (or Pending) Pod with `hostNetwork: true`. It is not an endpoint: no policy selects it and Palisade's peers
+ * never match it. It is kept for the AWS profile, whose controller writes such a pod's IP (its node's address) for a
+ * peer that selects it.
+ */
+export interface HostNetworkPod {
+  readonly namespace: string;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** `status.podIPs` (the node's addresses), canonical; empty when the status has none. */
+  readonly ips: readonly string[];
+  readonly ports: readonly EndpointPort[];
+  readonly nodeName?: string;
+  readonly source?: SourcePos;
+}
+
 /** A NetworkPolicy with where it came from. */
 export interface PolicyObject {
   /** For an AWS ApplicationNetworkPolicy: its spec read as a NetworkPolicy's (egress peers may carry `domainNames`). */
@@ -149,4 +165,6 @@ export interface Cluster {
    * peer matches the addresses of the names it matches; without an answer for any of its names it fails closed.
    */
   readonly dns?: ReadonlyMap<string, readonly string[]>;
+  /** The hostNetwork Pods read (absent when there are none); see {@link HostNetworkPod}. */
+  readonly hostNetworkPods?: readonly HostNetworkPod[];
 }
