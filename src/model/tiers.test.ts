@@ -125,7 +125,8 @@ describe('peers', () => {
     },
     { name: 'networks → cidrs', peer: { networks: ['10.0.0.0/8', 'fd00::/8'] }, want: { kind: 'networks', cidrs: ['10.0.0.0/8', 'fd00::/8'] } },
     { name: 'nodes → node selector', peer: { nodes: sel }, want: { kind: 'nodes', nodeSelector: sel } },
-    { name: 'domainNames → unsupported', peer: { domainNames: ['example.com'] }, want: { kind: 'unsupported', what: 'domainNames' } },
+    { name: 'domainNames → unsupported, keeping its names for DNS answers', peer: { domainNames: ['example.com'] }, want: { kind: 'unsupported', what: 'domainNames', domainNames: ['example.com'] } },
+    { name: 'domainNames in an ingress peer → unsupported, without names', peer: { domainNames: ['example.com'] }, direction: 'ingress', want: { kind: 'unsupported', what: 'domainNames' } },
     { name: 'an unknown field → unsupported', peer: { services: {} }, want: { kind: 'unsupported', what: 'services' } },
     { name: 'no field → unsupported', peer: {}, want: { kind: 'unsupported', what: 'a peer with no field set' } },
     {

@@ -184,6 +184,10 @@ function peerOf(raw: unknown, known: ReadonlySet<string>): TierPeer {
   if (fields.length !== 1) return { kind: 'unsupported', what: `a peer with ${describeFields(fields)}` };
   const field = fields[0];
   const value = raw[field];
+  // An egress domainNames peer stays unsupported (it fails closed) but keeps its names: DNS answers (`--resolve`) match it.
+  if (field === 'domainNames' && known === EGRESS_PEER_FIELDS && Array.isArray(value) && value.every((d): d is string => typeof d === 'string')) {
+    return { kind: 'unsupported', what: 'domainNames', domainNames: value };
+  }
   if (!known.has(field)) return { kind: 'unsupported', what: field };
   switch (field) {
     case 'namespaces':

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/engine/engine.js';
 import type { Protocol } from '../../src/api/types.js';
+import { withDnsAnswers } from '../../src/model/aws.js';
 import { clusterFromYaml, namespace, pod } from '../support/cluster.js';
 
 const TOPOLOGY =
@@ -139,6 +140,32 @@ describe('admin and baseline tiers', () => {
           expect(decided.summary).toMatch(summary);
         }
       }
+    });
+  }
+});
+
+describe('domainNames peers of the upstream kinds (network-policy-api DomainName: egress only, Allow/Accept rules)', () => {
+  const input = (kind: 'AdminNetworkPolicy' | 'ClusterNetworkPolicy') =>
+    kind === 'ClusterNetworkPolicy'
+      ? cnp('fqdn', 'Admin', 10, `${subjectRed}\negress: [{action: Accept, to: [{domainNames: ["*.example.com"]}]}, {action: Deny, to: [{networks: [0.0.0.0/0]}]}]`)
+      : `apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: fqdn}
+spec:
+  priority: 10
+  ${subjectRed}
+  egress: [{action: Allow, to: [{domainNames: ["*.example.com"]}]}, {action: Deny, to: [{networks: [0.0.0.0/0]}]}]
+---
+`;
+  for (const kind of ['AdminNetworkPolicy', 'ClusterNetworkPolicy'] as const) {
+    it(`${kind}: without a DNS answer the Allow rule matches nothing; with one (--resolve) it matches the answered address only`, () => {
+      const cluster = clusterFromYaml(TOPOLOGY + input(kind));
+      const flow = { from: 'red/web', to: '203.0.113.7', protocol: 'TCP', port: 443 } as const;
+      expect(compile(cluster).allows(flow)).toBe(false);
+      const answered = compile(withDnsAnswers(cluster, [['api.example.com', '203.0.113.7']]));
+      expect(answered.verdict(flow).egress.summary).toMatch(/Admin tier, fqdn rule 0 Allow/);
+      expect(answered.allows(flow)).toBe(true);
+      expect(answered.allows({ ...flow, to: '203.0.113.8' })).toBe(false);
     });
   }
 });
