@@ -775,8 +775,13 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
   const pods = [...input.pods].sort((a, b) => (a.ifname < b.ifname ? -1 : a.ifname > b.ifname ? 1 : 0));
   // What a pod's entries lead to depends only on its wholes (and the owners of their sets): a pod whose wholes are the
   // same objects as in an earlier compile takes its chains, sets and log tags from then, unbuilt.
-  const ownersOf = (selecting: readonly PolicyEndpoint[]) =>
-    selecting.map((pe) => `${owners.get(memory.peers(entriesOf(pe, 'ingress'))) ?? ''}|${owners.get(memory.peers(entriesOf(pe, 'egress'))) ?? ''}`).join('\n');
+  const ownerPairs = new Map<PolicyEndpoint, string>();
+  const ownerPair = (pe: PolicyEndpoint) => {
+    let o = ownerPairs.get(pe);
+    if (o === undefined) ownerPairs.set(pe, (o = `${owners.get(memory.peers(entriesOf(pe, 'ingress'))) ?? ''}|${owners.get(memory.peers(entriesOf(pe, 'egress'))) ?? ''}`));
+    return o;
+  };
+  const ownersOf = (selecting: readonly PolicyEndpoint[]) => selecting.map(ownerPair).join('\n');
   for (const pod of pods) {
     const selecting = peIndex(pod);
     const tiered = cpeIndex(pod);

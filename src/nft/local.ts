@@ -162,17 +162,31 @@ export function localView(pes: readonly PolicyEndpoint[], cpes: readonly Cluster
   return { policyEndpoints: groupsSelecting(pes, pes.map(record), keys), clusterPolicyEndpoints: groupsSelecting(cpes, cpes.map(record), keys) };
 }
 
+/** The local pods an object lists by IP, each with the name it gives it: `ip=namespace/name,…`. */
+function localListings(r: Rec, keys: PodKeys): string {
+  const hits = hitsOf(r, keys);
+  if (hits.length === 0) return '';
+  return hits.map((ip) => {
+    const l = listingOf(r, ip);
+    return l ? `${ip}=${l.namespace}/${l.name}` : '';
+  }).join(',');
+}
+
+function listingOf(r: Rec, ip: string): { readonly name: string; readonly namespace: string } | undefined {
+  if (!r.byIP) {
+    r.byIP = new Map();
+    for (const l of r.sel.listed) if (!r.byIP.has(l.ip)) r.byIP.set(l.ip, l);
+  }
+  return r.byIP.get(ip);
+}
+
 function nameFrom(pods: readonly LocalPod[], recs: readonly Rec[], keys: PodKeys): LocalPod[] {
   const names = new Map<string, { name: string; namespace: string }>();
   for (const r of recs) {
     const hits = hitsOf(r, keys);
     if (hits.length === 0) continue;
-    if (!r.byIP) {
-      r.byIP = new Map();
-      for (const l of r.sel.listed) if (!r.byIP.has(l.ip)) r.byIP.set(l.ip, l);
-    }
     for (const ip of hits) {
-      const l = r.byIP.get(ip);
+      const l = listingOf(r, ip);
       if (l && !names.has(ip)) names.set(ip, l);
     }
   }
@@ -249,12 +263,14 @@ export class NodeViewer {
       if (peChanged.length === 0 && cpeChanged.length === 0 && samePodsAsLast) return last.result;
       // The pods' names come from the objects listing their IPs, in order: when no changed object listed or lists a
       // local pod's IP, and the pods are the same, the names are too.
-      const listedBefore = peChanged.some((i) => last.pes.byIP[i]) || cpeChanged.some((i) => last.cpes.byIP[i]);
+      // A changed object that lists the same local pods under the same names as before (a policy gained a remote
+      // pod, say) changes no name.
+      const before = [...peChanged.map((i) => last.pes.recs[i]), ...cpeChanged.map((i) => last.cpes.recs[i])];
       const pe = update(last.pes, pes, peChanged, keysA, last.keysB);
       const cpe = update(last.cpes, cpes, cpeChanged, keysA, last.keysB);
-      const listedAfter = peChanged.some((i) => pe.byIP[i]) || cpeChanged.some((i) => cpe.byIP[i]);
+      const after = [...peChanged.map((i) => pe.recs[i]), ...cpeChanged.map((i) => cpe.recs[i])];
       const named =
-        !listedBefore && !listedAfter && samePodsAsLast
+        samePodsAsLast && before.every((r, k) => localListings(r, keysA) === localListings(after[k], keysA))
           ? last.named
           : nameFrom(pods, [...indicesOf(pe.byIP).map((i) => pe.recs[i]), ...indicesOf(cpe.byIP).map((i) => cpe.recs[i])], keysA);
       if (named === last.named || samePods(named, last.named)) {
