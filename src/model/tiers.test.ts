@@ -125,7 +125,7 @@ describe('peers', () => {
     },
     { name: 'networks → cidrs', peer: { networks: ['10.0.0.0/8', 'fd00::/8'] }, want: { kind: 'networks', cidrs: ['10.0.0.0/8', 'fd00::/8'] } },
     { name: 'nodes → node selector', peer: { nodes: sel }, want: { kind: 'nodes', nodeSelector: sel } },
-    { name: 'domainNames → unsupported', peer: { domainNames: ['example.com'] }, want: { kind: 'unsupported', what: 'domainNames' } },
+    { name: 'domainNames → unsupported, keeping its names', peer: { domainNames: ['example.com'] }, want: { kind: 'unsupported', what: 'domainNames', domainNames: ['example.com'] } },
     { name: 'an unknown field → unsupported', peer: { services: {} }, want: { kind: 'unsupported', what: 'services' } },
     { name: 'no field → unsupported', peer: {}, want: { kind: 'unsupported', what: 'a peer with no field set' } },
     {
@@ -153,7 +153,7 @@ describe('peers', () => {
       expect(problems).toEqual([
         {
           path: ['spec', direction ?? 'egress', 0, peerField, 0],
-          message: `peer not evaluated by Palisade (${want.what}): it fails closed, so for Deny it matches all traffic`,
+          message: `peer not evaluated by Palisade (${want.what}): it fails closed${'domainNames' in want ? ' unless a DNS answer (why --resolve NAME=IP) gives one of its names addresses' : ''}, so for Deny it matches all traffic`,
           severity: 'warning',
         },
       ]);
@@ -166,7 +166,7 @@ describe('peers', () => {
     const { policy, problems } = normalize(anp({ egress: [{ action: 'Allow', to: [{ domainNames: ['example.com'] }] }] }));
     expect(policy).toBeDefined();
     expect(problems.map((p) => p.message)).toEqual([
-      'peer not evaluated by Palisade (domainNames): it fails closed, so for Allow it matches no traffic',
+      'peer not evaluated by Palisade (domainNames): it fails closed unless a DNS answer (why --resolve NAME=IP) gives one of its names addresses, so for Allow it matches no traffic',
     ]);
   });
 

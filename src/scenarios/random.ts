@@ -169,7 +169,47 @@ const tierRuleArb = (kind: TierKindChoice, dir: 'ingress' | 'egress', aws = fals
       return numeric.length > 0 ? { ...r, ports: numeric } : { action: r.action, peers: r.peers };
     });
 
+/**
+ * A rule of AWS's own ClusterNetworkPolicy (networking.k8s.aws): its egress peers are namespaces, pods, networks and
+ * domainNames (no nodes), and domainNames only in Accept rules (a CEL rule of the CRD).
+ */
+const awsTierRuleArb = (dir: 'ingress' | 'egress'): fc.Arbitrary<TierRule> =>
+  fc.constantFrom('Allow' as const, 'Deny' as const, 'Pass' as const).chain((action) => {
+    const domains = domainNamesArb.map((domainNames): TierPeer => ({ kind: 'unsupported' as const, what: 'domainNames', domainNames }));
+    const address = action === 'Allow' ? fc.oneof({ weight: 1, arbitrary: networksPeerArb }, { weight: 2, arbitrary: domains }) : networksPeerArb;
+    return fc
+      .record(
+        {
+          action: fc.constant(action),
+          peers: fc.array(dir === 'ingress' ? podsPeerArb : fc.oneof({ weight: 3, arbitrary: podsPeerArb }, { weight: 2, arbitrary: address }), { minLength: 1, maxLength: 2 }),
+          ports: fc.array(tierPortArb, { minLength: 1, maxLength: 2 }),
+        },
+        { requiredKeys: ['action', 'peers'] },
+      )
+      .map((r) => {
+        if (!r.ports || r.peers.every((p) => p.kind === 'pods')) return r;
+        const numeric = r.ports.filter((p) => p.kind === 'range');
+        return numeric.length > 0 ? { ...r, ports: numeric } : { action: r.action, peers: r.peers };
+      });
+  });
+
+/** AWS's own ClusterNetworkPolicy: either tier, priority, a subject, AWS's rules. */
+const awsTierPolicyArb = (name: string): fc.Arbitrary<TierPolicy> =>
+  fc.record({
+    tier: fc.constantFrom('Admin' as const, 'Baseline' as const),
+    name: fc.constant(name),
+    priority: fc.integer({ min: 0, max: 3 }),
+    kind: fc.constant('ClusterNetworkPolicy'),
+    group: fc.constant('networking.k8s.aws' as const),
+    subject: fc.record({ namespaceSelector: nsSelectorArb, podSelector: selectorArb }, { requiredKeys: ['namespaceSelector'] }),
+    ingress: fc.array(awsTierRuleArb('ingress'), { maxLength: 3 }),
+    egress: fc.array(awsTierRuleArb('egress'), { maxLength: 3 }),
+  });
+
 const tierPolicyArb = (name: string, kinds: readonly TierKindChoice[], aws = false): fc.Arbitrary<TierPolicy> =>
+  aws ? fc.oneof({ weight: 1, arbitrary: awsTierPolicyArb(name) }, { weight: 2, arbitrary: upstreamTierPolicyArb(name, kinds, true) }) : upstreamTierPolicyArb(name, kinds, false);
+
+const upstreamTierPolicyArb = (name: string, kinds: readonly TierKindChoice[], aws: boolean): fc.Arbitrary<TierPolicy> =>
   fc.constantFrom(...kinds).chain((kind) =>
     (kind === 'ClusterNetworkPolicy' ? fc.constantFrom('Admin' as const, 'Baseline' as const) : fc.constant(kind === 'AdminNetworkPolicy' ? ('Admin' as const) : ('Baseline' as const))).chain((tier) =>
       fc.record({
@@ -180,9 +220,7 @@ const tierPolicyArb = (name: string, kinds: readonly TierKindChoice[], aws = fal
         subject: fc.record({ namespaceSelector: nsSelectorArb, podSelector: selectorArb }, { requiredKeys: ['namespaceSelector'] }),
         ingress: fc.array(tierRuleArb(kind, 'ingress', aws), { maxLength: 3 }),
         egress: fc.array(tierRuleArb(kind, 'egress', aws), { maxLength: 3 }),
-        // AWS's own ClusterNetworkPolicy (networking.k8s.aws): an unanswered domainNames peer matches nothing by itself.
-        group: aws && kind === 'ClusterNetworkPolicy' ? fc.constantFrom<'networking.k8s.aws' | undefined>(undefined, 'networking.k8s.aws') : fc.constant(undefined),
-      }).map(({ group, ...p }): TierPolicy => (group ? { ...p, group } : p)),
+      }),
     ),
   );
 
