@@ -266,6 +266,8 @@ export function clusterArb(opts: RandomScenarioOptions = {}): fc.Arbitrary<Clust
       // Drawn only for AWS scenarios, so the other scenarios (and the lab's seeded samples) stay as they were.
       anp: opts.aws ? fc.array(fc.boolean(), { minLength: maxPolicies, maxLength: maxPolicies }) : fc.constant([] as boolean[]),
       dns: opts.aws ? fc.array(fc.tuple(fc.constantFrom(...DNS_NAMES), fc.constantFrom(...DNS_ADDRESSES)), { maxLength: 3 }) : fc.constant([] as [string, string][]),
+      // AWS's kinds may take the name of the first upstream policy (np0 in its namespace, the first tier policy's).
+      alias: opts.aws ? fc.array(fc.boolean(), { minLength: maxPolicies + 3, maxLength: maxPolicies + 3 }) : fc.constant([] as boolean[]),
     })
     .chain((r) =>
       fc.record({
@@ -297,12 +299,23 @@ export function clusterArb(opts: RandomScenarioOptions = {}): fc.Arbitrary<Clust
         };
       });
       const nodes: NodeInfo[] = NODE_ADDRESSES.map((address, i) => ({ name: `node${i}`, labels: (i === 0 && base.nodeZone ? { zone: 'one' } : {}) as Record<string, string>, addresses: [address] }));
-      const policyObjects: PolicyObject[] = policies.map((policy, i) =>
-        opts.aws === true && base.anp[i] ? { policy, kind: 'ApplicationNetworkPolicy', group: 'networking.k8s.aws' } : { policy },
-      );
+      const policyObjects: PolicyObject[] = policies.map((policy, i) => {
+        if (!(opts.aws === true && base.anp[i])) return { policy };
+        // An ApplicationNetworkPolicy named as the NetworkPolicy np0 in its namespace: each keeps its own objects.
+        const first = policies[0];
+        const renamed = i > 0 && base.alias[i] && !base.anp[0] ? { ...policy, metadata: { ...policy.metadata, name: first.metadata.name, namespace: first.metadata.namespace } } : policy;
+        return { policy: renamed, kind: 'ApplicationNetworkPolicy', group: 'networking.k8s.aws' };
+      });
+      // AWS's ClusterNetworkPolicy named as the first tier policy when that one is of another kind or group.
+      const tierPolicies: TierPolicy[] = [];
+      tiers.forEach((t, i) => {
+        const first = tiers[0];
+        const alias = i > 0 && t.group !== undefined && base.alias[maxPolicies + i] && first.group === undefined;
+        tierPolicies.push(alias && !tierPolicies.some((o) => o.group && o.name === first.name) ? { ...t, name: first.name } : t);
+      });
       const dns = new Map<string, string[]>();
       for (const [name, ip] of base.dns) dns.set(name, [...(dns.get(name) ?? []), ip]);
-      return { namespaces, endpoints, policies: policyObjects, tierPolicies: tiers, nodes, services: [], ...(opts.aws ? { dns } : {}) };
+      return { namespaces, endpoints, policies: policyObjects, tierPolicies, nodes, services: [], ...(opts.aws ? { dns } : {}) };
     });
 }
 
