@@ -1,8 +1,8 @@
 /**
  * Translation validation on a real kernel (root): compiled tables (of random clusters, also with AWS's kinds) loaded
  * into a throwaway network namespace, read back with `nft -j` and proved equal, cell by cell, to the compiler's model,
- * the objects and the engine; then `palisade agent verify` and the agent's self-check on a node whose pods are host routes (as the VPC CNI installs
- * them), before and after the table is tampered with behind the agent's back.
+ * the objects and the engine; then `palisade agent verify` and the agent's self-check on a node whose pods are host
+ * routes (as the VPC CNI installs them), before and after the table is tampered with behind the agent's back.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
