@@ -233,14 +233,25 @@ export function mergeClusterPolicyEndpoints(cpes: readonly ClusterPolicyEndpoint
   return mergeChunks<ClusterEndpointInfo, ClusterPolicyEndpoint>(cpes, clusterPolicyEndpointGroup);
 }
 
-/** The whole a PolicyEndpoint is a piece of: its policy and subject group (see {@link mergePolicyEndpoints}). */
-export function policyEndpointGroup(pe: PolicyEndpoint): string {
-  return `${pe.spec.policyRef.namespace}/${pe.spec.policyRef.name}|${subjectGroup(pe)}`;
+/**
+ * `networking.k8s.aws` when an object's owner is one of AWS's own policy kinds (ApplicationNetworkPolicy, AWS's
+ * ClusterNetworkPolicy), else empty: such a policy is a whole of its own beside an upstream one of the same name.
+ */
+export function ownerAwsGroup(o: { readonly metadata: { readonly ownerReferences?: readonly { readonly apiVersion?: string }[] } }): string {
+  const group = (o.metadata.ownerReferences?.[0]?.apiVersion ?? '').split('/')[0];
+  return group === 'networking.k8s.aws' ? group : '';
 }
 
-/** The whole a ClusterPolicyEndpoint is a piece of: its policy's kind and name and its subject group. */
+/** The whole a PolicyEndpoint is a piece of: its policy and subject group (see {@link mergePolicyEndpoints}). */
+export function policyEndpointGroup(pe: PolicyEndpoint): string {
+  const aws = ownerAwsGroup(pe);
+  return `${aws ? `${aws}:` : ''}${pe.spec.policyRef.namespace}/${pe.spec.policyRef.name}|${subjectGroup(pe)}`;
+}
+
+/** The whole a ClusterPolicyEndpoint is a piece of: its policy's kind (and AWS's group) and name and its subject group. */
 export function clusterPolicyEndpointGroup(c: ClusterPolicyEndpoint): string {
-  return `${c.metadata.ownerReferences?.[0]?.kind ?? ''}/${c.spec.policyRef.name}|${subjectGroup(c)}`;
+  const aws = ownerAwsGroup(c);
+  return `${c.metadata.ownerReferences?.[0]?.kind ?? ''}${aws ? `.${aws}` : ''}/${c.spec.policyRef.name}|${subjectGroup(c)}`;
 }
 
 /** `{ [key]: list }` when the list has entries, else nothing: merged objects keep the shape of a single one. */
@@ -249,8 +260,9 @@ function nonEmpty<K extends string, T>(key: K, list: readonly T[]): { [k in K]?:
 }
 
 /**
- * The order an agent evaluates ClusterPolicyEndpoints in: priority, then the policy's name and kind (the engine's
- * tier order), then the object's name (chunks of one policy, whose names end in their slot).
+ * The order an agent evaluates ClusterPolicyEndpoints in: priority, then the policy's name, kind and group (upstream
+ * before AWS's own: the engine's tier order), then the object's name (chunks of one policy, whose names end in their
+ * slot).
  */
 export function clusterPolicyEndpointOrder(a: ClusterPolicyEndpoint, b: ClusterPolicyEndpoint): number {
   const cmp = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
@@ -258,6 +270,7 @@ export function clusterPolicyEndpointOrder(a: ClusterPolicyEndpoint, b: ClusterP
     a.spec.priority - b.spec.priority ||
     cmp(a.spec.policyRef.name, b.spec.policyRef.name) ||
     cmp(a.metadata.ownerReferences?.[0]?.kind ?? '', b.metadata.ownerReferences?.[0]?.kind ?? '') ||
+    cmp(ownerAwsGroup(a), ownerAwsGroup(b)) ||
     cmp(a.metadata.name ?? '', b.metadata.name ?? '')
   );
 }

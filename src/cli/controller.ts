@@ -1,5 +1,6 @@
 /**
- * `palisade controller`: resolves NetworkPolicies (and admin-tier policies) into PolicyEndpoints in a live cluster,
+ * `palisade controller`: resolves NetworkPolicies (and admin-tier policies, and AWS's ClusterNetworkPolicy and
+ * ApplicationNetworkPolicy) into PolicyEndpoints in a live cluster,
  * as the AWS network policy controller does, until SIGINT or SIGTERM.
  */
 import { KubeConfig } from '@kubernetes/client-node';

@@ -1,6 +1,7 @@
 /**
  * The controller against a real API server: informers on Namespaces, Nodes, Pods, Services, NetworkPolicies, the
- * admin-tier kinds (when their CRDs are installed) and the (Cluster)PolicyEndpoints themselves; the Reconciler writes
+ * admin-tier kinds and AWS's ClusterNetworkPolicy and ApplicationNetworkPolicy (each when its CRD is installed) and
+ * the (Cluster)PolicyEndpoints themselves; the Reconciler writes
  * through the custom objects API; a Lease elects the one instance that writes; `/healthz`, `/readyz` and `/metrics` over HTTP.
  *
  * A watch that breaks is restarted from its last resourceVersion; one that the server answers with 410 Gone relists
@@ -159,6 +160,10 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     { what: 'adminnetworkpolicies', path: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies', kind: 'AdminNetworkPolicy', list: customList('policy.networking.k8s.io', 'v1alpha1', 'adminnetworkpolicies') },
     { what: 'baselineadminnetworkpolicies', path: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies', kind: 'BaselineAdminNetworkPolicy', list: customList('policy.networking.k8s.io', 'v1alpha1', 'baselineadminnetworkpolicies') },
     { what: 'clusternetworkpolicies', path: '/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies', kind: 'ClusterNetworkPolicy', list: customList('policy.networking.k8s.io', 'v1alpha2', 'clusternetworkpolicies') },
+    // AWS's own kinds (their CRDs come with AWS's network policy controller): a ClusterNetworkPolicy of AWS's group
+    // writes ClusterPolicyEndpoints, an ApplicationNetworkPolicy (all namespaces) PolicyEndpoints.
+    { what: `clusternetworkpolicies.${GROUP}`, path: `/apis/${GROUP}/${VERSION}/clusternetworkpolicies`, kind: 'AwsClusterNetworkPolicy', list: customList(GROUP, VERSION, 'clusternetworkpolicies') },
+    { what: `applicationnetworkpolicies.${GROUP}`, path: `/apis/${GROUP}/${VERSION}/applicationnetworkpolicies`, kind: 'ApplicationNetworkPolicy', list: customList(GROUP, VERSION, 'applicationnetworkpolicies') },
   ];
   // Probes and metrics first: the kubelet's liveness probe must answer while the informers still list (which can take
   // long on a big cluster), and /readyz says 503 until they have.

@@ -11,7 +11,8 @@ import { compile } from '../engine/engine.js';
 import { DEFAULT_CHUNK_SIZE } from './chunk.js';
 import type { ControllerMetrics } from './metrics.js';
 import { clusterPolicyEndpointsFor, policyEndpointsFor, resolveNetworkPolicy, resolveTierPolicy } from './resolve.js';
-import { ClusterState, npKey, tierKey, type PolicyKey, type WatchedKind } from './state.js';
+import { AWS_API_GROUP } from '../api/aws-types.js';
+import { anpKey, ClusterState, npKey, tierKey, type PolicyKey, type WatchedKind } from './state.js';
 import type { ClusterPolicyEndpoint } from '../api/policyendpoint.js';
 
 /** A PolicyEndpoint or ClusterPolicyEndpoint. */
@@ -45,8 +46,13 @@ function endpointKey(o: EndpointObject): string {
 
 /** The policy an endpoint object belongs to. */
 export function policyOfEndpoint(o: EndpointObject): PolicyKey {
-  if (o.kind === 'PolicyEndpoint') return npKey(o.spec.policyRef.namespace, o.spec.policyRef.name);
-  return tierKey(o.metadata.ownerReferences?.[0]?.kind ?? 'ClusterNetworkPolicy', o.spec.policyRef.name);
+  const owner = o.metadata.ownerReferences?.[0];
+  // AWS's own kinds own their objects with apiVersion networking.k8s.aws/v1alpha1.
+  const aws = (owner?.apiVersion ?? '').split('/')[0] === AWS_API_GROUP;
+  if (o.kind === 'PolicyEndpoint') {
+    return aws && owner?.kind === 'ApplicationNetworkPolicy' ? anpKey(o.spec.policyRef.namespace, o.spec.policyRef.name) : npKey(o.spec.policyRef.namespace, o.spec.policyRef.name);
+  }
+  return tierKey(owner?.kind ?? 'ClusterNetworkPolicy', o.spec.policyRef.name, aws ? AWS_API_GROUP : undefined);
 }
 
 /** JSON with sorted keys, so equal content compares equal whatever the key order. */
@@ -228,14 +234,14 @@ export class Reconciler {
     const out = new Map<PolicyKey, EndpointObject[]>();
     for (const k of keys) out.set(k, []);
     engine.compiled.networkPolicies.forEach((np, i) => {
-      const key = npKey(np.namespace, np.name);
+      const key = np.source.kind === 'ApplicationNetworkPolicy' ? anpKey(np.namespace, np.name) : npKey(np.namespace, np.name);
       const previous = this.objects(key).filter((o): o is PolicyEndpoint => o.kind === 'PolicyEndpoint');
       out.set(key, policyEndpointsFor(resolveNetworkPolicy(engine, i), { chunkSize: this.chunkSize, previous }));
     });
     engine.compiled.tierPolicies.forEach((tp, i) => {
-      const key = tierKey(tp.source.kind, tp.source.name);
+      const key = tierKey(tp.source.kind, tp.source.name, tp.source.group);
       const previous = this.objects(key).filter((o): o is ClusterPolicyEndpoint => o.kind === 'ClusterPolicyEndpoint');
-      out.set(key, clusterPolicyEndpointsFor(resolveTierPolicy(engine, i), { chunkSize: this.chunkSize, previous, uidOf: (kind, name) => this.state.tierUid(kind, name) }));
+      out.set(key, clusterPolicyEndpointsFor(resolveTierPolicy(engine, i), { chunkSize: this.chunkSize, previous, uidOf: (kind, name, group) => this.state.tierUid(kind, name, group) }));
     });
     return out;
   }

@@ -19,6 +19,7 @@
  * - egress to pods also lists the ClusterIPs of the Services the peer names (the AWS agent sees traffic before DNAT);
  * - entries with the same cidr and except merge, their ports unioned (a merge with an all-ports entry is all ports).
  */
+import { AWS_V1ALPHA1 } from '../api/aws-types.js';
 import { SUBJECT_GROUP_LABEL, type EndpointInfo, type PodEndpoint, type PolicyEndpoint, type PolicyEndpointPort, type TrafficDirection } from '../api/policyendpoint.js';
 import type { IntOrString, LabelSelector, NetworkPolicyPeer, NetworkPolicyPort, OwnerReference, Protocol } from '../api/types.js';
 import type { CompiledRule } from '../engine/compile.js';
@@ -70,6 +71,8 @@ export interface ResolvedPolicy {
   readonly namespace: string;
   readonly name: string;
   readonly uid?: string;
+  /** Set for AWS's ApplicationNetworkPolicy (networking.k8s.aws/v1alpha1), which owns its PolicyEndpoints. */
+  readonly kind?: 'ApplicationNetworkPolicy';
   readonly podSelector: LabelSelector;
   readonly podIsolation: readonly TrafficDirection[];
   readonly groups: readonly ResolvedGroup[];
@@ -297,7 +300,8 @@ export function resolveNetworkPolicy(engine: Engine, index: number): ResolvedPol
   const services = (r: PlanRule): EndpointInfo[] => {
     if (r.direction !== 'egress' || r.failsClosed) return [];
     const src = policy.spec.egress?.[r.index];
-    return (src?.to ?? []).filter((peer) => !peer.ipBlock).flatMap((peer) => serviceEntries(engine, peerNamespaces(engine, compiled.namespace, peer), peer.podSelector, src?.ports ?? []));
+    // A domainNames peer (ApplicationNetworkPolicy) names no pod, so no Service either.
+    return (src?.to ?? []).filter((peer) => !peer.ipBlock && !peer.domainNames).flatMap((peer) => serviceEntries(engine, peerNamespaces(engine, compiled.namespace, peer), peer.podSelector, src?.ports ?? []));
   };
   const groups: ResolvedGroup[] = plan.groups.map((g, k) => {
     const rules = g.rules.map((r) => ruleOf(r, services(r)));
@@ -313,6 +317,7 @@ export function resolveNetworkPolicy(engine: Engine, index: number): ResolvedPol
     namespace: compiled.namespace,
     name: compiled.name,
     ...(policy.metadata.uid ? { uid: policy.metadata.uid } : {}),
+    ...(compiled.source.kind === 'ApplicationNetworkPolicy' ? { kind: 'ApplicationNetworkPolicy' as const } : {}),
     podSelector: policy.spec.podSelector,
     podIsolation: [...effectivePolicyTypes(policy.spec)],
     groups,
@@ -346,9 +351,15 @@ function groupOf(o: { readonly metadata: { readonly labels?: Readonly<Record<str
 /** Chunks a resolved policy into PolicyEndpoints (see chunk.ts for the naming and layout), one set per subject group. */
 export function policyEndpointsFor(resolved: ResolvedPolicy, opts: ResolveOptions = {}): PolicyEndpoint[] {
   const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  const owner = ownerReference('networking.k8s.io/v1', 'NetworkPolicy', resolved.name, resolved.uid);
+  // AWS's ApplicationNetworkPolicy owns its PolicyEndpoints (as AWS's controller writes them); its objects' names
+  // are of a scope of their own, so a NetworkPolicy of the same name and namespace keeps its own.
+  const anp = resolved.kind === 'ApplicationNetworkPolicy';
+  const ownerKind = anp ? 'ApplicationNetworkPolicy' : 'NetworkPolicy';
+  const owner = ownerReference(anp ? AWS_V1ALPHA1 : 'networking.k8s.io/v1', ownerKind, resolved.name, resolved.uid);
   return resolved.groups.flatMap((group) => {
-    const mine = (opts.previous ?? []).filter((pe) => pe.spec.policyRef.namespace === resolved.namespace && pe.spec.policyRef.name === resolved.name && groupOf(pe) === group.key);
+    const mine = (opts.previous ?? []).filter(
+      (pe) => pe.spec.policyRef.namespace === resolved.namespace && pe.spec.policyRef.name === resolved.name && groupOf(pe) === group.key && (pe.metadata.ownerReferences?.[0]?.kind ?? 'NetworkPolicy') === ownerKind,
+    );
     type V = PodEndpoint | EndpointInfo;
     const previous: Chunk<PeLists, V>[] = mine.map((pe) => ({
       name: pe.metadata.name ?? '',
@@ -363,7 +374,7 @@ export function policyEndpointsFor(resolved: ResolvedPolicy, opts: ResolveOption
       ingress: group.ingress.map((e) => ({ key: entryKey(e), value: e })),
       egress: group.egress.map((e) => ({ key: entryKey(e), value: e })),
     };
-    const scope = `PolicyEndpoint/${resolved.namespace}/${resolved.name}${group.key ? `/${group.key}` : ''}`;
+    const scope = `PolicyEndpoint/${anp ? 'ApplicationNetworkPolicy/' : ''}${resolved.namespace}/${resolved.name}${group.key ? `/${group.key}` : ''}`;
     const chunks = packChunks(PE_LISTS, lists, previous, chunkSize, (slot) => chunkName(resolved.name, `${scope}/${slot}`));
     return chunks.map((c): PolicyEndpoint => {
       const pods = c.lists.podSelectorEndpoints.map((e) => e.value as PodEndpoint);
@@ -428,7 +439,7 @@ export interface ClusterResolveOptions {
    */
   readonly previous?: readonly ClusterPolicyEndpoint[];
   /** The uid of a tier policy, for the owner reference. @default unknown (left out) */
-  readonly uidOf?: (kind: string, name: string) => string | undefined;
+  readonly uidOf?: (kind: string, name: string, group?: string) => string | undefined;
 }
 
 const ACTIONS: Readonly<Record<CompiledRule['action'], ClusterRuleAction>> = { Allow: 'Accept', Deny: 'Deny', Pass: 'Pass' };
@@ -471,8 +482,10 @@ export function resolveTierPolicy(engine: Engine, index: number): ResolvedTierPo
   const services = (r: PlanRule): EndpointInfo[] => {
     if (r.direction !== 'egress' || r.failsClosed) return [];
     const src = compiled.source.egress[r.index];
-    // A Deny or Pass rule with an unevaluable peer covers every address already.
-    if (!src || src.peers.some((p) => p.kind === 'unsupported')) return [];
+    // A Deny or Pass rule with an unevaluable peer covers every address already (its compiled peers are null); a
+    // domainNames peer the engine reads (AWS's kinds, or answered names) leaves the rule's pod peers as they are.
+    const rule = compiled.rules.egress.find((x) => x.index === r.index);
+    if (!src || !rule || rule.peers === null) return [];
     return src.peers.flatMap((peer) =>
       peer.kind === 'pods' ? serviceEntries(engine, namespacesMatching(engine.cluster, peer.selector.namespaceSelector), peer.selector.podSelector, asPolicyPorts(src.ports ?? [])) : [],
     );
@@ -498,9 +511,11 @@ export function clusterPolicyEndpointsFor(resolved: ResolvedTierPolicy, opts: Cl
   const clusterKey = (e: ClusterEndpointInfo) => `${e.cidr ?? ''}|${e.domainName ?? ''}|${e.action}`;
   // AWS's own ClusterNetworkPolicy (networking.k8s.aws/v1alpha1) owns its ClusterPolicyEndpoints, as AWS's controller writes them.
   const ownerVersion = source.group ? `${source.group}/v1alpha1` : (TIER_API_VERSIONS[source.kind] ?? 'policy.networking.k8s.io/v1alpha1');
-  const owner = ownerReference(ownerVersion, source.kind, source.name, opts.uidOf?.(source.kind, source.name));
+  const owner = ownerReference(ownerVersion, source.kind, source.name, opts.uidOf?.(source.kind, source.name, source.group));
+  const ownerGroup = ownerVersion.split('/')[0];
   return resolved.groups.flatMap((group) => {
-    const scope = `ClusterPolicyEndpoint/${source.kind}/${source.name}${group.key ? `/${group.key}` : ''}`;
+    // AWS's ClusterNetworkPolicy has a scope of its own: an upstream one of the same name keeps its objects.
+    const scope = `ClusterPolicyEndpoint/${source.group ? `${source.group}/` : ''}${source.kind}/${source.name}${group.key ? `/${group.key}` : ''}`;
     const nameOfSlot = (slot: number) => `${chunkName(source.name, scope)}-${String(slot).padStart(3, '0')}`;
     // First match decides, so entries keep rule order across chunks: they are laid out afresh by slot, never kept in
     // the object that held them (which would append new entries after old ones), and names end in the slot number so
@@ -511,7 +526,9 @@ export function clusterPolicyEndpointsFor(resolved: ResolvedTierPolicy, opts: Cl
       ingress: group.ingress.map((e, i) => ({ key: `${i}|${clusterKey(e)}`, value: e })),
       egress: group.egress.map((e, i) => ({ key: `${i}|${clusterKey(e)}`, value: e })),
     }, [], chunkSize, nameOfSlot);
-    const mine = (opts.previous ?? []).filter((c) => c.spec.policyRef.name === source.name && groupOf(c) === group.key && c.metadata.ownerReferences?.[0]?.kind === source.kind);
+    const mine = (opts.previous ?? []).filter(
+      (c) => c.spec.policyRef.name === source.name && groupOf(c) === group.key && c.metadata.ownerReferences?.[0]?.kind === source.kind && (c.metadata.ownerReferences[0].apiVersion ?? '').split('/')[0] === ownerGroup,
+    );
     const podChunks = packChunks(
       CPE_POD_LISTS,
       { podSelectorEndpoints: group.pods.map((p) => ({ key: podKey(p), value: p })) },

@@ -13,37 +13,72 @@ import type { LabelSelector, NetworkPolicy } from '../api/types.js';
 import { isEmptySelector, matchesSelector, selectorKey } from '../engine/selector.js';
 import { buildCluster, NAMESPACE_NAME_LABEL } from '../model/cluster.js';
 import { isTierObject, normalizeTierPolicy } from '../model/tiers.js';
+import { normalizeAwsClusterNetworkPolicy } from '../model/aws.js';
+import { AWS_API_GROUP, AWS_V1ALPHA1 } from '../api/aws-types.js';
 import type { Cluster } from '../model/types.js';
 
-/** The kinds the controller watches to compute endpoints. */
-export type WatchedKind = 'Namespace' | 'Node' | 'Pod' | 'Service' | 'NetworkPolicy' | 'AdminNetworkPolicy' | 'BaselineAdminNetworkPolicy' | 'ClusterNetworkPolicy';
+/**
+ * The kinds the controller watches to compute endpoints. `AwsClusterNetworkPolicy` is AWS's own ClusterNetworkPolicy
+ * (`networking.k8s.aws/v1alpha1`), told apart from the upstream `ClusterNetworkPolicy` (policy.networking.k8s.io).
+ */
+export type WatchedKind =
+  | 'Namespace'
+  | 'Node'
+  | 'Pod'
+  | 'Service'
+  | 'NetworkPolicy'
+  | 'ApplicationNetworkPolicy'
+  | 'AdminNetworkPolicy'
+  | 'BaselineAdminNetworkPolicy'
+  | 'ClusterNetworkPolicy'
+  | 'AwsClusterNetworkPolicy';
 
-export const TIER_KINDS = ['AdminNetworkPolicy', 'BaselineAdminNetworkPolicy', 'ClusterNetworkPolicy'] as const;
+export const TIER_KINDS = ['AdminNetworkPolicy', 'BaselineAdminNetworkPolicy', 'ClusterNetworkPolicy', 'AwsClusterNetworkPolicy'] as const;
+type TierWatchedKind = (typeof TIER_KINDS)[number];
 
-const API_VERSIONS: Readonly<Record<WatchedKind, string>> = {
-  Namespace: 'v1',
-  Node: 'v1',
-  Pod: 'v1',
-  Service: 'v1',
-  NetworkPolicy: 'networking.k8s.io/v1',
-  AdminNetworkPolicy: 'policy.networking.k8s.io/v1alpha1',
-  BaselineAdminNetworkPolicy: 'policy.networking.k8s.io/v1alpha1',
-  ClusterNetworkPolicy: 'policy.networking.k8s.io/v1alpha2',
+/** Each watched kind's apiVersion and kind as the API serves it. */
+const API_KINDS: Readonly<Record<WatchedKind, { readonly apiVersion: string; readonly kind: string }>> = {
+  Namespace: { apiVersion: 'v1', kind: 'Namespace' },
+  Node: { apiVersion: 'v1', kind: 'Node' },
+  Pod: { apiVersion: 'v1', kind: 'Pod' },
+  Service: { apiVersion: 'v1', kind: 'Service' },
+  NetworkPolicy: { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' },
+  ApplicationNetworkPolicy: { apiVersion: AWS_V1ALPHA1, kind: 'ApplicationNetworkPolicy' },
+  AdminNetworkPolicy: { apiVersion: 'policy.networking.k8s.io/v1alpha1', kind: 'AdminNetworkPolicy' },
+  BaselineAdminNetworkPolicy: { apiVersion: 'policy.networking.k8s.io/v1alpha1', kind: 'BaselineAdminNetworkPolicy' },
+  ClusterNetworkPolicy: { apiVersion: 'policy.networking.k8s.io/v1alpha2', kind: 'ClusterNetworkPolicy' },
+  AwsClusterNetworkPolicy: { apiVersion: AWS_V1ALPHA1, kind: 'ClusterNetworkPolicy' },
 };
 
-/** A policy's key: `np/<namespace>/<name>` or `tier/<Kind>/<name>`. */
+/**
+ * A policy's key: `np/<namespace>/<name>`, `anp/<namespace>/<name>` (AWS's ApplicationNetworkPolicy),
+ * `tier/<Kind>/<name>`, or `tier/ClusterNetworkPolicy.networking.k8s.aws/<name>` (AWS's ClusterNetworkPolicy).
+ */
 export type PolicyKey = string;
 
 export function npKey(namespace: string, name: string): PolicyKey {
   return `np/${namespace}/${name}`;
 }
 
-export function tierKey(kind: string, name: string): PolicyKey {
-  return `tier/${kind}/${name}`;
+/** The key of AWS's ApplicationNetworkPolicy `namespace/name`. */
+export function anpKey(namespace: string, name: string): PolicyKey {
+  return `anp/${namespace}/${name}`;
 }
 
-function isTierKindName(kind: string): kind is (typeof TIER_KINDS)[number] {
-  return (TIER_KINDS as readonly string[]).includes(kind);
+/** The key of a tier policy; `group` is set for AWS's own ClusterNetworkPolicy (networking.k8s.aws). */
+export function tierKey(kind: string, name: string, group?: string): PolicyKey {
+  return `tier/${group ? `${kind}.${group}` : kind}/${name}`;
+}
+
+/** The watched kind of a tier key's kind segment. */
+function tierKindOfKey(segment: string): TierWatchedKind | undefined {
+  if (segment === `ClusterNetworkPolicy.${AWS_API_GROUP}`) return 'AwsClusterNetworkPolicy';
+  return segment !== 'AwsClusterNetworkPolicy' && (TIER_KINDS as readonly string[]).includes(segment) ? (segment as TierWatchedKind) : undefined;
+}
+
+/** The key of a tier policy object of a watched kind. */
+function tierKeyOf(kind: TierWatchedKind, name: string): PolicyKey {
+  return kind === 'AwsClusterNetworkPolicy' ? tierKey('ClusterNetworkPolicy', name, AWS_API_GROUP) : tierKey(kind, name);
 }
 
 function metaOf(o: JsonObject): { name: string; namespace: string; labels: Record<string, string>; uid?: string } {
@@ -63,8 +98,8 @@ function documentOf(kind: WatchedKind, value: JsonObject): LoadedDocument {
   const m = metaOf(value);
   return {
     value,
-    apiVersion: API_VERSIONS[kind],
-    kind,
+    apiVersion: API_KINDS[kind].apiVersion,
+    kind: API_KINDS[kind].kind,
     name: m.name,
     ...(m.namespace ? { namespace: m.namespace } : {}),
     pos: NO_POS,
@@ -157,10 +192,9 @@ function networkPolicyReach(o: JsonObject): PolicyReach {
   return { subject: { namespace, podSelector: p.spec?.podSelector ?? {}, egress: false }, peers };
 }
 
-function tierPolicyReach(o: JsonObject): PolicyReach {
+function tierPolicyReach(o: JsonObject, aws: boolean): PolicyReach {
   // What the model cannot normalise, it leaves out of the cluster: such a policy selects nothing.
-  if (!isTierObject(o)) return { peers: [] };
-  const policy = normalizeTierPolicy(o).policy;
+  const policy = aws ? normalizeAwsClusterNetworkPolicy(o).policy : isTierObject(o) ? normalizeTierPolicy(o).policy : undefined;
   if (!policy) return { peers: [] };
   const reach = (s: { namespaceSelector: LabelSelector; podSelector?: LabelSelector }, egress: boolean): PodReach => ({
     namespaceSelector: s.namespaceSelector,
@@ -324,7 +358,7 @@ export class ClusterState {
   private readonly index = new ReachIndex();
 
   constructor() {
-    for (const k of Object.keys(API_VERSIONS) as WatchedKind[]) this.objects.set(k, new Map());
+    for (const k of Object.keys(API_KINDS) as WatchedKind[]) this.objects.set(k, new Map());
   }
 
   private map(kind: WatchedKind): Map<string, JsonObject> {
@@ -343,13 +377,15 @@ export class ClusterState {
   policyKeys(): PolicyKey[] {
     const out: PolicyKey[] = [];
     for (const o of this.map('NetworkPolicy').values()) out.push(npKey(metaOf(o).namespace, metaOf(o).name));
-    for (const kind of TIER_KINDS) for (const o of this.map(kind).values()) out.push(tierKey(kind, metaOf(o).name));
+    for (const o of this.map('ApplicationNetworkPolicy').values()) out.push(anpKey(metaOf(o).namespace, metaOf(o).name));
+    for (const kind of TIER_KINDS) for (const o of this.map(kind).values()) out.push(tierKeyOf(kind, metaOf(o).name));
     return out;
   }
 
-  /** The uid of a tier policy, for owner references. */
-  tierUid(kind: string, name: string): string | undefined {
-    const o = isTierKindName(kind) ? this.map(kind).get(name) : undefined;
+  /** The uid of a tier policy, for owner references; `group` set for AWS's ClusterNetworkPolicy. */
+  tierUid(kind: string, name: string, group?: string): string | undefined {
+    const watched = tierKindOfKey(group ? `${kind}.${group}` : kind);
+    const o = watched ? this.map(watched).get(name) : undefined;
     return o ? metaOf(o).uid : undefined;
   }
 
@@ -361,7 +397,7 @@ export class ClusterState {
     const map = this.map(kind);
     const old = map.get(key);
     const kept = value && kind === 'Node' ? nodeView(value) : value;
-    const norm = kept ? { ...kept, apiVersion: API_VERSIONS[kind], kind } : undefined;
+    const norm = kept ? { ...kept, ...API_KINDS[kind] } : undefined;
     // A deletion of something never seen (a relist racing a delete) changes nothing.
     if (!old && !norm) return new Set();
     // Asked before the change, so a namespace's labels are the ones the old objects were matched with.
@@ -373,7 +409,7 @@ export class ClusterState {
   }
 
   private reindex(kind: WatchedKind, key: string, old: JsonObject | undefined, now: JsonObject | undefined): void {
-    if (kind !== 'Namespace' && kind !== 'Node' && kind !== 'AdminNetworkPolicy' && kind !== 'BaselineAdminNetworkPolicy' && kind !== 'ClusterNetworkPolicy') {
+    if (kind !== 'Namespace' && kind !== 'Node' && !(TIER_KINDS as readonly string[]).includes(kind)) {
       if (old) this.unreference(metaOf(old).namespace);
       if (now) this.referenced.set(metaOf(now).namespace, (this.referenced.get(metaOf(now).namespace) ?? 0) + 1);
     }
@@ -393,15 +429,18 @@ export class ClusterState {
         else svcs.delete(key);
         break;
       }
-      case 'NetworkPolicy': {
+      case 'NetworkPolicy':
+      case 'ApplicationNetworkPolicy': {
+        // An ApplicationNetworkPolicy is NetworkPolicy-shaped; its domainNames peers name no pod.
         const m = metaOf((now ?? old)!);
-        this.index.set(npKey(m.namespace, m.name), now ? networkPolicyReach(now) : undefined);
+        this.index.set(kind === 'NetworkPolicy' ? npKey(m.namespace, m.name) : anpKey(m.namespace, m.name), now ? networkPolicyReach(now) : undefined);
         break;
       }
       case 'AdminNetworkPolicy':
       case 'BaselineAdminNetworkPolicy':
       case 'ClusterNetworkPolicy':
-        this.index.set(tierKey(kind, metaOf((now ?? old)!).name), now ? tierPolicyReach(now) : undefined);
+      case 'AwsClusterNetworkPolicy':
+        this.index.set(tierKeyOf(kind, metaOf((now ?? old)!).name), now ? tierPolicyReach(now, kind === 'AwsClusterNetworkPolicy') : undefined);
         break;
       case 'Namespace':
       case 'Node':
@@ -446,10 +485,14 @@ export class ClusterState {
       case 'NetworkPolicy':
         out.add(npKey(m.namespace, m.name));
         break;
+      case 'ApplicationNetworkPolicy':
+        out.add(anpKey(m.namespace, m.name));
+        break;
       case 'AdminNetworkPolicy':
       case 'BaselineAdminNetworkPolicy':
       case 'ClusterNetworkPolicy':
-        out.add(tierKey(kind, m.name));
+      case 'AwsClusterNetworkPolicy':
+        out.add(tierKeyOf(kind, m.name));
         break;
       case 'Namespace':
         // Only namespace selection reads namespace labels; a policy is affected where its selector's answer flips.
@@ -493,13 +536,15 @@ export class ClusterState {
 
   private policyObject(key: PolicyKey): { kind: WatchedKind; o: JsonObject } | undefined {
     const [, a, b, ...rest] = key.split('/');
-    if (key.startsWith('np/')) {
-      const o = this.map('NetworkPolicy').get(`${a}/${[b, ...rest].join('/')}`);
-      return o && { kind: 'NetworkPolicy', o };
+    if (key.startsWith('np/') || key.startsWith('anp/')) {
+      const kind = key.startsWith('np/') ? 'NetworkPolicy' : 'ApplicationNetworkPolicy';
+      const o = this.map(kind).get(`${a}/${[b, ...rest].join('/')}`);
+      return o && { kind, o };
     }
-    if (!isTierKindName(a)) return undefined;
-    const o = this.map(a).get([b, ...rest].join('/'));
-    return o && { kind: a, o };
+    const kind = tierKindOfKey(a);
+    if (!kind) return undefined;
+    const o = this.map(kind).get([b, ...rest].join('/'));
+    return o && { kind, o };
   }
 
   /** The model of everything watched. */

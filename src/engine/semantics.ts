@@ -15,10 +15,15 @@ export function effectivePolicyTypes(spec: NetworkPolicySpec): readonly PolicyTy
 
 /**
  * The order tier policies are evaluated in: ascending priority; equal priorities are undefined upstream, so Palisade
- * breaks ties by name, then by kind (ClusterNetworkPolicy before the v1alpha1 kinds), and says so in `check`.
+ * breaks ties by name, then by kind (ClusterNetworkPolicy before the v1alpha1 kinds), then by group (upstream before
+ * AWS's own networking.k8s.aws ClusterNetworkPolicy), and says so in `check`.
  */
 export function tierOrder(a: TierPolicy, b: TierPolicy): number {
   if (a.priority !== b.priority) return a.priority - b.priority;
   if (a.name !== b.name) return a.name < b.name ? -1 : 1;
-  return a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0;
+  if (a.kind !== b.kind) return a.kind < b.kind ? -1 : 1;
+  // An upstream ClusterNetworkPolicy before AWS's own of the same priority and name.
+  const ga = a.group ?? '';
+  const gb = b.group ?? '';
+  return ga < gb ? -1 : ga > gb ? 1 : 0;
 }

@@ -271,7 +271,7 @@ describe('policies, services, nodes', () => {
     expect(cluster.tierPolicies[0].egress[0].ports).toEqual([{ kind: 'range', protocol: 'UDP', from: 53, to: 53 }]);
     expect(cluster.tierPolicies[0].source).toEqual({ file: `${F}tiers.yaml`, line: 1, column: 1 });
     expect(diagnostics.map(formatDiagnostic)).toEqual([
-      `${F}tiers.yaml:34:11: warning: AdminNetworkPolicy deny-sensitive: spec.egress[1].to[0]: peer not evaluated by Palisade (domainNames): it fails closed, so for Allow it matches no traffic`,
+      `${F}tiers.yaml:34:11: warning: AdminNetworkPolicy deny-sensitive: spec.egress[1].to[0]: peer not evaluated by Palisade (domainNames): it fails closed unless a DNS answer (why --resolve NAME=IP) gives one of its names addresses, so for Allow it matches no traffic`,
       `${F}tiers.yaml:85:7: error: ClusterNetworkPolicy bad-action: spec.egress[0].action: Unsupported value: "Allow": supported values: "Accept", "Deny", "Pass"; the policy is ignored`,
     ]);
   });

@@ -154,7 +154,7 @@ describe('peers', () => {
       expect(problems).toEqual([
         {
           path: ['spec', direction ?? 'egress', 0, peerField, 0],
-          message: `peer not evaluated by Palisade (${want.what}): it fails closed, so for Deny it matches all traffic`,
+          message: `peer not evaluated by Palisade (${want.what}): it fails closed${'domainNames' in want ? ' unless a DNS answer (why --resolve NAME=IP) gives one of its names addresses' : ''}, so for Deny it matches all traffic`,
           severity: 'warning',
         },
       ]);
@@ -167,7 +167,7 @@ describe('peers', () => {
     const { policy, problems } = normalize(anp({ egress: [{ action: 'Allow', to: [{ domainNames: ['example.com'] }] }] }));
     expect(policy).toBeDefined();
     expect(problems.map((p) => p.message)).toEqual([
-      'peer not evaluated by Palisade (domainNames): it fails closed, so for Allow it matches no traffic',
+      'peer not evaluated by Palisade (domainNames): it fails closed unless a DNS answer (why --resolve NAME=IP) gives one of its names addresses, so for Allow it matches no traffic',
     ]);
   });
 

@@ -41,7 +41,8 @@ export function isTierObject(value: unknown): value is TierObject {
  *
  * - subject `namespaces` → `{ namespaceSelector }`; `pods` → `{ namespaceSelector, podSelector }`;
  * - peers: `namespaces` → a pods peer without podSelector, `pods` → a pods peer, `networks` → CIDRs, `nodes` → a node
- *   selector; any other field (e.g. `domainNames`), or not exactly one field, → `unsupported` (the rule fails closed);
+ *   selector; an egress `domainNames` → `unsupported` keeping its names (matched through DNS answers, `Cluster.dns`;
+ *   unanswered, the rule fails closed); any other field, or not exactly one field, → `unsupported` (fails closed);
  * - ports: v1alpha1 `portNumber`/`portRange`/`namedPort` and v1alpha2 `protocols` (`tcp`/`udp`/`sctp` with a
  *   `destinationPort` number or range, or `destinationNamedPort`); a single number is a range from = to.
  *
@@ -112,9 +113,10 @@ export function normalizeTierPolicy(obj: TierObject, source?: SourcePos): { poli
         const peer = peerOf(p, known);
         if (peer.kind === 'unsupported') {
           const effect = action === 'Allow' ? 'it matches no traffic' : 'it matches all traffic';
+          const unless = peer.domainNames ? ' unless a DNS answer (why --resolve NAME=IP) gives one of its names addresses' : '';
           problems.push({
             path: [...at, peerField, j],
-            message: `peer not evaluated by Palisade (${peer.what}): it fails closed, so for ${action} ${effect}`,
+            message: `peer not evaluated by Palisade (${peer.what}): it fails closed${unless}, so for ${action} ${effect}`,
             severity: 'warning',
           });
         }

@@ -169,7 +169,47 @@ const tierRuleArb = (kind: TierKindChoice, dir: 'ingress' | 'egress', aws = fals
       return numeric.length > 0 ? { ...r, ports: numeric } : { action: r.action, peers: r.peers };
     });
 
+/**
+ * A rule of AWS's own ClusterNetworkPolicy (networking.k8s.aws): its egress peers are namespaces, pods, networks and
+ * domainNames (no nodes), and domainNames only in Accept rules (a CEL rule of the CRD).
+ */
+const awsTierRuleArb = (dir: 'ingress' | 'egress'): fc.Arbitrary<TierRule> =>
+  fc.constantFrom('Allow' as const, 'Deny' as const, 'Pass' as const).chain((action) => {
+    const domains = domainNamesArb.map((domainNames): TierPeer => ({ kind: 'unsupported' as const, what: 'domainNames', domainNames }));
+    const address = action === 'Allow' ? fc.oneof({ weight: 1, arbitrary: networksPeerArb }, { weight: 2, arbitrary: domains }) : networksPeerArb;
+    return fc
+      .record(
+        {
+          action: fc.constant(action),
+          peers: fc.array(dir === 'ingress' ? podsPeerArb : fc.oneof({ weight: 3, arbitrary: podsPeerArb }, { weight: 2, arbitrary: address }), { minLength: 1, maxLength: 2 }),
+          ports: fc.array(tierPortArb, { minLength: 1, maxLength: 2 }),
+        },
+        { requiredKeys: ['action', 'peers'] },
+      )
+      .map((r) => {
+        if (!r.ports || r.peers.every((p) => p.kind === 'pods')) return r;
+        const numeric = r.ports.filter((p) => p.kind === 'range');
+        return numeric.length > 0 ? { ...r, ports: numeric } : { action: r.action, peers: r.peers };
+      });
+  });
+
+/** AWS's own ClusterNetworkPolicy: either tier, priority, a subject, AWS's rules. */
+const awsTierPolicyArb = (name: string): fc.Arbitrary<TierPolicy> =>
+  fc.record({
+    tier: fc.constantFrom('Admin' as const, 'Baseline' as const),
+    name: fc.constant(name),
+    priority: fc.integer({ min: 0, max: 3 }),
+    kind: fc.constant('ClusterNetworkPolicy'),
+    group: fc.constant('networking.k8s.aws' as const),
+    subject: fc.record({ namespaceSelector: nsSelectorArb, podSelector: selectorArb }, { requiredKeys: ['namespaceSelector'] }),
+    ingress: fc.array(awsTierRuleArb('ingress'), { maxLength: 3 }),
+    egress: fc.array(awsTierRuleArb('egress'), { maxLength: 3 }),
+  });
+
 const tierPolicyArb = (name: string, kinds: readonly TierKindChoice[], aws = false): fc.Arbitrary<TierPolicy> =>
+  aws ? fc.oneof({ weight: 1, arbitrary: awsTierPolicyArb(name) }, { weight: 2, arbitrary: upstreamTierPolicyArb(name, kinds, true) }) : upstreamTierPolicyArb(name, kinds, false);
+
+const upstreamTierPolicyArb = (name: string, kinds: readonly TierKindChoice[], aws: boolean): fc.Arbitrary<TierPolicy> =>
   fc.constantFrom(...kinds).chain((kind) =>
     (kind === 'ClusterNetworkPolicy' ? fc.constantFrom('Admin' as const, 'Baseline' as const) : fc.constant(kind === 'AdminNetworkPolicy' ? ('Admin' as const) : ('Baseline' as const))).chain((tier) =>
       fc.record({
@@ -180,9 +220,7 @@ const tierPolicyArb = (name: string, kinds: readonly TierKindChoice[], aws = fal
         subject: fc.record({ namespaceSelector: nsSelectorArb, podSelector: selectorArb }, { requiredKeys: ['namespaceSelector'] }),
         ingress: fc.array(tierRuleArb(kind, 'ingress', aws), { maxLength: 3 }),
         egress: fc.array(tierRuleArb(kind, 'egress', aws), { maxLength: 3 }),
-        // AWS's own ClusterNetworkPolicy (networking.k8s.aws): an unanswered domainNames peer matches nothing by itself.
-        group: aws && kind === 'ClusterNetworkPolicy' ? fc.constantFrom<'networking.k8s.aws' | undefined>(undefined, 'networking.k8s.aws') : fc.constant(undefined),
-      }).map(({ group, ...p }): TierPolicy => (group ? { ...p, group } : p)),
+      }),
     ),
   );
 
@@ -228,6 +266,8 @@ export function clusterArb(opts: RandomScenarioOptions = {}): fc.Arbitrary<Clust
       // Drawn only for AWS scenarios, so the other scenarios (and the lab's seeded samples) stay as they were.
       anp: opts.aws ? fc.array(fc.boolean(), { minLength: maxPolicies, maxLength: maxPolicies }) : fc.constant([] as boolean[]),
       dns: opts.aws ? fc.array(fc.tuple(fc.constantFrom(...DNS_NAMES), fc.constantFrom(...DNS_ADDRESSES)), { maxLength: 3 }) : fc.constant([] as [string, string][]),
+      // AWS's kinds may take the name of the first upstream policy (np0 in its namespace, the first tier policy's).
+      alias: opts.aws ? fc.array(fc.boolean(), { minLength: maxPolicies + 3, maxLength: maxPolicies + 3 }) : fc.constant([] as boolean[]),
     })
     .chain((r) =>
       fc.record({
@@ -259,12 +299,23 @@ export function clusterArb(opts: RandomScenarioOptions = {}): fc.Arbitrary<Clust
         };
       });
       const nodes: NodeInfo[] = NODE_ADDRESSES.map((address, i) => ({ name: `node${i}`, labels: (i === 0 && base.nodeZone ? { zone: 'one' } : {}) as Record<string, string>, addresses: [address] }));
-      const policyObjects: PolicyObject[] = policies.map((policy, i) =>
-        opts.aws === true && base.anp[i] ? { policy, kind: 'ApplicationNetworkPolicy', group: 'networking.k8s.aws' } : { policy },
-      );
+      const policyObjects: PolicyObject[] = policies.map((policy, i) => {
+        if (!(opts.aws === true && base.anp[i])) return { policy };
+        // An ApplicationNetworkPolicy named as the NetworkPolicy np0 in its namespace: each keeps its own objects.
+        const first = policies[0];
+        const renamed = i > 0 && base.alias[i] && !base.anp[0] ? { ...policy, metadata: { ...policy.metadata, name: first.metadata.name, namespace: first.metadata.namespace } } : policy;
+        return { policy: renamed, kind: 'ApplicationNetworkPolicy', group: 'networking.k8s.aws' };
+      });
+      // AWS's ClusterNetworkPolicy named as the first tier policy when that one is of another kind or group.
+      const tierPolicies: TierPolicy[] = [];
+      tiers.forEach((t, i) => {
+        const first = tiers[0];
+        const alias = i > 0 && t.group !== undefined && base.alias[maxPolicies + i] && first.group === undefined;
+        tierPolicies.push(alias && !tierPolicies.some((o) => o.group && o.name === first.name) ? { ...t, name: first.name } : t);
+      });
       const dns = new Map<string, string[]>();
       for (const [name, ip] of base.dns) dns.set(name, [...(dns.get(name) ?? []), ip]);
-      return { namespaces, endpoints, policies: policyObjects, tierPolicies: tiers, nodes, services: [], ...(opts.aws ? { dns } : {}) };
+      return { namespaces, endpoints, policies: policyObjects, tierPolicies, nodes, services: [], ...(opts.aws ? { dns } : {}) };
     });
 }
 

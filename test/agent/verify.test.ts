@@ -1,8 +1,8 @@
 /**
- * Translation validation on a real kernel (root): compiled tables loaded into a throwaway network namespace, read back
- * with `nft -j` and proved equal, cell by cell, to the compiler's model, the objects and the engine; then
- * `palisade agent verify` and the agent's self-check on a node whose pods are host routes (as the VPC CNI installs
- * them), before and after the table is tampered with behind the agent's back.
+ * Translation validation on a real kernel (root): compiled tables (of random clusters, also with AWS's kinds) loaded
+ * into a throwaway network namespace, read back with `nft -j` and proved equal, cell by cell, to the compiler's model,
+ * the objects and the engine; then `palisade agent verify` and the agent's self-check on a node whose pods are host
+ * routes (as the VPC CNI installs them), before and after the table is tampered with behind the agent's back.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -71,6 +71,26 @@ describe.skipIf(skipNetns('agent-verify'))('the kernel table read back and prove
       }
     }
     expect(proved).toBe(samples.length * 2);
+    await deleteTable('palisade', where);
+  }, 300_000);
+
+  it("random clusters with AWS's kinds (no DNS answers, as the agent has none): the kernel table equals the objects and the engine", async () => {
+    const samples = fc.sample(
+      clusterArb({ tiers: true, aws: true, maxPods: 6, maxPolicies: 3 }).filter((g) => g.tierPolicies.some((p) => p.group === 'networking.k8s.aws') || g.policies.some((p) => p.kind === 'ApplicationNetworkPolicy')),
+      { numRuns: 16, seed: 4343 },
+    );
+    for (const [i, generated] of samples.entries()) {
+      const t = translate(generated);
+      for (const node of t.cluster.nodes) {
+        const objects = nodeObjects(t, node.name, 'standard');
+        await applyScript(renderFull(compileNode(objects, {})), where);
+        const kernel = await readKernelRuleset(where);
+        const vsObjects = proveObjects(kernel, objects);
+        expect(vsObjects.proved, `aws sample ${i} ${node.name}: kernel vs objects: ${vsObjects.proved ? '' : vsObjects.counterexample.text}`).toBe(true);
+        const vsEngine = proveEngine(kernel, objects, t.byFamily);
+        expect(vsEngine.result.proved, `aws sample ${i} ${node.name}: kernel vs engine: ${vsEngine.result.proved ? '' : vsEngine.result.counterexample.text}`).toBe(true);
+      }
+    }
     await deleteTable('palisade', where);
   }, 300_000);
 

@@ -123,3 +123,34 @@ spec:
     expect(bad.err).toContain('expected NAME=IP');
   });
 });
+
+describe('an upstream ClusterNetworkPolicy (v1alpha2) domainNames peer, read from a file', () => {
+  const UPSTREAM = `apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: fqdn}
+spec:
+  tier: Admin
+  priority: 1
+  subject: {namespaces: {}}
+  egress:
+  - name: apis
+    action: Accept
+    to: [{domainNames: ["*.example.com"]}]
+  - name: rest
+    action: Deny
+    to: [{networks: [0.0.0.0/0]}]
+---
+`;
+  it('keeps its names, so why --resolve answers reach it as they reach AWS kinds', async () => {
+    const peer = clusterFromYaml(PODS + UPSTREAM).tierPolicies[0].egress[0].peers[0];
+    expect(peer).toEqual({ kind: 'unsupported', what: 'domainNames', domainNames: ['*.example.com'] });
+    const dir = mkdtempSync(join(tmpdir(), 'pl-upstream-'));
+    const file = join(dir, 'in.yaml');
+    writeFileSync(file, PODS + UPSTREAM);
+    const without = await cli(['why', 'shop/web', '203.0.113.7', '--port', '443', file]);
+    expect(without.out).toContain('DENIED');
+    expect(without.out).toContain('no --resolve answer, so it matches no address (fail closed)');
+    const answered = await cli(['why', 'shop/web', '203.0.113.7', '--port', '443', '--resolve', 'api.example.com=203.0.113.7', file]);
+    expect(answered.out).toContain('ALLOWED');
+  });
+});

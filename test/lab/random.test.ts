@@ -5,7 +5,9 @@
  * (and the internet and metadata hosts, both ways) probed and compared with the engine, and every node's kernel table
  * read back and proved equal, on every cell, to its objects and to the engine. 24 plain scenarios use every peer and
  * port form; 20 more have admin tiers of all three kinds (AdminNetworkPolicy, BaselineAdminNetworkPolicy,
- * ClusterNetworkPolicy) with every action.
+ * ClusterNetworkPolicy) with every action; 12 more have AWS's own kinds (`networking.k8s.aws/v1alpha1` ClusterNetworkPolicy
+ * of both tiers with Accept, Deny and Pass, ApplicationNetworkPolicy), without DNS answers, as the lab's agent resolves no
+ * names: their domainNames peers match nothing.
  *
  * The engine and the objects are those of the cluster as the lab built it (asBuilt): the generator's node0/node1 are
  * the lab's n1/n2, at the lab's underlay addresses.
@@ -26,6 +28,7 @@ import { skipNetns } from './support.js';
 const PREFIX = 'plr-';
 const SCENARIOS = 24;
 const TIER_SCENARIOS = 20;
+const AWS_SCENARIOS = 12;
 const POD_V4 = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6', '10.0.1.1', '10.0.1.2'];
 const ports: LabPort[] = (['TCP', 'UDP'] as const).flatMap((protocol) => PROBE_PORTS.map((port) => ({ port, protocol })));
 
@@ -61,7 +64,14 @@ function forms(c: Cluster): Set<string> {
 const plain = fc.sample(clusterArb({ ipv4Only: true, podsOnly: true, maxPolicies: 4 }), { numRuns: SCENARIOS, seed: 20240611 });
 // Scenarios with at least one tier policy (the generator also draws none).
 const tiered = fc.sample(clusterArb({ tiers: true, ipv4Only: true, podsOnly: true, maxPolicies: 3 }).filter((c) => c.tierPolicies.length > 0), { numRuns: TIER_SCENARIOS, seed: 20261202 });
-const scenarios = [...plain, ...tiered];
+/** With AWS's own kinds: at least one networking.k8s.aws ClusterNetworkPolicy or ApplicationNetworkPolicy each. */
+const hasAwsKind = (c: Cluster): boolean => c.tierPolicies.some((t) => t.group === 'networking.k8s.aws') || c.policies.some((p) => p.kind === 'ApplicationNetworkPolicy');
+// The lab's agent resolves no names (a domainName entry is skipped), so the scenarios have no DNS answers: their
+// domainNames peers match nothing, in the engine as on the wire.
+const aws = fc
+  .sample(clusterArb({ tiers: true, aws: true, ipv4Only: true, podsOnly: true, maxPolicies: 3 }).filter(hasAwsKind), { numRuns: AWS_SCENARIOS, seed: 20261203 })
+  .map(({ dns: _answers, ...c }): Cluster => c);
+const scenarios = [...plain, ...tiered, ...aws];
 
 /** The tier kinds and actions the scenarios use. */
 function tierForms(c: Cluster): Set<string> {
@@ -106,7 +116,26 @@ describe.skipIf(skipNetns('lab-random'))('lab verify on random clusters', () => 
     expect([...used].sort()).toEqual(expect.arrayContaining(['AdminNetworkPolicy', 'BaselineAdminNetworkPolicy', 'ClusterNetworkPolicy', 'action Allow', 'action Deny', 'action Pass', 'peer networks', 'peer nodes', 'peer pods', 'port named', 'port range']));
   });
 
-  it(`agrees with the engine on ${SCENARIOS} + ${TIER_SCENARIOS} random clusters, every pair and port, and every node's table is proved`, async () => {
+  it(`the ${AWS_SCENARIOS} AWS scenarios use AWS's ClusterNetworkPolicy and ApplicationNetworkPolicy with Accept, Deny and Pass`, () => {
+    expect(aws).toHaveLength(AWS_SCENARIOS);
+    expect(aws.every(hasAwsKind)).toBe(true);
+    expect(aws.every((c) => c.dns === undefined)).toBe(true);
+    const used = new Set<string>();
+    for (const c of aws) {
+      for (const p of c.policies) if (p.kind === 'ApplicationNetworkPolicy') used.add('ApplicationNetworkPolicy');
+      for (const t of c.tierPolicies.filter((x) => x.group === 'networking.k8s.aws')) {
+        used.add(`ClusterNetworkPolicy (networking.k8s.aws) tier ${t.tier}`);
+        // AWS writes Allow as Accept.
+        for (const r of [...t.ingress, ...t.egress]) used.add(`action ${r.action === 'Allow' ? 'Accept' : r.action}`);
+      }
+    }
+    expect([...used].sort()).toEqual(expect.arrayContaining([
+      'ApplicationNetworkPolicy', 'ClusterNetworkPolicy (networking.k8s.aws) tier Admin', 'ClusterNetworkPolicy (networking.k8s.aws) tier Baseline',
+      'action Accept', 'action Deny', 'action Pass',
+    ]));
+  });
+
+  it(`agrees with the engine on ${SCENARIOS} + ${TIER_SCENARIOS} + ${AWS_SCENARIOS} random clusters, every pair and port, and every node's table is proved`, async () => {
     let checked = 0;
     let cells = 0;
     let proofs = 0;

@@ -9,7 +9,9 @@ import { resolveClusterPolicyEndpoints, resolvePolicyEndpoints } from '../../src
 import { compile, type Engine } from '../../src/engine/engine.js';
 import { readDocuments } from '../../src/model/read.js';
 import type { Cluster, Endpoint } from '../../src/model/types.js';
-import { clusterYaml } from '../../src/scenarios/manifests.js';
+import { clusterDnsAnswers, clusterYaml } from '../../src/scenarios/manifests.js';
+import { withDnsAnswers } from '../../src/model/aws.js';
+import { referenceAllowed, type RefEnd } from '../../src/engine/reference.js';
 import { PROBE_ADDRESSES, PROBE_PORTS } from '../../src/scenarios/random.js';
 import type { ClusterPolicyEndpoint, PolicyEndpoint } from '../../src/api/policyendpoint.js';
 import { compileNode, type DesiredState, type LocalPod } from '../../src/nft/compile.js';
@@ -22,8 +24,17 @@ import { projectFamily } from '../../src/verify/expect.js';
 export const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
 export { PROBE_PORTS };
 
-/** A generated cluster as a user would apply it: YAML, decoded and validated by the same path as every command. */
-export function throughLoader(generated: Cluster): Cluster {
+/**
+ * A generated cluster as a user would apply it: YAML, decoded and validated by the same path as every command. With
+ * `dns`, its DNS answers are added as `palisade why --resolve NAME=IP` adds them (`withDnsAnswers`); without, the
+ * loaded cluster has none, as the controller and agent have none.
+ */
+export function throughLoader(generated: Cluster, opts: { readonly dns?: boolean } = {}): Cluster {
+  const cluster = loadYaml(generated);
+  return opts.dns ? withDnsAnswers(cluster, clusterDnsAnswers(generated)) : cluster;
+}
+
+function loadYaml(generated: Cluster): Cluster {
   const text = clusterYaml(generated);
   const { documents, diagnostics } = parseManifests(text, 'random.yaml');
   const read = readDocuments(documents, diagnostics);
@@ -42,8 +53,8 @@ export interface Translation {
   readonly byFamily: Readonly<Record<4 | 6, Engine>>;
 }
 
-export function translate(generated: Cluster, resolve = { pe: resolvePolicyEndpoints, cpe: resolveClusterPolicyEndpoints }): Translation {
-  const cluster = throughLoader(generated);
+export function translate(generated: Cluster, resolve = { pe: resolvePolicyEndpoints, cpe: resolveClusterPolicyEndpoints }, opts: { readonly dns?: boolean } = {}): Translation {
+  const cluster = throughLoader(generated, opts);
   const engine = compile(cluster);
   return {
     cluster,
@@ -74,15 +85,66 @@ export function localPods(cluster: Cluster, node: string): Endpoint[] {
   return cluster.endpoints.filter((e) => e.kind === 'Pod' && e.nodeName === node && e.ips.length > 0);
 }
 
-/** The first packet where the objects and the engine disagree, or undefined. */
-export function objectsDisagreement(t: Translation): string | undefined {
+/** Every address a DNS answer of the cluster gives (the flows to them are the engine's alone: no kernel resolves). */
+export function answeredAddresses(cluster: Cluster): Set<string> {
+  return new Set([...(cluster.dns ?? []).values()].flat());
+}
+
+/**
+ * The first flow where the engine and the reference evaluator disagree, or undefined: every pod to and from every
+ * other endpoint and probe address, every protocol and probe port.
+ */
+export function referenceDisagreement(t: Translation): string | undefined {
+  return flowDisagreement(t, (src, dst, protocol, port) => referenceAllowed(t.cluster, src.ref, dst.ref, protocol, port), 'reference');
+}
+
+/**
+ * The first flow where the engine of the cluster read back from YAML and the engine of the generated cluster (with the
+ * same DNS answers) disagree, or undefined: the manifests say what the generator meant.
+ */
+export function roundTripDisagreement(t: Translation, generated: Cluster): string | undefined {
+  const original = compile(t.cluster.dns ? { ...generated, dns: t.cluster.dns } : { ...generated, dns: undefined });
+  const ids = new Set(generated.endpoints.map((e) => e.id));
+  return flowDisagreement(t, (src, dst, protocol, port) => (ids.has(src.label) || 'address' in src.ref) && (ids.has(dst.label) || 'address' in dst.ref) ? original.verdict({ from: src.label, to: dst.label, protocol, port }).allowed : undefined, 'generated');
+}
+
+type FlowEnd = { readonly label: string; readonly ref: RefEnd };
+
+function flowDisagreement(t: Translation, expected: (src: FlowEnd, dst: FlowEnd, protocol: Protocol, port: number) => boolean | undefined, what: string): string | undefined {
+  const ends: FlowEnd[] = [
+    ...t.cluster.endpoints.map((endpoint) => ({ label: endpoint.id, ref: { endpoint } as RefEnd })),
+    ...[...PROBE_ADDRESSES, ...t.cluster.nodes.flatMap((n) => n.addresses)]
+      .filter((a, i, all) => all.indexOf(a) === i && !t.cluster.endpoints.some((e) => e.ips.includes(a)))
+      .map((a) => ({ label: a, ref: { address: parseIP(a)! } as RefEnd })),
+  ];
+  for (const src of ends) {
+    for (const dst of ends) {
+      if (src === dst || ('address' in src.ref && 'address' in dst.ref)) continue;
+      for (const protocol of PROTOCOLS) {
+        for (const port of PROBE_PORTS) {
+          const want = expected(src, dst, protocol, port);
+          if (want === undefined) continue;
+          const got = t.engine.verdict({ from: src.label, to: dst.label, protocol, port }).allowed;
+          if (got !== want) return `${src.label} -> ${dst.label} ${protocol}/${port}: engine ${got ? 'allows' : 'denies'}, ${what} ${want ? 'allows' : 'denies'}`;
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The first packet where the objects and the engine disagree, or undefined. `skip` names peer addresses left out
+ * (e.g. those DNS answers give: the objects cannot carry a domain name's addresses).
+ */
+export function objectsDisagreement(t: Translation, skip: ReadonlySet<string> = new Set()): string | undefined {
   for (const node of t.cluster.nodes) {
     const interp = new ObjectsInterpreter({ policyEndpoints: t.policyEndpoints, clusterPolicyEndpoints: t.clusterPolicyEndpoints, nodeAddresses: node.addresses, mode: 'standard' });
     for (const pod of localPods(t.cluster, node.name)) {
       for (const family of [4, 6] as const) {
         if (!pod.ips.some((ip) => parseIP(ip)?.family === family)) continue;
         for (const peer of probeAddresses(t, family)) {
-          if (pod.ips.includes(peer)) continue;
+          if (pod.ips.includes(peer) || skip.has(peer)) continue;
           for (const direction of ['ingress', 'egress'] as const) {
             for (const protocol of PROTOCOLS) {
               for (const port of PROBE_PORTS) {
