@@ -135,11 +135,44 @@ function engineEndpoint(byFamily: Readonly<Record<Family, Engine>>, ips: readonl
   return undefined;
 }
 
-/** A proof that would walk more cells than allowed (the self-check's budget). */
+/** A proof that would walk more cells than allowed (the self-check's budget), or test too many entries in them. */
 export class ProofTooLarge extends Error {
-  constructor(readonly cells: number, readonly max: number) {
-    super(`the proof would walk about ${cells} cells, more than the budget of ${max}`);
+  constructor(readonly cells: number, readonly max: number, readonly entryTests?: number) {
+    super(
+      entryTests === undefined
+        ? `the proof would walk about ${cells} cells, more than the budget of ${max}`
+        : `the proof would walk about ${cells} cells with up to ${Math.round(entryTests / Math.max(1, cells))} entries each (${entryTests} entry tests), more than the budget of ${max} cells × ${ENTRY_TESTS_PER_CELL}`,
+    );
   }
+}
+
+/**
+ * Entry tests allowed per cell of the budget: the objects' side of a proof tests a cell against every entry of the
+ * pod's objects, so a pod with 20,000 entries costs 20,000 times a pod with one (and the agent's thread is blocked
+ * meanwhile: signals, syncs and metrics wait).
+ */
+export const ENTRY_TESTS_PER_CELL = 64;
+
+/** The most entries (ingress and egress, of every local object selecting it) any one local pod has. */
+export function maxEntriesPerPod(node: NodeObjects): number {
+  const objects = localObjects(node);
+  const byIP = new Map<string, number>();
+  const byName = new Map<string, number>();
+  node.pods.forEach((p, i) => {
+    for (const ip of p.ips) byIP.set(canonical(ip), i);
+    if (p.name !== undefined) byName.set(`${p.namespace}/${p.name}`, i);
+  });
+  const entries = new Array<number>(node.pods.length).fill(0);
+  for (const o of [...objects.policyEndpoints, ...objects.clusterPolicyEndpoints]) {
+    const n = (o.spec.ingress?.length ?? 0) + (o.spec.egress?.length ?? 0);
+    const selected = new Set<number>();
+    for (const ep of o.spec.podSelectorEndpoints ?? []) {
+      const i = (ep.podIP !== '' ? byIP.get(canonical(ep.podIP)) : undefined) ?? byName.get(`${ep.namespace}/${ep.name}`);
+      if (i !== undefined) selected.add(i);
+    }
+    for (const i of selected) entries[i] += n;
+  }
+  return Math.max(0, ...entries);
 }
 
 /** The outcome of one node's proof. */
@@ -164,6 +197,8 @@ export async function verifyNode(node: NodeObjects, where: Netns = {}, byFamily?
   if (opts.maxCells !== undefined) {
     const cells = estimateCells(rs, node);
     if (cells > opts.maxCells) throw new ProofTooLarge(cells, opts.maxCells);
+    const entryTests = cells * Math.max(1, maxEntriesPerPod(node));
+    if (entryTests > opts.maxCells * ENTRY_TESTS_PER_CELL) throw new ProofTooLarge(cells, opts.maxCells, entryTests);
   }
   const objects = proveObjects(rs, node);
   const engine = byFamily && node.mode === 'standard' ? proveEngine(rs, node, byFamily) : undefined;

@@ -2,7 +2,8 @@
 import { EventEmitter } from 'node:events';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { localObjects, proveObjects, unenforceableEntries, type NodeObjects } from '../../src/agent/verify.js';
+import { localObjects, maxEntriesPerPod, proveObjects, unenforceableEntries, type NodeObjects } from '../../src/agent/verify.js';
+import type { PolicyEndpoint } from '../../src/api/policyendpoint.js';
 import type { ClusterPolicyEndpoint } from '../../src/api/policyendpoint.js';
 import { agentCommand } from '../../src/cli/agent.js';
 import { run } from '../../src/cli/main.js';
@@ -22,6 +23,29 @@ function nodeOf(generated: Parameters<typeof translate>[0], node: string): NodeO
 }
 
 describe('agent verify without root', () => {
+  it("the self-check's work bound counts the entries of each pod's own objects (20 000 entries on one pod: 20 001)", () => {
+    const pe = (name: string, ip: string, entries: number): PolicyEndpoint => ({
+      apiVersion: 'networking.k8s.aws/v1alpha1',
+      kind: 'PolicyEndpoint',
+      metadata: { name, namespace: 'ns' },
+      spec: {
+        policyRef: { name, namespace: 'ns' },
+        podIsolation: ['Ingress'],
+        podSelectorEndpoints: [{ podIP: ip, hostIP: '10.99.0.1', name: `pod-${ip}`, namespace: 'ns' }],
+        ingress: Array.from({ length: entries }, (_, i) => ({ cidr: `10.100.${i >> 8}.${i & 255}/32` })),
+      },
+    });
+    const node: NodeObjects = {
+      policyEndpoints: [pe('big', '10.0.0.1', 20_000), pe('small', '10.0.0.2', 3), pe('also-big', '10.0.0.1', 1), pe('remote', '10.0.9.9', 50_000)],
+      clusterPolicyEndpoints: [],
+      pods: [{ ips: ['10.0.0.1'], ifname: 'eni0' }, { ips: ['10.0.0.2'], ifname: 'eni1' }],
+      nodeAddresses: ['10.99.0.1'],
+      mode: 'standard',
+    };
+    expect(maxEntriesPerPod(node)).toBe(20_001);
+    expect(maxEntriesPerPod({ ...node, policyEndpoints: [node.policyEndpoints[1]] })).toBe(3);
+  });
+
   it('leaving out the objects that select no local pod changes no proof (random tiered clusters)', () => {
     fc.assert(
       fc.property(clusterArb({ tiers: true, maxPods: 6, maxPolicies: 3 }), fc.boolean(), (generated, broken) => {
