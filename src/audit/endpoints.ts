@@ -14,12 +14,14 @@ import { formatIP, ipBlockRanges, parseCIDR, parseIP, canonicalIP, type AddressR
 import {
   mergeClusterPolicyEndpoints,
   mergePolicyEndpoints,
+  ownerAwsGroup,
   type ClusterPolicyEndpoint,
   type PodEndpoint,
   type PolicyEndpoint,
   type PolicyEndpointPort,
 } from '../api/policyendpoint.js';
 import type { Protocol } from '../api/types.js';
+import { AWS_API_GROUP } from '../api/aws-types.js';
 import { resolveClusterPolicyEndpoints, resolvePolicyEndpoints } from '../controller/resolve.js';
 import type { Engine } from '../engine/engine.js';
 import type { DirectionVerdict } from '../engine/types.js';
@@ -349,40 +351,61 @@ function byName<T>(list: readonly T[], key: (t: T) => string): Map<string, T[]> 
  * @returns one report per policy, NetworkPolicies then tier policies, by name.
  */
 export function auditEndpoints(engine: Engine, policyEndpoints: readonly PolicyEndpoint[], clusterPolicyEndpoints: readonly ClusterPolicyEndpoint[] = []): EndpointsAudit {
-  const ref = (pe: PolicyEndpoint) => `${pe.spec.policyRef.namespace}/${pe.spec.policyRef.name}`;
-  const expected = new Map(mergePolicyEndpoints(resolvePolicyEndpoints(engine)).map((pe) => [ref(pe), pe]));
-  const actualParts = byName(policyEndpoints, ref);
-  const actual = new Map(mergePolicyEndpoints(policyEndpoints).map((pe) => [ref(pe), pe]));
   const policies: PolicyAudit[] = [];
   const names = (parts: readonly { metadata: { name?: string; generateName?: string } }[] | undefined) =>
     (parts ?? []).map((p) => p.metadata.name ?? `${p.metadata.generateName ?? ''}<generated>`).sort();
+  // An AWS kind's objects (owner in networking.k8s.aws) are apart from an upstream policy's of the same name; objects
+  // without an owner (as others may write them) belong to the policy of that name, upstream's first.
+  const keyOf = <T extends PolicyEndpoint | ClusterPolicyEndpoint>(name: (o: T) => string, expected: ReadonlyMap<string, unknown>) => (o: T) => {
+    const bare = name(o);
+    if (o.metadata.ownerReferences?.length) return ownerAwsGroup(o) ? `${AWS_API_GROUP}:${bare}` : bare;
+    return expected.has(bare) || !expected.has(`${AWS_API_GROUP}:${bare}`) ? bare : `${AWS_API_GROUP}:${bare}`;
+  };
+  const display = (key: string) => (key.startsWith(`${AWS_API_GROUP}:`) ? key.slice(AWS_API_GROUP.length + 1) : key);
+  const kindOf = (key: string, owner: string | undefined, upstream: string) => {
+    const aws = key.startsWith(`${AWS_API_GROUP}:`);
+    return `${owner ?? upstream}${aws ? ` (${AWS_API_GROUP})` : ''}`;
+  };
+
+  const ref = (pe: PolicyEndpoint) => `${pe.spec.policyRef.namespace}/${pe.spec.policyRef.name}`;
+  const expectedList = mergePolicyEndpoints(resolvePolicyEndpoints(engine));
+  const expectedKey = keyOf(ref, new Map());
+  const expected = new Map(expectedList.map((pe) => [expectedKey(pe), pe]));
+  const peKey = keyOf(ref, expected);
+  const actualParts = byName(policyEndpoints, peKey);
+  const actual = new Map(mergePolicyEndpoints(policyEndpoints).map((pe) => [peKey(pe), pe]));
   for (const key of [...new Set([...expected.keys(), ...actual.keys()])].sort()) {
     const e = expected.get(key);
     const a = actual.get(key);
     const objects = names(actualParts.get(key));
-    if (!a) policies.push({ policy: key, kind: 'NetworkPolicy', status: 'missing', objects, differences: [] });
-    else if (!e) policies.push({ policy: key, kind: 'NetworkPolicy', status: 'unexpected', objects, differences: [] });
+    const kind = kindOf(key, key.startsWith(`${AWS_API_GROUP}:`) ? (e ?? actualParts.get(key)?.[0])?.metadata.ownerReferences?.[0]?.kind : undefined, 'NetworkPolicy');
+    const policy = display(key);
+    if (!a) policies.push({ policy, kind, status: 'missing', objects, differences: [] });
+    else if (!e) policies.push({ policy, kind, status: 'unexpected', objects, differences: [] });
     else {
-      const differences = compare(engine, key, networkSide(e), networkSide(a));
-      policies.push({ policy: key, kind: 'NetworkPolicy', status: differences.length === 0 ? 'equal' : 'differs', objects, differences });
+      const differences = compare(engine, policy, networkSide(e), networkSide(a));
+      policies.push({ policy, kind, status: differences.length === 0 ? 'equal' : 'differs', objects, differences });
     }
   }
   const cref = (c: ClusterPolicyEndpoint) => c.spec.policyRef.name;
-  const cexpected = new Map(mergeClusterPolicyEndpoints(resolveClusterPolicyEndpoints(engine)).map((c) => [cref(c), c]));
-  const kinds = new Map([...cexpected].map(([k, c]) => [k, c.metadata.ownerReferences?.[0]?.kind ?? 'ClusterNetworkPolicy']));
-  const cparts = byName(clusterPolicyEndpoints, cref);
-  // AWS objects may carry no owner reference; they merge by name.
+  const cexpectedList = mergeClusterPolicyEndpoints(resolveClusterPolicyEndpoints(engine));
+  const cexpectedKey = keyOf(cref, new Map());
+  const cexpected = new Map(cexpectedList.map((c) => [cexpectedKey(c), c]));
+  const cpeKey = keyOf(cref, cexpected);
+  const cparts = byName(clusterPolicyEndpoints, cpeKey);
+  // Objects written by others may carry no owner reference: they merge by policy.
   const cactual = new Map([...cparts].map(([k, parts]) => [k, mergeClusterPolicyEndpoints(parts.map((p) => ({ ...p, metadata: { ...p.metadata, ownerReferences: [] } })))[0]]));
   for (const key of [...new Set([...cexpected.keys(), ...cactual.keys()])].sort()) {
     const e = cexpected.get(key);
     const a = cactual.get(key);
-    const kind = kinds.get(key) ?? a?.metadata.ownerReferences?.[0]?.kind ?? 'ClusterNetworkPolicy';
+    const kind = kindOf(key, (e ?? cparts.get(key)?.[0])?.metadata.ownerReferences?.[0]?.kind, 'ClusterNetworkPolicy');
     const objects = names(cparts.get(key));
-    if (!a) policies.push({ policy: key, kind, status: 'missing', objects, differences: [] });
-    else if (!e) policies.push({ policy: key, kind, status: 'unexpected', objects, differences: [] });
+    const policy = display(key);
+    if (!a) policies.push({ policy, kind, status: 'missing', objects, differences: [] });
+    else if (!e) policies.push({ policy, kind, status: 'unexpected', objects, differences: [] });
     else {
-      const differences = compare(engine, key, clusterSide(e), clusterSide(a));
-      policies.push({ policy: key, kind, status: differences.length === 0 ? 'equal' : 'differs', objects, differences });
+      const differences = compare(engine, policy, clusterSide(e), clusterSide(a));
+      policies.push({ policy, kind, status: differences.length === 0 ? 'equal' : 'differs', objects, differences });
     }
   }
   return { policies };

@@ -283,27 +283,19 @@ function podEndpoint(name: string, namespace: string, v: JsonObject, source: Sou
     ? status.podIPs.map((p) => (isJsonObject(p) && typeof p.ip === 'string' ? p.ip : undefined))
     : [typeof status?.podIP === 'string' ? status.podIP : undefined];
   const ips = unique(rawIPs.map((ip) => (ip === undefined ? undefined : canonicalIP(ip))).filter(isString));
-  if (spec?.hostNetwork === true) {
-    const hostNetwork: HostNetworkPod = {
-      namespace,
-      name,
-      labels: labelsOf(metadata),
-      ips,
-      ports: containerPorts(spec),
-      ...(typeof spec?.nodeName === 'string' ? { nodeName: spec.nodeName } : {}),
-      source,
-    };
-    return { hostNetwork };
-  }
-  const hostIP = typeof status?.hostIP === 'string' ? canonicalIP(status.hostIP) : undefined;
-  return {
-    kind: 'Pod',
+  const pod: Omit<HostNetworkPod, 'source'> = {
     namespace,
     name,
     labels: labelsOf(metadata),
     ips,
     ports: containerPorts(spec),
     ...(typeof spec?.nodeName === 'string' ? { nodeName: spec.nodeName } : {}),
+  };
+  if (spec?.hostNetwork === true) return { hostNetwork: { ...pod, source } };
+  const hostIP = typeof status?.hostIP === 'string' ? canonicalIP(status.hostIP) : undefined;
+  return {
+    kind: 'Pod',
+    ...pod,
     ...(hostIP ? { hostIP } : {}),
     standalone: !Array.isArray(owners) || owners.length === 0,
     source,

@@ -48,16 +48,10 @@ export interface Endpoint {
  * never match it. It is kept for the AWS profile, whose controller writes such a pod's IP (its node's address) for a
  * peer that selects it.
  */
-export interface HostNetworkPod {
-  readonly namespace: string;
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
+export type HostNetworkPod = Pick<Endpoint, 'namespace' | 'name' | 'labels' | 'ports' | 'nodeName' | 'source'> & {
   /** `status.podIPs` (the node's addresses), canonical; empty when the status has none. */
   readonly ips: readonly string[];
-  readonly ports: readonly EndpointPort[];
-  readonly nodeName?: string;
-  readonly source?: SourcePos;
-}
+};
 
 /** A NetworkPolicy with where it came from. */
 export interface PolicyObject {

@@ -18,6 +18,7 @@ import { resolveClusterPolicyEndpoints, resolvePolicyEndpoints } from '../../src
 import { compile } from '../../src/engine/engine.js';
 import { readCluster } from '../../src/model/read.js';
 import { awsWritten } from './aws-style.js';
+import { clusterFromYaml, namespace, pod } from '../support/cluster.js';
 
 const EXAMPLE = 'examples/eks-multi-team/';
 const FIXTURE_PE = 'examples/eks-aws/policyendpoints.yaml';
@@ -268,5 +269,65 @@ describe('audit endpoints: ClusterPolicyEndpoints of admin-tier policies', () =>
     expect(p.differences.map((d) => [d.list, d.change, d.entry, d.action, d.effect])).toEqual([['egress', 'missing', '169.254.169.254', 'Deny', 'opens']]);
     expect(p.differences[0].flows[0]).toMatchObject({ to: '169.254.169.254-169.254.169.254', engine: 'denied', effect: 'opens' });
     expect(p.differences[0].flows[0].why).toContain('no-metadata');
+  });
+});
+
+describe('audit endpoints: an AWS kind and an upstream policy of the same name', () => {
+  const yaml = `${namespace('shop')}${pod('shop', 'web', '10.0.1.1', { app: 'web' }, ['8080/TCP'])}${pod('shop', 'db', '10.0.1.2', { app: 'db' }, ['5432/TCP'])}apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Ingress]
+  ingress: [{from: [{podSelector: {matchLabels: {app: db}}}], ports: [{port: 8080}]}]
+---
+apiVersion: networking.k8s.aws/v1alpha1
+kind: ApplicationNetworkPolicy
+metadata: {name: web, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Egress]
+  egress: [{to: [{podSelector: {matchLabels: {app: db}}}], ports: [{protocol: TCP, port: 5432}]}]
+---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: guard}
+spec:
+  tier: Admin
+  priority: 10
+  subject: {namespaces: {}}
+  egress: [{name: imds, action: Deny, to: [{networks: [169.254.169.254/32]}]}]
+---
+apiVersion: networking.k8s.aws/v1alpha1
+kind: ClusterNetworkPolicy
+metadata: {name: guard}
+spec:
+  tier: Admin
+  priority: 20
+  subject: {namespaces: {}}
+  egress: [{name: dns, action: Deny, to: [{networks: [8.8.8.8/32]}]}]
+---
+`;
+  const e = compile(clusterFromYaml(yaml));
+  const pes = resolvePolicyEndpoints(e);
+  const cpes = resolveClusterPolicyEndpoints(e);
+
+  it('are audited apart, each equal to its own objects', () => {
+    const a = auditEndpoints(e, pes, cpes);
+    expect(a.policies.map((p) => [p.kind, p.policy, p.status]).sort()).toEqual([
+      ['ApplicationNetworkPolicy (networking.k8s.aws)', 'shop/web', 'equal'],
+      ['ClusterNetworkPolicy (networking.k8s.aws)', 'guard', 'equal'],
+      ['ClusterNetworkPolicy', 'guard', 'equal'],
+      ['NetworkPolicy', 'shop/web', 'equal'],
+    ]);
+  });
+
+  it("the AWS policies' objects missing are reported for them alone, the upstream ones still equal", () => {
+    const aws = (o: { metadata: { ownerReferences?: readonly { apiVersion?: string }[] } }) => o.metadata.ownerReferences?.[0]?.apiVersion?.startsWith('networking.k8s.aws/') === true;
+    const a = auditEndpoints(e, pes.filter((p) => !aws(p)), cpes.filter((c) => !aws(c)));
+    expect(a.policies.filter((p) => p.status !== 'equal').map((p) => [p.kind, p.policy, p.status]).sort()).toEqual([
+      ['ApplicationNetworkPolicy (networking.k8s.aws)', 'shop/web', 'missing'],
+      ['ClusterNetworkPolicy (networking.k8s.aws)', 'guard', 'missing'],
+    ]);
   });
 });

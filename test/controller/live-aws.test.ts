@@ -5,6 +5,7 @@
  * objects (the controller does this; the test server runs no garbage collector).
  */
 import { CoreV1Api, CustomObjectsApi, NetworkingV1Api, type KubeConfig, type V1CustomResourceDefinition } from '@kubernetes/client-node';
+import { until } from '../support/until.js';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import type { ClusterPolicyEndpoint, PolicyEndpoint } from '../../src/api/policyendpoint.js';
@@ -31,21 +32,6 @@ function awsCrd(kind: string, plural: string, scope: 'Cluster' | 'Namespaced'): 
       versions: [{ name: AWS.version, served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', x_kubernetes_preserve_unknown_fields: true } } } } }],
     },
   };
-}
-
-async function until<T>(what: string, f: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await f();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
 async function clusterPolicyEndpoints(kc: KubeConfig, policy: string): Promise<ClusterPolicyEndpoint[]> {

@@ -5,6 +5,7 @@
  * `nodes` peers is not rewritten by any of it.
  */
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1CustomResourceDefinition, type V1NodeAddress } from '@kubernetes/client-node';
+import { until } from '../support/until.js';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import type { ClusterPolicyEndpoint } from '../../src/api/policyendpoint.js';
@@ -39,21 +40,6 @@ function tierCrd(kind: string, plural: string, version: string): V1CustomResourc
       ],
     },
   };
-}
-
-async function until<T>(what: string, f: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await f();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
 async function clusterPolicyEndpoints(kc: KubeConfig, policy: string): Promise<ClusterPolicyEndpoint[]> {

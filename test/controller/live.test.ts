@@ -3,6 +3,7 @@
  * survive a controller restart and a cut watch, and only the leader of two instances writes.
  */
 import { CoreV1Api, CustomObjectsApi, NetworkingV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { until } from '../support/until.js';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import type { PolicyEndpoint } from '../../src/api/policyendpoint.js';
@@ -13,21 +14,6 @@ import { deployCrds, installCrds } from '../kube/manifests.js';
 const PE = { group: 'networking.k8s.aws', version: 'v1alpha1', plural: 'policyendpoints' } as const;
 const NS = 'shop';
 const LEASE_NS = 'palisade-system';
-
-async function until<T>(what: string, f: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await f();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
 
 async function policyEndpoints(kc: KubeConfig, policy: string): Promise<PolicyEndpoint[]> {
   const list = (await kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ ...PE, namespace: NS })) as { items: PolicyEndpoint[] };
