@@ -19,7 +19,10 @@ export interface ExplainLine {
 
 /** One policy explained. */
 export interface PolicyExplanation {
-  /** `NetworkPolicy`, `ClusterNetworkPolicy`, `AdminNetworkPolicy` or `BaselineAdminNetworkPolicy`. */
+  /**
+   * `NetworkPolicy`, `ClusterNetworkPolicy`, `AdminNetworkPolicy` or `BaselineAdminNetworkPolicy`; AWS's kinds with their
+   * group: `ApplicationNetworkPolicy (networking.k8s.aws)`, `ClusterNetworkPolicy (networking.k8s.aws)`.
+   */
   readonly kind: string;
   readonly tier: 'Admin' | 'NetworkPolicy' | 'Baseline';
   readonly name: string;
@@ -131,7 +134,7 @@ export function explainPolicies(engine: Engine): PolicyExplanation[] {
           if (compiled.never) lines.push({ kind: 'note', depth: 2, text: '(a peer Palisade does not evaluate: this Allow rule matches nothing)' });
         });
       }
-      out.push({ kind: src.kind, tier, name: src.name, header: `${policyKindLabel(src)} ${src.name} — ${tier} tier, priority ${src.priority}${at}`, lines, selects: members(p.subject) });
+      out.push({ kind: policyKindLabel(src), tier, name: src.name, header: `${policyKindLabel(src)} ${src.name} — ${tier} tier, priority ${src.priority}${at}`, lines, selects: members(p.subject) });
     }
   };
   renderTier('Admin');
@@ -152,7 +155,7 @@ export function explainPolicies(engine: Engine): PolicyExplanation[] {
         lines.push(...peerLines(engine, p.rules[dir][i], (r.peers ?? []).map((peer) => describePeer(peer, p.namespace))));
       });
     }
-    out.push({ kind: 'NetworkPolicy', tier: 'NetworkPolicy', name: p.name, namespace: p.namespace, header: `${policyKindLabel(p.source)} ${p.namespace}/${p.name}${at}`, lines, selects: members(p.subject) });
+    out.push({ kind: policyKindLabel(p.source), tier: 'NetworkPolicy', name: p.name, namespace: p.namespace, header: `${policyKindLabel(p.source)} ${p.namespace}/${p.name}${at}`, lines, selects: members(p.subject) });
   }
   renderTier('Baseline');
   return out;

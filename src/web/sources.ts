@@ -7,14 +7,22 @@ import { isMap, isSeq, LineCounter, parseAllDocuments, stringify } from 'yaml';
 import type { Node as YamlNode, YAMLMap } from 'yaml';
 import type { LoadedDocument } from '../api/load.js';
 import type { LineRange } from './protocol.js';
+import { AWS_API_GROUP } from '../api/aws-types.js';
+import { policyKindLabel } from '../model/types.js';
 
 /** The kinds the editor holds; everything else (namespaces, pods, workloads) stays as loaded. */
 export const POLICY_KINDS: ReadonlySet<string> = new Set(['NetworkPolicy', 'AdminNetworkPolicy', 'BaselineAdminNetworkPolicy', 'ClusterNetworkPolicy', 'ApplicationNetworkPolicy']);
 
-/** The key the UI names a policy by, as `RuleRef` names it: `NetworkPolicy ns/name` or `AdminNetworkPolicy name`. */
-export function policyKey(kind: string, name: string, namespace?: string): string {
-  return kind === 'NetworkPolicy' ? `${kind} ${namespace}/${name}` : `${kind} ${name}`;
+/**
+ * The key the UI names a policy by, as `RuleRef` and lint name it: the kind with AWS's group for AWS's own kinds
+ * (policyKindLabel), then `ns/name` for a namespaced policy or `name`: `NetworkPolicy ns/name`,
+ * `ApplicationNetworkPolicy (networking.k8s.aws) ns/name`, `AdminNetworkPolicy name`.
+ */
+export function policyKey(kindLabel: string, name: string, namespace?: string): string {
+  return namespace !== undefined ? `${kindLabel} ${namespace}/${name}` : `${kindLabel} ${name}`;
 }
+
+const NAMESPACED_POLICY_KINDS: ReadonlySet<string> = new Set(['NetworkPolicy', 'ApplicationNetworkPolicy']);
 
 const SEPARATOR = /^---(\s|$)/;
 
@@ -127,7 +135,9 @@ export function locatePolicies(text: string, defaultNamespace = 'default'): Map<
         if (isSeq(list)) for (const item of list.items) if (item && typeof item === 'object' && 'range' in item) rules[dir].push(rangeOf(item as YamlNode));
       }
     }
-    const key = policyKey(kind, name, namespace);
+    const group = (scalar(node, ['apiVersion']) ?? '').split('/')[0];
+    const label = policyKindLabel({ kind, ...(group === AWS_API_GROUP ? { group } : {}) });
+    const key = policyKey(label, name, NAMESPACED_POLICY_KINDS.has(kind) ? namespace : undefined);
     if (!out.has(key)) out.set(key, { key, lines: rangeOf(node), rules });
   };
   for (const doc of parseAllDocuments(source, { lineCounter })) {

@@ -6,7 +6,8 @@
 import { formatDiagnostic, InputError, type Diagnostic } from '../api/diagnostics.js';
 import { parseManifests, type LoadedDocument } from '../api/load.js';
 import { sortDiagnostics, validateDocuments, type ReadResult } from '../model/read.js';
-import type { ClusterPolicyEndpoint, PolicyEndpoint } from '../api/policyendpoint.js';
+import { ownerAwsGroup, type ClusterPolicyEndpoint, type PolicyEndpoint } from '../api/policyendpoint.js';
+import { policyKindLabel } from '../model/types.js';
 import { PROTOCOLS, type Protocol } from '../api/types.js';
 import { lint } from '../analyze/lint.js';
 import { explainPolicies } from '../analyze/explain.js';
@@ -288,7 +289,7 @@ export class Workspace {
       if (!d.allowed && d.tier === 'NetworkPolicy' && !d.rules.some((r) => r.tier === 'NetworkPolicy')) {
         const subject = engine.resolve(dir === 'egress' ? from : to);
         isolatedBy = subject.cls.networkPolicies[dir]
-          .map((p) => this.policySource(s, policyKey('NetworkPolicy', p.name, p.namespace)))
+          .map((p) => this.policySource(s, policyKey(policyKindLabel(p.source), p.name, p.namespace)))
           .filter((x): x is PolicySource => x !== null);
       }
       return { ruleSources, isolatedBy };
@@ -327,8 +328,16 @@ export class Workspace {
       else endpointsOf.set(key, [o]);
     };
     try {
-      for (const pe of resolvePolicyEndpoints(engine)) add(policyKey('NetworkPolicy', pe.spec.policyRef.name, pe.spec.policyRef.namespace), pe);
-      for (const cpe of resolveClusterPolicyEndpoints(engine)) add(policyKey(cpe.metadata.ownerReferences?.[0]?.kind ?? 'ClusterNetworkPolicy', cpe.spec.policyRef.name), cpe);
+      // Each object under the policy that owns it: AWS's kinds (owner in networking.k8s.aws) apart from upstream's.
+      const label = (o: PolicyEndpoint | ClusterPolicyEndpoint, upstream: string) => {
+        const group = ownerAwsGroup(o);
+        return policyKindLabel({ kind: group ? o.metadata.ownerReferences?.[0]?.kind ?? upstream : upstream, ...(group ? { group } : {}) });
+      };
+      for (const pe of resolvePolicyEndpoints(engine)) add(policyKey(label(pe, 'NetworkPolicy'), pe.spec.policyRef.name, pe.spec.policyRef.namespace), pe);
+      for (const cpe of resolveClusterPolicyEndpoints(engine)) {
+        const group = ownerAwsGroup(cpe);
+        add(policyKey(policyKindLabel({ kind: cpe.metadata.ownerReferences?.[0]?.kind ?? 'ClusterNetworkPolicy', ...(group ? { group } : {}) }), cpe.spec.policyRef.name), cpe);
+      }
     } catch (e) {
       policyEndpointsError = e instanceof Error ? e.message : String(e);
     }
@@ -339,11 +348,11 @@ export class Workspace {
     for (const e of explainPolicies(engine)) {
       const lines = e.lines.map(({ kind, text }): ExplainLine => ({ kind, text }));
       if (e.tier === 'NetworkPolicy') {
-        const key = policyKey('NetworkPolicy', e.name, e.namespace);
+        const key = policyKey(e.kind, e.name, e.namespace);
         const source = this.policySource(s, key);
         policies.push({
           key,
-          kind: 'NetworkPolicy',
+          kind: e.kind,
           name: e.name,
           namespace: e.namespace ?? 'default',
           tier: 'NetworkPolicy',
