@@ -18,7 +18,6 @@ import { resolveClusterPolicyEndpoints, resolvePolicyEndpoints } from '../../src
 import { compile } from '../../src/engine/engine.js';
 import { readCluster } from '../../src/model/read.js';
 import { awsWritten } from './aws-style.js';
-import { clusterFromYaml, namespace, pod } from '../support/cluster.js';
 
 const EXAMPLE = 'examples/eks-multi-team/';
 const FIXTURE_PE = 'examples/eks-aws/policyendpoints.yaml';
@@ -273,42 +272,7 @@ describe('audit endpoints: ClusterPolicyEndpoints of admin-tier policies', () =>
 });
 
 describe('audit endpoints: an AWS kind and an upstream policy of the same name', () => {
-  const yaml = `${namespace('shop')}${pod('shop', 'web', '10.0.1.1', { app: 'web' }, ['8080/TCP'])}${pod('shop', 'db', '10.0.1.2', { app: 'db' }, ['5432/TCP'])}apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: web, namespace: shop}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Ingress]
-  ingress: [{from: [{podSelector: {matchLabels: {app: db}}}], ports: [{port: 8080}]}]
----
-apiVersion: networking.k8s.aws/v1alpha1
-kind: ApplicationNetworkPolicy
-metadata: {name: web, namespace: shop}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Egress]
-  egress: [{to: [{podSelector: {matchLabels: {app: db}}}], ports: [{protocol: TCP, port: 5432}]}]
----
-apiVersion: policy.networking.k8s.io/v1alpha2
-kind: ClusterNetworkPolicy
-metadata: {name: guard}
-spec:
-  tier: Admin
-  priority: 10
-  subject: {namespaces: {}}
-  egress: [{name: imds, action: Deny, to: [{networks: [169.254.169.254/32]}]}]
----
-apiVersion: networking.k8s.aws/v1alpha1
-kind: ClusterNetworkPolicy
-metadata: {name: guard}
-spec:
-  tier: Admin
-  priority: 20
-  subject: {namespaces: {}}
-  egress: [{name: dns, action: Deny, to: [{networks: [8.8.8.8/32]}]}]
----
-`;
-  const e = compile(clusterFromYaml(yaml));
+  const e = compile(readCluster(['test/fixtures/aws/same-names.yaml']).cluster);
   const pes = resolvePolicyEndpoints(e);
   const cpes = resolveClusterPolicyEndpoints(e);
 
