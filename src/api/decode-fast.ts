@@ -196,7 +196,20 @@ function findKey(text: string): [string, string] | undefined {
   if (i < 0) return undefined;
   const raw = text.slice(0, i).trimEnd();
   if (raw === '' || raw.includes(' #')) throw BAIL;
-  return [keyText(resolvePlain(raw, true)), text.slice(i + 1).trim()];
+  return [plainKey(raw), text.slice(i + 1).trim()];
+}
+
+// A stream repeats a few hundred keys (apiVersion, metadata, name…) thousands of times: each resolved once.
+const plainKeys = new Map<string, string>();
+const PLAIN_KEYS_MAX = 50_000;
+
+function plainKey(raw: string): string {
+  let k = plainKeys.get(raw);
+  if (k === undefined) {
+    k = keyText(resolvePlain(raw, true));
+    if (plainKeys.size < PLAIN_KEYS_MAX) plainKeys.set(raw, k);
+  }
+  return k;
 }
 
 function keyText(v: JsonValue): string {
