@@ -149,6 +149,13 @@ const tierPortArb: fc.Arbitrary<TierPort> = fc.oneof(
 /** The tier kinds and the actions each allows. */
 type TierKindChoice = 'ClusterNetworkPolicy' | 'AdminNetworkPolicy' | 'BaselineAdminNetworkPolicy';
 
+/** A rule with an address peer keeps only its numeric ports: such a rule names no port by name. */
+function numericPortsBesideAddresses(r: TierRule): TierRule {
+  if (!r.ports || r.peers.every((p) => p.kind === 'pods')) return r;
+  const numeric = r.ports.filter((p) => p.kind === 'range');
+  return numeric.length > 0 ? { ...r, ports: numeric } : { action: r.action, peers: r.peers };
+}
+
 /**
  * A rule valid for its kind and direction: ingress peers are pods only; a rule with an address peer names no port by
  * name; BaselineAdminNetworkPolicy has no Pass.
@@ -163,11 +170,7 @@ const tierRuleArb = (kind: TierKindChoice, dir: 'ingress' | 'egress', aws = fals
       },
       { requiredKeys: ['action', 'peers'] },
     )
-    .map((r) => {
-      if (!r.ports || r.peers.every((p) => p.kind === 'pods')) return r;
-      const numeric = r.ports.filter((p) => p.kind === 'range');
-      return numeric.length > 0 ? { ...r, ports: numeric } : { action: r.action, peers: r.peers };
-    });
+    .map(numericPortsBesideAddresses);
 
 /**
  * A rule of AWS's own ClusterNetworkPolicy (networking.k8s.aws): its egress peers are namespaces, pods, networks and
@@ -186,11 +189,7 @@ const awsTierRuleArb = (dir: 'ingress' | 'egress'): fc.Arbitrary<TierRule> =>
         },
         { requiredKeys: ['action', 'peers'] },
       )
-      .map((r) => {
-        if (!r.ports || r.peers.every((p) => p.kind === 'pods')) return r;
-        const numeric = r.ports.filter((p) => p.kind === 'range');
-        return numeric.length > 0 ? { ...r, ports: numeric } : { action: r.action, peers: r.peers };
-      });
+      .map(numericPortsBesideAddresses);
   });
 
 /** AWS's own ClusterNetworkPolicy: either tier, priority, a subject, AWS's rules. */

@@ -49,6 +49,21 @@ spec:
 ---
 `;
 
+/**
+ * `why shop/web 203.0.113.7 --port 443` on `yaml`: denied and failed closed without an answer, allowed with
+ * `--resolve api.example.com=203.0.113.7`. Returns the file written.
+ */
+async function expectResolveDecides(yaml: string): Promise<string> {
+  const file = join(mkdtempSync(join(tmpdir(), 'pl-resolve-')), 'in.yaml');
+  writeFileSync(file, yaml);
+  const without = await cli(['why', 'shop/web', '203.0.113.7', '--port', '443', file]);
+  expect(without.out).toContain('DENIED');
+  expect(without.out).toContain('no --resolve answer, so it matches no address (fail closed)');
+  const answered = await cli(['why', 'shop/web', '203.0.113.7', '--port', '443', '--resolve', 'api.example.com=203.0.113.7', file]);
+  expect(answered.out).toContain('ALLOWED');
+  return file;
+}
+
 describe("AWS ClusterNetworkPolicy in the Admin tier (clusternetworkpolicy_types.go)", () => {
   const cluster = clusterFromYaml(PODS + CNP);
   it('reads it as a tier policy of group networking.k8s.aws, named so in why', () => {
@@ -110,14 +125,7 @@ spec:
     expect(e.allows({ from: 'shop/web', to: '8.8.4.4', protocol: 'UDP', port: 53 })).toBe(false);
   });
   it('palisade why --resolve: the answer decides, and without one why says it failed closed', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pl-aws-'));
-    const file = join(dir, 'in.yaml');
-    writeFileSync(file, PODS + ANP);
-    const without = await cli(['why', 'shop/web', '203.0.113.7', '--port', '443', file]);
-    expect(without.out).toContain('DENIED');
-    expect(without.out).toContain('no --resolve answer, so it matches no address (fail closed)');
-    const answered = await cli(['why', 'shop/web', '203.0.113.7', '--port', '443', '--resolve', 'api.example.com=203.0.113.7', file]);
-    expect(answered.out).toContain('ALLOWED');
+    const file = await expectResolveDecides(PODS + ANP);
     const bad = await cli(['why', 'shop/web', '203.0.113.7', '--port', '443', '--resolve', 'api.example.com', file]);
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('expected NAME=IP');
@@ -144,13 +152,6 @@ spec:
   it('keeps its names, so why --resolve answers reach it as they reach AWS kinds', async () => {
     const peer = clusterFromYaml(PODS + UPSTREAM).tierPolicies[0].egress[0].peers[0];
     expect(peer).toEqual({ kind: 'unsupported', what: 'domainNames', domainNames: ['*.example.com'] });
-    const dir = mkdtempSync(join(tmpdir(), 'pl-upstream-'));
-    const file = join(dir, 'in.yaml');
-    writeFileSync(file, PODS + UPSTREAM);
-    const without = await cli(['why', 'shop/web', '203.0.113.7', '--port', '443', file]);
-    expect(without.out).toContain('DENIED');
-    expect(without.out).toContain('no --resolve answer, so it matches no address (fail closed)');
-    const answered = await cli(['why', 'shop/web', '203.0.113.7', '--port', '443', '--resolve', 'api.example.com=203.0.113.7', file]);
-    expect(answered.out).toContain('ALLOWED');
+    await expectResolveDecides(PODS + UPSTREAM);
   });
 });
