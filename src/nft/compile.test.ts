@@ -176,15 +176,15 @@ function cpe(name: string, tier: 'Admin' | 'Baseline', priority: number, podIPs:
 }
 
 describe('admin tiers (ClusterPolicyEndpoints)', () => {
-  const verdictOf = (s: ReturnType<typeof compileNode>, ifname: string) =>
-    s.sets.get('ingress_dispatch')!.elements.find((e) => e.key === `"${ifname}"`)!.value!;
+  /** A pod's entry in one of the ingress verdict maps (`admin`, `dispatch`, `default`), if any. */
+  const entryOf = (s: ReturnType<typeof compileNode>, ifname: string, stage: 'admin' | 'dispatch' | 'default' = 'dispatch') =>
+    s.sets.get(`ingress_${stage}`)!.elements.find((e) => e.key === `"${ifname}"`)?.value;
+  const verdictOf = (s: ReturnType<typeof compileNode>, ifname: string) => entryOf(s, ifname)!;
   const chainOf = (s: ReturnType<typeof compileNode>, verdict: string) => s.chains.get(verdict.replace(/^(goto|jump) /, ''))!;
-  /** A tier stage's entry chain: `jump` to the stage's rules, then the next stage. */
-  const stageOf = (s: ReturnType<typeof compileNode>, verdict: string) => {
-    const entry = chainOf(s, verdict);
-    expect(entry.rules).toHaveLength(2);
-    expect(entry.rules[0]).toMatch(/^jump (ad|bl)[ie]r_\w+$/);
-    return { entry, rules: chainOf(s, entry.rules[0]), next: entry.rules[1] };
+  /** A tier stage's rules, jumped to from a verdict map: Pass and no match return to the next map. */
+  const stageOf = (s: ReturnType<typeof compileNode>, verdict: string | undefined) => {
+    expect(verdict).toMatch(/^jump (ad|bl)[ie]r_\w+$/);
+    return chainOf(s, verdict!);
   };
 
   // name, inputs, the stage chain's expectations.
@@ -199,12 +199,12 @@ describe('admin tiers (ClusterPolicyEndpoints)', () => {
       ])],
       pes: [pe('np', { pods: ['10.0.1.1'], isolation: ['Ingress'], ingress: [{ cidr: '10.0.2.9' }] })],
       check: (s) => {
-        const admin = stageOf(s, verdictOf(s, 'pl-v1'));
-        expect(admin.entry.name).toMatch(/^adi_/);
+        const admin = stageOf(s, entryOf(s, 'pl-v1', 'admin'));
+        expect(admin.name).toMatch(/^adir_/);
         const np = [...s.chains.keys()].find((k) => k.startsWith('in_'))!;
-        expect(admin.next).toBe(`goto ${np}`);
-        // Pass returns to the entry chain, which goes on to the NetworkPolicy stage; so does no match.
-        expect(admin.rules.rules).toEqual([
+        expect(verdictOf(s, 'pl-v1')).toBe(`goto ${np}`);
+        // Pass returns to the base chain, which goes on to the NetworkPolicy stage's map; so does no match.
+        expect(admin.rules).toEqual([
           expect.stringMatching(/^ip saddr \. meta l4proto @cp_\w+_i04a counter name "drop_ingress" drop$/),
           expect.stringMatching(/^ip saddr \. meta l4proto \. th dport @cp_\w+_i04p counter name "drop_ingress" drop$/),
           expect.stringMatching(/^ip saddr \. meta l4proto @cp_\w+_i14a return$/),
@@ -217,11 +217,15 @@ describe('admin tiers (ClusterPolicyEndpoints)', () => {
       cpes: [cpe('b', 'Baseline', 0, ['10.0.1.2'], [{ cidr: '10.0.2.0/24', action: 'Deny' }]), cpe('a', 'Admin', 5, ['10.0.1.2'], [{ cidr: '10.0.3.0/24', action: 'Pass' }])],
       pes: [],
       check: (s) => {
-        const admin = stageOf(s, verdictOf(s, 'pl-v2'));
-        const baseline = stageOf(s, admin.next);
-        expect(baseline.entry.name).toMatch(/^bli_/);
-        expect(baseline.next).toBe('accept');
-        expect(admin.rules.rules[0]).toBe(`ip saddr . meta l4proto @${[...s.sets.keys()].find((k) => k.endsWith('_i04a') && admin.rules.rules[0].includes(k))} return`);
+        const admin = stageOf(s, entryOf(s, 'pl-v2', 'admin'));
+        const baseline = stageOf(s, verdictOf(s, 'pl-v2'));
+        expect(baseline.name).toMatch(/^blir_/);
+        expect(entryOf(s, 'pl-v2', 'default')).toBe('accept');
+        expect(admin.rules[0]).toBe(`ip saddr . meta l4proto @${[...s.sets.keys()].find((k) => k.endsWith('_i04a') && admin.rules[0].includes(k))} return`);
+        // A pod without tier policies has no admin entry and no default entry: its dispatch entry decides.
+        expect(entryOf(s, 'pl-v1', 'admin')).toBeUndefined();
+        expect(entryOf(s, 'pl-v1', 'default')).toBeUndefined();
+        expect(verdictOf(s, 'pl-v1')).toBe('accept');
       },
     },
     {
@@ -229,10 +233,10 @@ describe('admin tiers (ClusterPolicyEndpoints)', () => {
       cpes: [cpe('late', 'Admin', 20, ['10.0.1.1'], [{ cidr: '10.0.2.1', action: 'Accept' }]), cpe('early', 'Admin', 3, ['10.0.1.1'], [{ cidr: '10.0.2.1', action: 'Deny' }])],
       pes: [],
       check: (s) => {
-        const admin = stageOf(s, verdictOf(s, 'pl-v1'));
-        expect(admin.rules.rules[0]).toContain('drop');
-        expect(admin.rules.rules[1]).toContain('accept');
-        expect(admin.next).toBe('accept');
+        const admin = stageOf(s, entryOf(s, 'pl-v1', 'admin'));
+        expect(admin.rules[0]).toContain('drop');
+        expect(admin.rules[1]).toContain('accept');
+        expect(verdictOf(s, 'pl-v1')).toBe('accept');
       },
     },
     {
@@ -241,7 +245,7 @@ describe('admin tiers (ClusterPolicyEndpoints)', () => {
       pes: [pe('np', { pods: ['10.0.1.1'], isolation: ['Ingress'] })],
       check: (s) => {
         expect(verdictOf(s, 'pl-v1')).toMatch(/^goto in_/);
-        expect([...s.chains.keys()].some((k) => k.startsWith('bli_'))).toBe(false);
+        expect([...s.chains.keys()].some((k) => k.startsWith('blir_'))).toBe(false);
       },
     },
   ];
@@ -270,7 +274,7 @@ describe('admin tiers (ClusterPolicyEndpoints)', () => {
     const lastFlush = Math.max(...lines.map((l, i) => (l.startsWith('flush chain') ? i : -1)));
     const firstDelete = lines.findIndex((l) => l.startsWith('delete chain'));
     expect(firstDelete).toBeGreaterThan(lastFlush);
-    // The stage's entry, its rules and the NetworkPolicy chain.
-    expect(lines.filter((l) => l.startsWith('delete chain'))).toHaveLength(3);
+    // The stage's rules and the NetworkPolicy chain.
+    expect(lines.filter((l) => l.startsWith('delete chain'))).toHaveLength(2);
   });
 });

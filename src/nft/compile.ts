@@ -407,6 +407,16 @@ function withoutPods<T extends PolicyEndpoint | ClusterPolicyEndpoint>(o: T): T 
   return { ...o, spec } as T;
 }
 
+/**
+ * The verdict maps of one direction, looked up in this order: `admin` (jump to the admin stage's rules), `dispatch`
+ * (the NetworkPolicy stage, a jump to the baseline stage's rules, or the default), `default` (after the baseline).
+ */
+type Stage = 'admin' | 'dispatch' | 'default';
+const STAGES: readonly Stage[] = ['admin', 'dispatch', 'default'];
+const mapName = (dir: Dir, stage: Stage) => `${dir}_${stage}`;
+/** A pod's entries in the verdict maps of each direction. */
+type PodEntries = Record<Dir, { readonly admin?: string; readonly dispatch: string; readonly default?: string }>;
+
 type PeMemo = WeakMap<PolicyEndpoint, Map<string, { readonly owner: string; readonly rules: string[]; readonly sets: readonly NftSet[]; readonly tag?: readonly [string, LogTag] }>>;
 type CpeMemo = WeakMap<ClusterPolicyEndpoint, Map<string, { readonly runs: { action: ClusterRuleAction; matches: string[]; id: string; run: number }[]; readonly sets: readonly NftSet[] }>>;
 type TierMemo = Map<string, { readonly selected: readonly ClusterPolicyEndpoint[]; readonly rules: string[]; readonly tags: readonly (readonly [string, LogTag])[] }>;
@@ -418,8 +428,7 @@ type PodMemo = Map<
     readonly selecting: readonly string[];
     readonly tiered: readonly string[];
     readonly owners: string;
-    readonly ingress: string;
-    readonly egress: string;
+    readonly entries: PodEntries;
     readonly chains: readonly NftChain[];
     readonly sets: readonly NftSet[];
     readonly tags: readonly (readonly [string, LogTag])[];
@@ -659,8 +668,8 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
     return rules;
   };
 
-  const ingressDispatch: NftElement[] = [];
-  const egressDispatch: NftElement[] = [];
+  // Per direction, the three verdict maps a packet is looked up in, in order (see the layout above).
+  const maps: Record<Dir, Record<Stage, NftElement[]>> = { ingress: { admin: [], dispatch: [], default: [] }, egress: { admin: [], dispatch: [], default: [] } };
   const strictDeny = (dir: Dir) => {
     const name = `deny_${dir}`;
     if (!chains.has(name)) {
@@ -738,12 +747,6 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
     memory.tier.set(memoKey, { selected, rules, tags: [...logTags].filter(([k]) => !tagsBefore.has(k)) });
     return name;
   };
-  const tierStage = (stage: 'ad' | 'bl', selected: readonly ClusterPolicyEndpoint[], dir: Dir, after: string): string => {
-    const rulesChain = tierRules(stage, selected, dir);
-    const name = `${stage}${DIR_CODE[dir]}_${shortHash(`${rulesChain}\n${after}`)}`;
-    if (!chains.has(name)) chains.set(name, { name, rules: [`jump ${rulesChain}`, after] });
-    return `goto ${name}`;
-  };
   const networkPolicyStage = (isolating: readonly PolicyEndpoint[], dir: Dir): string => {
     const group = shortHash(isolating.map(peKey).join('\n'));
     const name = `${dir === 'ingress' ? 'in' : 'eg'}_${group}`;
@@ -772,6 +775,15 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
   };
   const hasEntries = (dir: Dir) => (c: ClusterPolicyEndpoint) => ((dir === 'ingress' ? c.spec.ingress : c.spec.egress) ?? []).some((e) => e.cidr !== undefined);
 
+  const pushEntries = (pod: LocalPod, entries: PodEntries) => {
+    const key = `"${pod.ifname}"`;
+    for (const dir of ['ingress', 'egress'] as const) {
+      for (const stage of STAGES) {
+        const value = entries[dir][stage];
+        if (value !== undefined) maps[dir][stage].push({ key, value });
+      }
+    }
+  };
   const pods = [...input.pods].sort((a, b) => (a.ifname < b.ifname ? -1 : a.ifname > b.ifname ? 1 : 0));
   // What a pod's entries lead to depends only on its wholes (and the owners of their sets): a pod whose wholes are the
   // same objects as in an earlier compile takes its chains, sets and log tags from then, unbuilt.
@@ -794,28 +806,38 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
       for (const c of memo.chains) if (!chains.has(c.name)) chains.set(c.name, c);
       for (const set of memo.sets) sets.set(set.name, set);
       for (const [prefix, tag] of memo.tags) logTags.set(prefix, tag);
-      ingressDispatch.push({ key: `"${pod.ifname}"`, value: memo.ingress });
-      egressDispatch.push({ key: `"${pod.ifname}"`, value: memo.egress });
+      pushEntries(pod, memo.entries);
       continue;
     }
-    const first: Record<Dir, string> = { ingress: '', egress: '' };
+    const entries: PodEntries = { ingress: { dispatch: '' }, egress: { dispatch: '' } };
     for (const dir of ['ingress', 'egress'] as const) {
-      const dispatch = dir === 'ingress' ? ingressDispatch : egressDispatch;
       const pass = dir === 'ingress' ? 'accept' : 'goto ingress_check';
       const fallback = selecting.length === 0 && input.mode === 'strict' ? strictDeny(dir) : pass;
       const isolating = selecting.filter((pe) => (pe.spec.podIsolation ?? []).includes(ISOLATION[dir]));
       const admin = tiered.filter((c) => c.spec.tier === 'Admin').filter(hasEntries(dir));
       const baseline = tiered.filter((c) => c.spec.tier === 'Baseline').filter(hasEntries(dir));
-      // Built back to front: each stage's "no decision" is the next stage.
-      const afterAdmin = isolating.length > 0 ? networkPolicyStage(isolating, dir) : baseline.length > 0 ? tierStage('bl', baseline, dir, fallback) : fallback;
-      first[dir] = admin.length > 0 ? tierStage('ad', admin, dir, afterAdmin) : afterAdmin;
-      dispatch.push({ key: `"${pod.ifname}"`, value: first[dir] });
+      // The admin stage's rules are jumped to: Pass and no match return to the next map. An isolating NetworkPolicy
+      // decides; without one, the baseline stage is jumped to and the default entry decides what it leaves.
+      const e: { admin?: string; dispatch: string; default?: string } = { dispatch: fallback };
+      if (admin.length > 0) e.admin = `jump ${tierRules('ad', admin, dir)}`;
+      if (isolating.length > 0) e.dispatch = networkPolicyStage(isolating, dir);
+      else if (baseline.length > 0) {
+        e.dispatch = `jump ${tierRules('bl', baseline, dir)}`;
+        e.default = fallback;
+      }
+      entries[dir] = e;
     }
+    pushEntries(pod, entries);
     if (memory.pod.size >= 20_000) memory.pod.clear();
-    memory.pod.set(podKey, { selecting: peTokens, tiered: cpeTokens, owners: podOwners, ingress: first.ingress, egress: first.egress, ...reachable([first.ingress, first.egress], chains, sets, logTags) });
+    const verdicts = (['ingress', 'egress'] as const).flatMap((d) => [entries[d].admin, entries[d].dispatch, entries[d].default].filter((v): v is string => v !== undefined));
+    memory.pod.set(podKey, { selecting: peTokens, tiered: cpeTokens, owners: podOwners, entries, ...reachable(verdicts, chains, sets, logTags) });
   }
-  sets.set('ingress_dispatch', { name: 'ingress_dispatch', decl: 'type ifname : verdict;', elements: ingressDispatch });
-  sets.set('egress_dispatch', { name: 'egress_dispatch', decl: 'type ifname : verdict;', elements: egressDispatch });
+  for (const dir of ['ingress', 'egress'] as const) {
+    for (const stage of STAGES) {
+      const name = mapName(dir, stage);
+      sets.set(name, { name, decl: 'type ifname : verdict;', elements: maps[dir][stage] });
+    }
+  }
 
   const strictUnknown = input.mode === 'strict' && opts.podInterfaces !== undefined;
   chains.set('ingress_check', {
@@ -823,7 +845,7 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
     rules: [
       'ip saddr @node4 accept',
       'ip6 saddr @node6 accept',
-      'oifname vmap @ingress_dispatch',
+      ...STAGES.map((st) => `oifname vmap @${mapName('ingress', st)}`),
       ...(strictUnknown ? [`oifname "${opts.podInterfaces}" ${strictDeny('ingress')}`] : []),
       'accept',
     ],
@@ -837,7 +859,7 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
     hook: 'type filter hook input priority filter; policy accept;',
     rules: [
       'ct state established,related accept',
-      `${transport} iifname vmap @egress_dispatch`,
+      ...STAGES.map((st) => `${transport} iifname vmap @${mapName('egress', st)}`),
       ...(strictUnknown ? [`${transport} iifname "${opts.podInterfaces}" ${strictDeny('egress')}`] : []),
       'accept',
     ],
@@ -848,7 +870,7 @@ export function compileNode(input: NodeInput, opts: CompileOptions = {}): Desire
     rules: [
       'ct state established,related accept',
       'ct state invalid drop',
-      'iifname vmap @egress_dispatch',
+      ...STAGES.map((st) => `iifname vmap @${mapName('egress', st)}`),
       ...(strictUnknown ? [`iifname "${opts.podInterfaces}" ${strictDeny('egress')}`] : []),
       'goto ingress_check',
     ],
