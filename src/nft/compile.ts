@@ -15,16 +15,21 @@
  *
  * "Accept" on egress is `goto ingress_check`: the destination's ingress (same node) still has its say.
  *
- * Layout (pod-to-pod and pod-to-world traffic crosses the node's forward path; pod-to-node traffic its input path):
+ * Layout (pod-to-pod and pod-to-world traffic crosses the node's forward path; pod-to-node traffic its input path).
+ * Each direction has three verdict maps keyed by the pod's interface, looked up in order (O(1) per packet, no walk
+ * over pods): `<dir>_admin` (`jump` to the admin stage's rules), `<dir>_dispatch` (`goto` the NetworkPolicy stage, or
+ * `jump` to the baseline stage's rules, or the default verdict), `<dir>_default` (the default, after a baseline stage).
+ * A stage's Pass and no match `return` to the next map, so no pod needs a chain of its own.
  *
- *   forward_filter (hook)  ct established,related → accept; invalid → drop;
- *                          iifname vmap @egress_dispatch   (source pod's egress; O(1) per packet, no walk over pods)
- *                          [strict] unknown pod interface → deny;  goto ingress_check
- *   input_filter (hook)    ct established,related → accept; iifname vmap @egress_dispatch (the pod's egress to the node)
- *   ingress_check          node's own addresses → accept; oifname vmap @ingress_dispatch; [strict] unknown → deny; accept
+ *   forward_filter (hook)  ct established,related → accept; invalid → drop; iifname vmap @egress_admin, @egress_dispatch,
+ *                          @egress_default (the source pod's egress); [strict] unknown pod interface → deny;
+ *                          goto ingress_check
+ *   input_filter (hook)    ct established,related → accept; the same maps for TCP, UDP and SCTP (the pod's egress to
+ *                          the node)
+ *   ingress_check          node's own addresses → accept; oifname vmap @ingress_admin, @ingress_dispatch,
+ *                          @ingress_default; [strict] unknown → deny; accept
  *   ad<i|e>r_<h>/bl<i|e>r_<h> the rules of the admin / baseline stage of one distinct list of ClusterPolicyEndpoints
  *                          (Pass and no match: `return`), shared by every pod with that list
- *   ad<i|e>_<h>/bl<i|e>_<h> a stage's entry per next stage: `jump` to its rules, then the next stage
  *   eg_<group>/in_<group>  one chain per distinct set of isolating PolicyEndpoints (pods with the same policies share it):
  *                          one lookup per PolicyEndpoint set, then log + drop.
  *   pe_<id>_<dir><fam><a|p> the allowed peers of a PolicyEndpoint and direction (shared by every one with the same peers,
