@@ -11,7 +11,7 @@ import type { Engine } from '../engine/engine.js';
 import type { ClusterPolicyEndpoint, PolicyEndpoint } from '../api/policyendpoint.js';
 import type { UnenforceableEntry } from '../api/validate-policyendpoint.js';
 import { deleteTable, NftSession, readCounters } from '../nft/apply.js';
-import { compileNode, countState, TABLE, type DesiredState, type EnforcingMode, type LocalPod, type LogTag } from '../nft/compile.js';
+import { countState, NodeCompiler, TABLE, type DesiredState, type EnforcingMode, type LocalPod, type LogTag } from '../nft/compile.js';
 import { interfacePatternProblem } from '../nft/names.js';
 import { renderDelta, renderFull } from '../nft/script.js';
 import { discoverNodeAddresses, discoverPods } from './discover.js';
@@ -154,6 +154,8 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
   let discovered: { pods: LocalPod[]; nodeAddresses: string[] } | undefined;
   // The node's share of the cluster's objects, kept up to date from sync to sync.
   const viewer = new NodeViewer();
+  // What the last sync compiled, kept: a sync rebuilds only the pods whose policies changed.
+  const compiler = new NodeCompiler();
 
   // Entries the source left out: counted, and each named in the log once when it first appears.
   let dropped: readonly UnenforceableEntry[] = [];
@@ -182,7 +184,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     // The node's share of the cluster: its pods named, and the policies that select one of them.
     const view = viewer.view(pes, cpes, pods);
     const input: NodeObjects = { policyEndpoints: view.policyEndpoints, clusterPolicyEndpoints: view.clusterPolicyEndpoints, pods: view.pods, nodeAddresses, mode: opts.enforcingMode };
-    const state = compileNode(input, compileOpts);
+    const state = compiler.compile(input, compileOpts);
     return { state, pods, input, readMs: t1 - t0, compileMs: performance.now() - t1 };
   };
 

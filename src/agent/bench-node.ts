@@ -167,11 +167,15 @@ const split = (xs: { readMs: number; compileMs: number; renderMs: number; applyM
  * match `podInterfaces` and route the scenario's local IPs.
  */
 export async function measureNode(s: NodeScenario, podInterfaces: string, resyncs = 10): Promise<BenchRow[]> {
-  const current = new Map(s.initial.map((o) => [objectKey(o), o]));
-  const lists = () => {
-    const all = [...current.values()];
-    return { pes: all.filter((o): o is PolicyEndpoint => isPolicyEndpoint(o)), cpes: all.filter((o): o is ClusterPolicyEndpoint => isClusterPolicyEndpoint(o)) };
+  // Per kind, as the agent's API source keeps them (one watch cache each): a change replaces one entry.
+  const pesNow = new Map<string, PolicyEndpoint>();
+  const cpesNow = new Map<string, ClusterPolicyEndpoint>();
+  const put = (o: EndpointObject) => {
+    if (isPolicyEndpoint(o)) pesNow.set(objectKey(o), o);
+    else if (isClusterPolicyEndpoint(o)) cpesNow.set(objectKey(o), o);
   };
+  for (const o of s.initial) put(o);
+  const lists = () => ({ pes: [...pesNow.values()], cpes: [...cpesNow.values()] });
   const first = lists();
   const source = new ManualSource(first.pes, first.cpes);
   const t0 = performance.now();
@@ -191,8 +195,11 @@ export async function measureNode(s: NodeScenario, podInterfaces: string, resync
     const times: Record<string, number[]> = {};
     const phases: { readMs: number; compileMs: number; renderMs: number; applyMs: number }[] = [];
     for (const ev of s.events) {
-      for (const k of ev.deleted) current.delete(k);
-      for (const o of ev.written) current.set(objectKey(o), o);
+      for (const k of ev.deleted) {
+        pesNow.delete(k);
+        cpesNow.delete(k);
+      }
+      for (const o of ev.written) put(o);
       const t1 = performance.now();
       const { pes, cpes } = lists();
       source.set(pes, cpes);
@@ -226,7 +233,7 @@ export async function measureNode(s: NodeScenario, podInterfaces: string, resync
     for (const [kind, ts] of Object.entries(times)) rows.push({ name: `${label}: ${kind} → enforced, p50 / p99`, value: percentile(ts, 50), unit: `ms / ${percentile(ts, 99).toFixed(1)} ms` });
     rows.push(
       { name: `${label}: split of a change, p50`, value: percentile(all, 50), unit: `ms = ${split(phases)}` },
-      { name: `${label}: nft set elements in the kernel / rules`, value: elements, unit: `elements / ${rules} rules (${current.size} endpoint objects in the cluster)` },
+      { name: `${label}: nft set elements in the kernel / rules`, value: elements, unit: `elements / ${rules} rules (${pesNow.size + cpesNow.size} endpoint objects in the cluster)` },
       { name: `${label}: agent process RSS after the events`, value: mem.rss / 2 ** 20, unit: `MB (peak ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MB)` },
     );
     return rows;

@@ -44,8 +44,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { Protocol } from '../api/types.js';
-import { clusterPolicyEndpointOrder, mergeClusterPolicyEndpoints, mergePolicyEndpoints, type ClusterEndpointInfo, type ClusterPolicyEndpoint, type ClusterRuleAction, type EndpointInfo, type PolicyEndpoint, type TrafficDirection } from '../api/policyendpoint.js';
-import { localView, podKeys, selectedBy, selectedLocal } from './local.js';
+import { clusterPolicyEndpointOrder, mergeClusterPolicyEndpoints, mergePolicyEndpoints, ownerAwsGroup, type ClusterEndpointInfo, type ClusterPolicyEndpoint, type ClusterRuleAction, type EndpointInfo, type PolicyEndpoint, type TrafficDirection } from '../api/policyendpoint.js';
+import { groupOf, localView, podKeys, selectedLocal } from './local.js';
 import { canonicalAddress, cidrExcept, formatAddress, formatRange, mergeRanges, parseAddress, type AddressRange, type Family } from './address.js';
 
 /** `standard`: a pod selected by no PolicyEndpoint allows everything. `strict`: it denies everything (AWS strict mode). */
@@ -232,11 +232,27 @@ function cachedPeers(entries: readonly EndpointInfo[]): PeerSets {
 const peerContent = new Map<string, PeerSets>();
 const PEER_CONTENT_MAX = 20_000;
 
+/**
+ * `cidr − except` per entry text, remembered (bounded): a policy's peers are mostly pod addresses that every rewrite of
+ * its objects lists again. Ranges are never mutated.
+ */
+function entryRanges(cidr: string, except: readonly string[] | undefined): readonly AddressRange[] {
+  const key = except && except.length > 0 ? `${cidr} ${except.join(' ')}` : cidr;
+  let r = rangeCache.get(key);
+  if (!r) {
+    r = cidrExcept(cidr, except ?? []);
+    if (rangeCache.size >= 100_000) rangeCache.clear();
+    rangeCache.set(key, r);
+  }
+  return r;
+}
+const rangeCache = new Map<string, readonly AddressRange[]>();
+
 export function resolvePeers(entries: readonly EndpointInfo[]): PeerSets {
   const any: Record<Family, AddressRange[]> = { 4: [], 6: [] };
   const rects: { range: AddressRange; pp: ProtoPorts }[] = [];
   for (const e of entries) {
-    const ranges = cidrExcept(e.cidr, e.except ?? []);
+    const ranges = entryRanges(e.cidr, e.except);
     const ports = entryPorts(e);
     for (const r of ranges) {
       if (ports === 'all') any[r.family].push(r);
@@ -321,90 +337,40 @@ function safeCanonical(ip: string): string {
   try { return canonicalAddress(ip); } catch { return ip; }
 }
 
-/** A policy's merged whole, and the objects it was merged from (what selects is read from these, once each). */
-interface Whole<T> {
-  readonly whole: T;
-  readonly parts: readonly T[];
-}
+const byKeyOfList = new WeakMap<readonly LocalPod[], Map<string, number[]>>();
 
-/**
- * The wholes selecting each local pod (by IP, or by namespace and name, as `selects` matches), in the order given.
- * What each object selects of the local pods is remembered per object and set of pods (`local.ts`), so a whole of
- * many pieces costs only its changed pieces.
- */
-function selectionIndex<T extends PolicyEndpoint | ClusterPolicyEndpoint>(wholes: readonly Whole<T>[], pods: readonly LocalPod[]): (pod: LocalPod) => readonly T[] {
-  const keys = podKeys(pods, true);
-  const podsOfKey = podsByKey(pods);
-  const perPod: T[][] = pods.map(() => []);
-  for (const { whole, parts } of wholes) {
-    for (const part of parts) {
-      for (const k of selectedLocal(part, keys)) {
-        for (const i of podsOfKey.get(k) ?? []) {
-          const l = perPod[i];
-          if (l[l.length - 1] !== whole) l.push(whole);
-        }
-      }
-    }
-  }
-  const index = podIndex(pods);
-  return (pod) => perPod[index.get(pod) ?? -1] ?? [];
-}
-
-const byKeyOfList = new WeakMap<readonly LocalPod[], { readonly byKey: Map<string, number[]>; readonly index: Map<LocalPod, number> }>();
-
-function podLookups(pods: readonly LocalPod[]): { readonly byKey: Map<string, number[]>; readonly index: Map<LocalPod, number> } {
-  let l = byKeyOfList.get(pods);
-  if (!l) {
-    // Each key (canonical IP, `namespace/name`) → the pods it names; each pod → its wholes, in the order given (a whole's
-    // hits come one after another, so comparing with the last one pushed keeps each whole once).
-    const byKey = new Map<string, number[]>();
+/** Each key (canonical IP, `namespace/name`) → the positions of the pods it names, once per pod list. */
+function podsByKey(pods: readonly LocalPod[]): Map<string, number[]> {
+  let byKey = byKeyOfList.get(pods);
+  if (!byKey) {
+    const made = new Map<string, number[]>();
     pods.forEach((p, i) => {
       const add = (k: string) => {
-        const list = byKey.get(k);
-        if (!list) byKey.set(k, [i]);
+        const list = made.get(k);
+        if (!list) made.set(k, [i]);
         else if (list[list.length - 1] !== i) list.push(i);
       };
       for (const ip of p.ips) add(safeCanonical(ip));
       if (p.name !== undefined) add(`${p.namespace}/${p.name}`);
     });
-    l = { byKey, index: new Map(pods.map((p, i) => [p, i])) };
-    byKeyOfList.set(pods, l);
+    byKeyOfList.set(pods, (byKey = made));
   }
-  return l;
+  return byKey;
 }
-const podsByKey = (pods: readonly LocalPod[]) => podLookups(pods).byKey;
-const podIndex = (pods: readonly LocalPod[]) => podLookups(pods).index;
 
 
 /**
- * `merge(objects)`, with each merged whole remembered while its pieces stay the same objects: a policy of several
- * pieces is one new object per merge, and the peer sets are remembered per entry list of that object.
+ * The whole of one merge group: its only object, or the merge of its pieces, remembered while the pieces stay the same
+ * objects (a policy of several pieces is one new object per merge; its peer sets are remembered per entry list).
  */
-function mergedOnce<T extends PolicyEndpoint | ClusterPolicyEndpoint>(objects: readonly T[], merge: (parts: readonly T[]) => T[], mergeCache: Memory['merge']): Whole<T>[] {
-  const groups = new Map<string, T[]>();
-  for (const o of objects) {
-    const g = selectedBy(o).group;
-    const list = groups.get(g);
-    if (list) list.push(o);
-    else groups.set(g, [o]);
-  }
-  const out: Whole<T>[] = [];
-  for (const parts of groups.values()) {
-    if (parts.length === 1) {
-      out.push({ whole: parts[0], parts });
-      continue;
-    }
-    const have = mergeCache.get(parts[0]);
-    if (have && have.parts.length === parts.length && have.parts.every((p, i) => p === parts[i])) {
-      out.push({ whole: have.merged as T, parts });
-      continue;
-    }
-    // The whole's own pod list is never read here (the parts say what selects): merged without it.
-    const merged = merge(parts.map(withoutPods))[0];
-    mergeCache.set(parts[0], { parts, merged });
-    out.push({ whole: merged, parts });
-  }
-  return out;
+function wholeOf<T extends PolicyEndpoint | ClusterPolicyEndpoint>(parts: readonly T[], merge: (parts: readonly T[]) => T[], mergeCache: Memory['merge']): T {
+  if (parts.length === 1) return parts[0];
+  const have = mergeCache.get(parts[0]);
+  if (have && have.parts.length === parts.length && have.parts.every((p, i) => p === parts[i])) return have.merged as T;
+  // The whole's own pod list is never read here (the parts say what selects): merged without it.
+  const merged = merge(parts.map(withoutPods))[0];
+  mergeCache.set(parts[0], { parts, merged });
+  return merged;
 }
 
 function withoutPods<T extends PolicyEndpoint | ClusterPolicyEndpoint>(o: T): T {
@@ -569,320 +535,640 @@ function actionRuns(entries: readonly ClusterEndpointInfo[]): { action: ClusterR
   return runs;
 }
 
+/** What a {@link NodeCompiler} keeps of one merge group (a policy's objects, read as one whole) between compiles. */
+interface Group<T> {
+  readonly parts: readonly T[];
+  readonly whole: T;
+  /** What places it among the wholes: the key of a PolicyEndpoint, the tier order's fields of a ClusterPolicyEndpoint. */
+  readonly order: string;
+  /** Everything of it that rules are made of ({@link Memory.tokens}). */
+  readonly token: string;
+  /** The local pods its pieces select (indices into the compiler's pod list), ascending. */
+  readonly pods: readonly number[];
+  /** PolicyEndpoints: the peers of each isolated direction (rules name their sets after the peers' owners). */
+  readonly isolated?: Readonly<Partial<Record<Dir, PeerSets>>>;
+  /** PolicyEndpoints: its name as the owner of a direction's sets, `key|i` and `key|e` (made once per whole). */
+  readonly ownerNames?: Readonly<Record<Dir, string>>;
+  /** The owners of its isolated directions' sets as of the last compile. */
+  owners?: Readonly<Record<Dir, string | undefined>>;
+}
+
+/** One kind of object (PolicyEndpoints, or ClusterPolicyEndpoints) as the compiler keeps it between compiles. */
+interface Side<T> {
+  readonly groups: Map<number, Group<T>>;
+  /** Group numbers in the order of the wholes (PolicyEndpoints by key, ClusterPolicyEndpoints in tier order). */
+  sorted: number[];
+  position: Map<number, number>;
+  /** Two wholes with the same place or key: their order, and what is built per key, follow the input's order. */
+  ties: boolean;
+  /** Per pod: the groups selecting it. */
+  readonly perPod: Set<number>[];
+}
+
+/** What a pod's entries lead to: its chains, the sets they look up, the tags of their log prefixes. */
+interface Contribution {
+  readonly chains: readonly NftChain[];
+  readonly sets: readonly NftSet[];
+  readonly tags: readonly (readonly [string, LogTag])[];
+}
+
+/** Objects by name, each counted once per pod whose entries lead to it. */
+class Counted<T> {
+  readonly items = new Map<string, { obj: T; n: number }>();
+  /** A name came or went since the last {@link take}. */
+  changed = false;
+  add(name: string, obj: T): void {
+    const have = this.items.get(name);
+    if (have) {
+      have.n++;
+      have.obj = obj;
+    } else {
+      this.items.set(name, { obj, n: 1 });
+      this.changed = true;
+    }
+  }
+  remove(name: string): void {
+    const have = this.items.get(name)!;
+    if (--have.n === 0) {
+      this.items.delete(name);
+      this.changed = true;
+    }
+  }
+}
+
+interface CompilerState {
+  /** Options, mode and node addresses: a compile with others starts afresh. */
+  readonly config: string;
+  readonly pods: readonly LocalPod[];
+  /** Pod indices in interface-name order (the order of the dispatch entries). */
+  readonly byIfname: readonly number[];
+  readonly pe: Side<PolicyEndpoint>;
+  readonly cpe: Side<ClusterPolicyEndpoint>;
+  readonly entries: (PodEntries | undefined)[];
+  readonly contributions: (Contribution | undefined)[];
+  readonly chains: Counted<NftChain>;
+  readonly sets: Counted<NftSet>;
+  readonly tags: Counted<LogTag>;
+  /** The parts of the table that depend only on the options and the node: base chains, node address sets. */
+  readonly fixed: { readonly chains: readonly NftChain[]; readonly sets: readonly NftSet[]; readonly tags: readonly (readonly [string, LogTag])[] };
+  maps?: Record<Dir, Record<Stage, NftElement[]>>;
+  names?: { readonly sets: readonly string[]; readonly chains: readonly string[]; readonly tags: readonly string[] };
+  last?: DesiredState;
+}
+
+const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+function newSide<T>(pods: number): Side<T> {
+  return { groups: new Map(), sorted: [], position: new Map(), ties: false, perPod: Array.from({ length: pods }, () => new Set<number>()) };
+}
+
 /**
- * Compiles one node's desired table.
+ * The merge groups of `objects` after a compile's changes: groups whose pieces are the same objects as last time keep
+ * their whole; the local pods of every group whose rules or place changed, and the pods that joined or left a group,
+ * are added to `touched`. Returns whether the order of the wholes had to be rebuilt.
+ */
+function updateSide<T extends PolicyEndpoint | ClusterPolicyEndpoint>(
+  side: Side<T>,
+  objects: readonly T[],
+  make: (parts: readonly T[]) => Omit<Group<T>, 'parts'>,
+  compare: (a: T, b: T) => number,
+  keyOf: (w: T) => string,
+  touched: Set<number>,
+): void {
+  const byGroup = new Map<number, T[]>();
+  for (const o of objects) {
+    const g = groupOf(o);
+    const list = byGroup.get(g);
+    if (list) list.push(o);
+    else byGroup.set(g, [o]);
+  }
+  let resort = side.ties;
+  const setPods = (g: number, before: readonly number[], after: readonly number[], all: boolean) => {
+    const was = new Set(before);
+    const now = new Set(after);
+    for (const i of before) if (all || !now.has(i)) touched.add(i);
+    for (const i of after) if (all || !was.has(i)) touched.add(i);
+    for (const i of before) if (!now.has(i)) side.perPod[i].delete(g);
+    for (const i of after) side.perPod[i].add(g);
+  };
+  for (const [g, parts] of byGroup) {
+    const prev = side.groups.get(g);
+    if (prev && sameList(prev.parts, parts)) continue;
+    const next: Group<T> = { parts, ...make(parts) };
+    if (!prev || prev.order !== next.order) resort = true;
+    // The same rules and place: only the pods that joined or left it change.
+    setPods(g, prev?.pods ?? [], next.pods, !prev || prev.token !== next.token || prev.order !== next.order);
+    if (prev?.owners !== undefined) next.owners = prev.owners;
+    side.groups.set(g, next);
+  }
+  for (const [g, prev] of side.groups) {
+    if (byGroup.has(g)) continue;
+    setPods(g, prev.pods, [], true);
+    side.groups.delete(g);
+    resort = true;
+  }
+  if (!resort) return;
+  // The input's order of first appearance, then a stable sort: ties keep it.
+  const sorted = [...byGroup.keys()].sort((a, b) => compare(side.groups.get(a)!.whole, side.groups.get(b)!.whole));
+  let ties = false;
+  const keys = new Set<string>();
+  for (let k = 0; k < sorted.length; k++) {
+    const w = side.groups.get(sorted[k])!.whole;
+    if (k > 0 && compare(side.groups.get(sorted[k - 1])!.whole, w) === 0) ties = true;
+    const key = keyOf(w);
+    if (keys.has(key)) ties = true;
+    keys.add(key);
+  }
+  side.sorted = sorted;
+  side.position = new Map(sorted.map((g, k) => [g, k]));
+  side.ties = ties;
+}
+
+/** The wholes selecting pod `i`, in the side's order. */
+function wholesOf<T>(side: Side<T>, i: number): T[] {
+  const gs = [...side.perPod[i]];
+  if (gs.length > 1) gs.sort((a, b) => side.position.get(a)! - side.position.get(b)!);
+  return gs.map((g) => side.groups.get(g)!.whole);
+}
+
+/** The tags of the log prefixes in `rules`, as `logTags` holds them. */
+function tagsOf(rules: readonly string[], logTags: ReadonlyMap<string, LogTag>): [string, LogTag][] {
+  const out: [string, LogTag][] = [];
+  for (const rule of rules) {
+    const prefix = /log prefix "([^"]*)"/.exec(rule)?.[1];
+    const tag = prefix !== undefined ? logTags.get(prefix) : undefined;
+    if (prefix !== undefined && tag) out.push([prefix, tag]);
+  }
+  return out;
+}
+
+/**
+ * Compiles one node's desired table, from sync to sync: what it compiled last time is kept, and a compile rebuilds only
+ * the pods whose policies changed — a pod's entries and what they lead to depend only on the wholes selecting it and
+ * the owners of their sets. The table is the same, text for text, as a compile from nothing (`compileNode`): the
+ * memory property tests hold the two equal over random sequences of changes.
+ *
+ * @example
+ * const compiler = new NodeCompiler();
+ * const state = compiler.compile({ policyEndpoints, pods, nodeAddresses: ['10.99.0.11'], mode: 'standard' });
+ * const next = compiler.compile({ policyEndpoints: changed, pods, nodeAddresses: ['10.99.0.11'], mode: 'standard' });
+ * const script = renderDelta(state, next); // only what changed
+ */
+export class NodeCompiler {
+  private state: CompilerState | undefined;
+  private fresh: Memory | undefined;
+
+  compile(input: NodeInput, opts: CompileOptions = {}): DesiredState {
+    const remember = opts.remember !== false;
+    const memory = remember ? shared : (this.fresh ??= freshMemory());
+    const optsKey = `${opts.logGroup ?? ''}|${opts.logAccept ?? false}`;
+    const config = `${optsKey}|${opts.podInterfaces ?? ''}|${input.mode}|${remember}|${input.nodeAddresses.join(',')}`;
+    const previous = this.state;
+    const st = previous && previous.config === config && (previous.pods === input.pods || samePods(previous.pods, input.pods)) ? previous : this.start(config, input, opts);
+    this.state = st;
+    const firstCompile = st !== previous;
+
+    // Scratch maps: what this compile builds or takes from memory, for the pods it rebuilds.
+    const sets = new Map<string, NftSet>();
+    const chains = new Map<string, NftChain>();
+    const logTags = new Map<string, LogTag>();
+    const log = (prefix: string, tag: LogTag) => {
+      if (opts.logGroup === undefined) return '';
+      logTags.set(prefix, tag);
+      return `log prefix "${prefix}" group ${opts.logGroup} `;
+    };
+
+    // Only the policies of which an object selects a local pod: the others change no local pod's answer.
+    const view = localView(input.policyEndpoints, input.clusterPolicyEndpoints ?? [], input.pods);
+    const entriesOf = (pe: PolicyEndpoint, dir: Dir) => (dir === 'ingress' ? pe.spec.ingress : pe.spec.egress) ?? NO_ENTRIES;
+    const keys = podKeys(input.pods, true);
+    const podsOfKey = podsByKey(input.pods);
+    const podsOf = (parts: readonly (PolicyEndpoint | ClusterPolicyEndpoint)[]): number[] => {
+      const out = new Set<number>();
+      for (const part of parts) for (const k of selectedLocal(part, keys)) for (const i of podsOfKey.get(k) ?? []) out.add(i);
+      return [...out].sort((a, b) => a - b);
+    };
+    const touched = new Set<number>();
+    // The objects of one policy are one whole: a pod listed in one of them gets the rules written in the others.
+    // Code-unit order of keys, not localeCompare: the same order everywhere, and ~10× cheaper.
+    updateSide(
+      st.pe,
+      view.policyEndpoints,
+      (parts) => {
+        const whole = wholeOf(parts, mergePolicyEndpoints, memory.merge);
+        const isolated: Partial<Record<Dir, PeerSets>> = {};
+        for (const dir of ['ingress', 'egress'] as const) if ((whole.spec.podIsolation ?? []).includes(ISOLATION[dir])) isolated[dir] = memory.peers(entriesOf(whole, dir));
+        const key = peKey(whole);
+        return { whole, order: key, token: peToken(memory, whole), pods: podsOf(parts), isolated, ownerNames: { ingress: `${key}|${DIR_CODE.ingress}`, egress: `${key}|${DIR_CODE.egress}` } };
+      },
+      (a, b) => byCodeUnits(peKey(a), peKey(b)),
+      peKey,
+      touched,
+    );
+    updateSide(
+      st.cpe,
+      view.clusterPolicyEndpoints,
+      (parts) => {
+        const whole = wholeOf(parts, mergeClusterPolicyEndpoints, memory.merge);
+        const order = `${whole.spec.priority}\n${whole.spec.policyRef.name}\n${whole.metadata.ownerReferences?.[0]?.kind ?? ''}\n${ownerAwsGroup(whole)}\n${whole.metadata.name ?? ''}`;
+        return { whole, order, token: cpeToken(memory, whole), pods: podsOf(parts) };
+      },
+      clusterPolicyEndpointOrder,
+      cpeKey,
+      touched,
+    );
+
+    // Identical peers (each namespace's copy of one egress policy, say) share one pair of sets, named after the first
+    // PolicyEndpoint and direction, in key order, that has them: hundreds of copies are one set in the kernel, and a
+    // PolicyEndpoint whose peers are its own keeps its sets' names as its peers change (an element delta).
+    const owners = new Map<PeerSets, string>();
+    for (const g of st.pe.sorted) {
+      const group = st.pe.groups.get(g)!;
+      for (const dir of ['ingress', 'egress'] as const) {
+        const peers = group.isolated?.[dir];
+        if (peers && !owners.has(peers)) owners.set(peers, group.ownerNames![dir]);
+      }
+    }
+    // A whole whose sets changed owner: its pods' rules name other sets. (The owners' names are the same strings from
+    // compile to compile, so this compares references.)
+    for (const group of st.pe.groups.values()) {
+      const ingress = group.isolated?.ingress ? owners.get(group.isolated.ingress) : undefined;
+      const egress = group.isolated?.egress ? owners.get(group.isolated.egress) : undefined;
+      if (!group.owners || group.owners.ingress !== ingress || group.owners.egress !== egress) {
+        if (group.owners) for (const i of group.pods) touched.add(i);
+        group.owners = { ingress, egress };
+      }
+    }
+    // Wholes with the same key share what is built per key, in the input's order: every pod is rebuilt then.
+    const everyPod = firstCompile || st.pe.ties || st.cpe.ties;
+
+    const peSetRules = new Map<string, string[]>(); // `${peKey}|${dir}` → lookup rules
+    // Declares the sets holding `peers` (named `<base><family><a|p>`) and returns the matches that look them up.
+    const peerMatches = (peers: PeerSets, dir: Dir, base: string): string[] => {
+      const out: string[] = [];
+      const peer = dir === 'ingress' ? 'saddr' : 'daddr';
+      for (const family of [4, 6] as const) {
+        const fam = family === 4 ? 'ip' : 'ip6';
+        const addrType = family === 4 ? 'ipv4_addr' : 'ipv6_addr';
+        const anyName = `${base}${family}a`;
+        const portName = `${base}${family}p`;
+        const elements = peerElements(peers);
+        if (peers.any[family].length > 0) {
+          // Keyed by address and protocol (every protocol: 0-255), not by address alone: nft reads back every element
+          // of every plain interval set before each transaction, but not those of concatenated sets, so a busy node's
+          // delta costs milliseconds, not tens of them.
+          sets.set(anyName, { name: anyName, decl: `type ${addrType} . inet_proto; flags interval;`, elements: elements.any[family] });
+          out.push(`${fam} ${peer} . meta l4proto @${anyName}`);
+        }
+        if (peers.ports[family].length > 0) {
+          sets.set(portName, { name: portName, decl: `type ${addrType} . inet_proto . inet_service; flags interval;`, elements: elements.ports[family] });
+          out.push(`${fam} ${peer} . meta l4proto . th dport @${portName}`);
+        }
+      }
+      return out;
+    };
+    const ensurePeSets = (pe: PolicyEndpoint, dir: Dir): string[] => {
+      const k = `${peKey(pe)}|${dir}`;
+      const have = peSetRules.get(k);
+      if (have) return have;
+      const peers = memory.peers(entriesOf(pe, dir));
+      const owner = owners.get(peers) ?? `${peKey(pe)}|${DIR_CODE[dir]}`;
+      // The same object, direction, options and set owner as in an earlier compile: the same sets, rules and log tag.
+      const memo = memory.pe.get(pe)?.get(`${dir}|${optsKey}`);
+      if (memo && memo.owner === owner) {
+        for (const set of memo.sets) sets.set(set.name, set);
+        if (memo.tag) logTags.set(memo.tag[0], memo.tag[1]);
+        peSetRules.set(k, memo.rules);
+        return memo.rules;
+      }
+      const id = shortHash(peKey(pe));
+      const rules: string[] = [];
+      const tagPrefix = `pl A ${DIR_CODE[dir]} ${id}`;
+      const tag: LogTag = { verdict: 'ACCEPT', direction: dir, policies: [policyName(pe)], tier: 'NETWORK_POLICY' };
+      const accept = `${log(tagPrefix, tag)}counter name "accept_${dir}" accept`;
+      const cut = owner.lastIndexOf('|');
+      const base = `pe_${shortHash(owner.slice(0, cut))}_${owner.slice(cut + 1)}`;
+      for (const m of peerMatches(peers, dir, base)) rules.push(`${m} ${accept}`);
+      peSetRules.set(k, rules);
+      const made = [4, 6].flatMap((f) => [`${base}${f}a`, `${base}${f}p`]).flatMap((n) => (sets.has(n) ? [sets.get(n)!] : []));
+      let byDir = memory.pe.get(pe);
+      if (!byDir) memory.pe.set(pe, (byDir = new Map()));
+      byDir.set(`${dir}|${optsKey}`, { owner, rules, sets: made, ...(opts.logGroup !== undefined ? { tag: [tagPrefix, tag] as const } : {}) });
+      return rules;
+    };
+    const strictDeny = (dir: Dir) => {
+      const name = `deny_${dir}`;
+      if (!chains.has(name)) chains.set(name, denyChain(dir, log));
+      return `goto ${name}`;
+    };
+
+    // The tier stages: the rules of one distinct list of ClusterPolicyEndpoints, shared by every pod with that list.
+    const cpeRuns = new Map<string, { action: ClusterRuleAction; matches: string[]; id: string; run: number }[]>();
+    const ensureCpeSets = (cpe: ClusterPolicyEndpoint, dir: Dir) => {
+      const k = `${cpeKey(cpe)}|${dir}`;
+      const have = cpeRuns.get(k);
+      if (have) return have;
+      // The same whole and direction as in an earlier compile: the same sets and matches.
+      const memo = memory.cpe.get(cpe)?.get(dir);
+      if (memo) {
+        for (const set of memo.sets) sets.set(set.name, set);
+        cpeRuns.set(k, memo.runs);
+        return memo.runs;
+      }
+      const id = shortHash(cpeKey(cpe));
+      const runs: { action: ClusterRuleAction; matches: string[]; id: string; run: number }[] = [];
+      const made: NftSet[] = [];
+      for (const [run, r] of actionRuns((dir === 'ingress' ? cpe.spec.ingress : cpe.spec.egress) ?? []).entries()) {
+        const base = `cp_${id}_${DIR_CODE[dir]}${run}`;
+        runs.push({ action: r.action, matches: peerMatches(memory.peers(r.entries), dir, base), id, run });
+        for (const n of [4, 6].flatMap((f) => [`${base}${f}a`, `${base}${f}p`])) if (sets.has(n)) made.push(sets.get(n)!);
+      }
+      cpeRuns.set(k, runs);
+      let byDir = memory.cpe.get(cpe);
+      if (!byDir) memory.cpe.set(cpe, (byDir = new Map()));
+      byDir.set(dir, { runs, sets: made });
+      return runs;
+    };
+    // A tier stage's rules: Pass and no match return to the next verdict map.
+    const tierRules = (stage: 'ad' | 'bl', selected: readonly ClusterPolicyEndpoint[], dir: Dir): string => {
+      const name = `${stage}${DIR_CODE[dir]}r_${shortHash(selected.map(cpeKey).join('\n'))}`;
+      if (chains.has(name)) return name;
+      // The same wholes as in an earlier compile: the same chain (its sets are the wholes' own).
+      const memoKey = `${name}|${optsKey}`;
+      const memo = memory.tier.get(memoKey);
+      if (memo && memo.selected.length === selected.length && memo.selected.every((c, i) => c === selected[i])) {
+        for (const c of selected) ensureCpeSets(c, dir);
+        for (const [prefix, tag] of memo.tags) logTags.set(prefix, tag);
+        chains.set(name, { name, rules: memo.rules });
+        return name;
+      }
+      const rules: string[] = [];
+      for (const cpe of selected) {
+        const tier = cpe.spec.tier === 'Admin' ? 'ADMIN' : 'BASELINE';
+        const policies = [cpe.spec.policyRef.name];
+        for (const r of ensureCpeSets(cpe, dir)) {
+          const verdict =
+            r.action === 'Pass'
+              ? 'return'
+              : r.action === 'Accept'
+                ? `${log(`pl A ${DIR_CODE[dir]} ${r.id} ${r.run}`, { verdict: 'ACCEPT', direction: dir, policies, tier })}counter name "accept_${dir}" ${dir === 'egress' ? 'goto ingress_check' : 'accept'}`
+                : `${log(`pl D ${DIR_CODE[dir]} ${r.id} ${r.run}`, { verdict: 'DENY', direction: dir, policies, tier })}counter name "drop_${dir}" drop`;
+          for (const m of r.matches) rules.push(`${m} ${verdict}`);
+        }
+      }
+      chains.set(name, { name, rules });
+      if (memory.tier.size >= 20_000) memory.tier.clear();
+      // Every tag its rules log with (another chain of this compile may have made some of them first).
+      memory.tier.set(memoKey, { selected, rules, tags: tagsOf(rules, logTags) });
+      return name;
+    };
+    const networkPolicyStage = (isolating: readonly PolicyEndpoint[], dir: Dir): string => {
+      const group = shortHash(isolating.map(peKey).join('\n'));
+      const name = `${dir === 'ingress' ? 'in' : 'eg'}_${group}`;
+      if (!chains.has(name)) {
+        const parts = isolating.map((pe) => ensurePeSets(pe, dir));
+        const denyPrefix = `pl D ${DIR_CODE[dir]} ${group}`;
+        const denyTag: LogTag = { verdict: 'DENY', direction: dir, policies: [...new Set(isolating.map(policyName))], tier: 'NETWORK_POLICY' };
+        const deny = `${log(denyPrefix, denyTag)}counter name "drop_${dir}" drop`;
+        // Made of the same rule lists as in an earlier compile: the same chain (and the same array, which the delta
+        // renderer skips without comparing).
+        const memoKey = `${name}|${optsKey}`;
+        const memo = memory.stage.get(memoKey);
+        if (memo && memo.parts.length === parts.length && memo.parts.every((r, i) => r === parts[i]) && memo.deny === deny) {
+          chains.set(name, { name, rules: memo.rules });
+        } else {
+          const rules = parts.flat();
+          // Allowed egress still has to pass the destination's ingress check (same-node pods): goto, not accept.
+          const allowed = dir === 'egress' ? rules.map((r) => r.replace(/ accept$/, ' goto ingress_check')) : rules;
+          const all = [...allowed, deny];
+          if (memory.stage.size >= 20_000) memory.stage.clear();
+          memory.stage.set(memoKey, { parts, deny, rules: all });
+          chains.set(name, { name, rules: all });
+        }
+      }
+      return `goto ${name}`;
+    };
+    const hasEntries = (dir: Dir) => (c: ClusterPolicyEndpoint) => ((dir === 'ingress' ? c.spec.ingress : c.spec.egress) ?? []).some((e) => e.cidr !== undefined);
+
+    // What a pod's entries lead to depends only on its wholes (and the owners of their sets): a pod whose wholes are the
+    // same objects as in an earlier compile takes its chains, sets and log tags from then, unbuilt.
+    const ownerPairs = new Map<PolicyEndpoint, string>();
+    const ownerPair = (pe: PolicyEndpoint) => {
+      let o = ownerPairs.get(pe);
+      if (o === undefined) ownerPairs.set(pe, (o = `${owners.get(memory.peers(entriesOf(pe, 'ingress'))) ?? ''}|${owners.get(memory.peers(entriesOf(pe, 'egress'))) ?? ''}`));
+      return o;
+    };
+    let entriesChanged = firstCompile;
+    let contributed = false;
+    for (const i of st.byIfname) {
+      if (!everyPod && !touched.has(i)) continue;
+      const pod = st.pods[i];
+      const selecting = wholesOf(st.pe, i);
+      const tiered = wholesOf(st.cpe, i);
+      const podKey = `${pod.ifname}|${input.mode}|${optsKey}|${opts.podInterfaces ?? ''}`;
+      const podOwners = selecting.map(ownerPair).join('\n');
+      const peTokens = selecting.map((pe) => peToken(memory, pe));
+      const cpeTokens = tiered.map((c) => cpeToken(memory, c));
+      let memo = memory.pod.get(podKey);
+      if (memo && memo.owners === podOwners && sameList(memo.selecting, peTokens) && sameList(memo.tiered, cpeTokens)) {
+        for (const c of memo.chains) if (!chains.has(c.name)) chains.set(c.name, c);
+        for (const set of memo.sets) sets.set(set.name, set);
+        for (const [prefix, tag] of memo.tags) logTags.set(prefix, tag);
+      } else {
+        const entries: PodEntries = { ingress: { dispatch: '' }, egress: { dispatch: '' } };
+        for (const dir of ['ingress', 'egress'] as const) {
+          const pass = dir === 'ingress' ? 'accept' : 'goto ingress_check';
+          const fallback = selecting.length === 0 && input.mode === 'strict' ? strictDeny(dir) : pass;
+          const isolating = selecting.filter((pe) => (pe.spec.podIsolation ?? []).includes(ISOLATION[dir]));
+          const admin = tiered.filter((c) => c.spec.tier === 'Admin').filter(hasEntries(dir));
+          const baseline = tiered.filter((c) => c.spec.tier === 'Baseline').filter(hasEntries(dir));
+          // The admin stage's rules are jumped to: Pass and no match return to the next map. An isolating NetworkPolicy
+          // decides; without one, the baseline stage is jumped to and the default entry decides what it leaves.
+          const e: { admin?: string; dispatch: string; default?: string } = { dispatch: fallback };
+          if (admin.length > 0) e.admin = `jump ${tierRules('ad', admin, dir)}`;
+          if (isolating.length > 0) e.dispatch = networkPolicyStage(isolating, dir);
+          else if (baseline.length > 0) {
+            e.dispatch = `jump ${tierRules('bl', baseline, dir)}`;
+            e.default = fallback;
+          }
+          entries[dir] = e;
+        }
+        if (memory.pod.size >= 20_000) memory.pod.clear();
+        const verdicts = (['ingress', 'egress'] as const).flatMap((d) => [entries[d].admin, entries[d].dispatch, entries[d].default].filter((v): v is string => v !== undefined));
+        memo = { selecting: peTokens, tiered: cpeTokens, owners: podOwners, entries, ...reachable(verdicts, chains, sets, logTags) };
+        memory.pod.set(podKey, memo);
+      }
+      const before = st.entries[i];
+      if (!before || !sameEntries(before, memo.entries)) entriesChanged = true;
+      st.entries[i] = memo.entries;
+      const was = st.contributions[i];
+      if (was !== memo) {
+        contributed = true;
+        // Added before the old ones are removed: a name both lead to is never dropped on the way.
+        for (const c of memo.chains) st.chains.add(c.name, c);
+        for (const set of memo.sets) st.sets.add(set.name, set);
+        for (const [prefix, tag] of memo.tags) st.tags.add(prefix, tag);
+        if (was) {
+          for (const c of was.chains) st.chains.remove(c.name);
+          for (const set of was.sets) st.sets.remove(set.name);
+          for (const [prefix] of was.tags) st.tags.remove(prefix);
+        }
+        st.contributions[i] = memo;
+      }
+    }
+
+    if (!entriesChanged && !contributed && st.last) return st.last;
+    if (entriesChanged || !st.maps) {
+      // Per direction, the three verdict maps a packet is looked up in, in order (see the layout above).
+      const maps: Record<Dir, Record<Stage, NftElement[]>> = { ingress: { admin: [], dispatch: [], default: [] }, egress: { admin: [], dispatch: [], default: [] } };
+      for (const i of st.byIfname) {
+        const key = `"${st.pods[i].ifname}"`;
+        for (const dir of ['ingress', 'egress'] as const) {
+          for (const stage of STAGES) {
+            const value = st.entries[i]![dir][stage];
+            if (value !== undefined) maps[dir][stage].push({ key, value });
+          }
+        }
+      }
+      // A map whose entries are the same keeps its array: the delta renderer skips it without comparing.
+      const old = st.maps;
+      for (const dir of ['ingress', 'egress'] as const) {
+        for (const stage of STAGES) {
+          const was = old?.[dir][stage];
+          if (was && sameElements(was, maps[dir][stage])) maps[dir][stage] = was;
+        }
+      }
+      st.maps = maps;
+    }
+    const mapSets = (['ingress', 'egress'] as const).flatMap((dir) => STAGES.map((stage): NftSet => ({ name: mapName(dir, stage), decl: 'type ifname : verdict;', elements: st.maps![dir][stage] })));
+
+    // Sets and chains in name order: the same table text however much of it came from memory.
+    const fixedSets = [...st.fixed.sets, ...mapSets];
+    if (!st.names || st.chains.changed || st.sets.changed || st.tags.changed) {
+      const chainNames = new Set([...st.fixed.chains.map((c) => c.name), ...st.chains.items.keys()]);
+      const setNames = new Set([...fixedSets.map((x) => x.name), ...st.sets.items.keys()]);
+      const tagNames = new Set([...st.fixed.tags.map(([p]) => p), ...st.tags.items.keys()]);
+      st.names = { chains: [...chainNames].sort(byCodeUnits), sets: [...setNames].sort(byCodeUnits), tags: [...tagNames].sort(byCodeUnits) };
+      st.chains.changed = st.sets.changed = st.tags.changed = false;
+    }
+    const fixedChain = new Map(st.fixed.chains.map((c) => [c.name, c]));
+    const fixedSet = new Map(fixedSets.map((x) => [x.name, x]));
+    const fixedTag = new Map(st.fixed.tags);
+    const state: DesiredState = {
+      table: TABLE,
+      counters: [...COUNTERS],
+      sets: new Map(st.names.sets.map((n) => [n, fixedSet.get(n) ?? st.sets.items.get(n)!.obj])),
+      chains: new Map(st.names.chains.map((n) => [n, fixedChain.get(n) ?? st.chains.items.get(n)!.obj])),
+      logTags: new Map(st.names.tags.map((n) => [n, fixedTag.get(n) ?? st.tags.items.get(n)!.obj])),
+    };
+    st.last = state;
+    return state;
+  }
+
+  /** A compiler state with nothing compiled yet, for these options, pods and node addresses. */
+  private start(config: string, input: NodeInput, opts: CompileOptions): CompilerState {
+    const pods = input.pods;
+    const byIfname = pods.map((_, i) => i).sort((a, b) => byCodeUnits(pods[a].ifname, pods[b].ifname));
+    const tags = new Map<string, LogTag>();
+    const log = (prefix: string, tag: LogTag) => {
+      if (opts.logGroup === undefined) return '';
+      tags.set(prefix, tag);
+      return `log prefix "${prefix}" group ${opts.logGroup} `;
+    };
+    // Node addresses: plain (hash) sets of single addresses (no interval set without concatenation in the table).
+    const node: Record<Family, Set<string>> = { 4: new Set(), 6: new Set() };
+    for (const a of input.nodeAddresses) {
+      const p = parseAddress(a);
+      node[p.family].add(formatAddress(p.family, p.value));
+    }
+    const nodeSet = (f: Family) => [...node[f]].sort().map((key) => ({ key }));
+    const strictUnknown = input.mode === 'strict' && opts.podInterfaces !== undefined;
+    const denied = strictUnknown ? [denyChain('ingress', log), denyChain('egress', log)] : [];
+    // Traffic from a pod to the node's own addresses is delivered locally (the input hook), never forwarded: it is the
+    // pod's egress like any other destination. Only the protocols policies speak of: the rest (ICMPv6 neighbour
+    // discovery above all, which the node needs to reach its pods over IPv6) is not a policy's business.
+    const transport = 'meta l4proto { tcp, udp, sctp }';
+    const chains: NftChain[] = [
+      ...denied,
+      {
+        name: 'ingress_check',
+        rules: [
+          'ip saddr @node4 accept',
+          'ip6 saddr @node6 accept',
+          ...STAGES.map((st) => `oifname vmap @${mapName('ingress', st)}`),
+          ...(strictUnknown ? [`oifname "${opts.podInterfaces}" goto deny_ingress`] : []),
+          'accept',
+        ],
+      },
+      {
+        name: 'input_filter',
+        hook: 'type filter hook input priority filter; policy accept;',
+        rules: [
+          'ct state established,related accept',
+          ...STAGES.map((st) => `${transport} iifname vmap @${mapName('egress', st)}`),
+          ...(strictUnknown ? [`${transport} iifname "${opts.podInterfaces}" goto deny_egress`] : []),
+          'accept',
+        ],
+      },
+      {
+        name: 'forward_filter',
+        hook: 'type filter hook forward priority filter; policy accept;',
+        rules: [
+          'ct state established,related accept',
+          'ct state invalid drop',
+          ...STAGES.map((st) => `iifname vmap @${mapName('egress', st)}`),
+          ...(strictUnknown ? [`iifname "${opts.podInterfaces}" goto deny_egress`] : []),
+          'goto ingress_check',
+        ],
+      },
+    ];
+    const sets: NftSet[] = [
+      { name: 'node4', decl: 'type ipv4_addr;', elements: nodeSet(4) },
+      { name: 'node6', decl: 'type ipv6_addr;', elements: nodeSet(6) },
+    ];
+    return {
+      config,
+      pods,
+      byIfname,
+      pe: newSide(pods.length),
+      cpe: newSide(pods.length),
+      entries: pods.map(() => undefined),
+      contributions: pods.map(() => undefined),
+      chains: new Counted(),
+      sets: new Counted(),
+      tags: new Counted(),
+      fixed: { chains, sets, tags: [...tags] },
+    };
+  }
+}
+
+/** Strict mode's deny of a direction: log (with a log group) and drop. */
+function denyChain(dir: Dir, log: (prefix: string, tag: LogTag) => string): NftChain {
+  return { name: `deny_${dir}`, rules: [`${log(`pl D ${DIR_CODE[dir]} strict`, { verdict: 'DENY', direction: dir, policies: [], tier: 'STRICT_MODE_DEFAULT' })}counter name "drop_${dir}" drop`] };
+}
+
+function sameEntries(a: PodEntries, b: PodEntries): boolean {
+  return a === b || (['ingress', 'egress'] as const).every((d) => a[d].admin === b[d].admin && a[d].dispatch === b[d].dispatch && a[d].default === b[d].default);
+}
+
+function sameElements(a: readonly NftElement[], b: readonly NftElement[]): boolean {
+  return a.length === b.length && a.every((e, i) => e.key === b[i].key && e.value === b[i].value);
+}
+
+function samePods(a: readonly LocalPod[], b: readonly LocalPod[]): boolean {
+  return a.length === b.length && a.every((p, i) => p.name === b[i].name && p.namespace === b[i].namespace && p.ifname === b[i].ifname && p.ips.join() === b[i].ips.join());
+}
+
+/**
+ * Compiles one node's desired table from nothing (with the process's memory of earlier compiles, unless
+ * `remember: false`). The agent keeps a {@link NodeCompiler}, which rebuilds only what changed.
  *
  * @example
  * const state = compileNode({ policyEndpoints, pods, nodeAddresses: ['10.99.0.11'], mode: 'standard' }, { logGroup: 7 });
  * const script = renderFull(state); // one atomic `nft -f` transaction
  */
 export function compileNode(input: NodeInput, opts: CompileOptions = {}): DesiredState {
-  const memory = opts.remember === false ? freshMemory() : shared;
-  const sets = new Map<string, NftSet>();
-  const chains = new Map<string, NftChain>();
-  const logTags = new Map<string, LogTag>();
-  const log = (prefix: string, tag: LogTag) => {
-    if (opts.logGroup === undefined) return '';
-    logTags.set(prefix, tag);
-    return `log prefix "${prefix}" group ${opts.logGroup} `;
-  };
-
-  // Node addresses.
-  // Plain (hash) sets of single addresses: no interval set without concatenation in the table (see peerMatches).
-  const node: Record<Family, Set<string>> = { 4: new Set(), 6: new Set() };
-  for (const a of input.nodeAddresses) {
-    const p = parseAddress(a);
-    node[p.family].add(formatAddress(p.family, p.value));
-  }
-  const nodeSet = (f: Family) => [...node[f]].sort().map((key) => ({ key }));
-  sets.set('node4', { name: 'node4', decl: 'type ipv4_addr;', elements: nodeSet(4) });
-  sets.set('node6', { name: 'node6', decl: 'type ipv6_addr;', elements: nodeSet(6) });
-
-  // PolicyEndpoint peer sets, only for PolicyEndpoints that isolate a local pod in that direction.
-  // Code-unit order, not localeCompare: the same order everywhere, and ~10× cheaper (most of a 10k-pod compile was this sort).
-  // The objects of one policy are one whole: a pod listed in one of them gets the rules written in the others.
-  // Only the policies of which an object selects a local pod: the others change no local pod's answer.
-  const view = localView(input.policyEndpoints, input.clusterPolicyEndpoints ?? [], input.pods);
-  const keyed = mergedOnce(view.policyEndpoints, mergePolicyEndpoints, memory.merge).map((w) => ({ w, k: peKey(w.whole) }));
-  const peWholes = keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)).map((x) => x.w);
-  // Declares the sets holding `peers` (named `<base><family><a|p>`) and returns the matches that look them up.
-  const peerMatches = (peers: PeerSets, dir: Dir, base: string): string[] => {
-    const out: string[] = [];
-    const peer = dir === 'ingress' ? 'saddr' : 'daddr';
-    for (const family of [4, 6] as const) {
-      const fam = family === 4 ? 'ip' : 'ip6';
-      const addrType = family === 4 ? 'ipv4_addr' : 'ipv6_addr';
-      const anyName = `${base}${family}a`;
-      const portName = `${base}${family}p`;
-      const elements = peerElements(peers);
-      if (peers.any[family].length > 0) {
-        // Keyed by address and protocol (every protocol: 0-255), not by address alone: nft reads back every element
-        // of every plain interval set before each transaction, but not those of concatenated sets, so a busy node's
-        // delta costs milliseconds, not tens of them.
-        sets.set(anyName, { name: anyName, decl: `type ${addrType} . inet_proto; flags interval;`, elements: elements.any[family] });
-        out.push(`${fam} ${peer} . meta l4proto @${anyName}`);
-      }
-      if (peers.ports[family].length > 0) {
-        sets.set(portName, { name: portName, decl: `type ${addrType} . inet_proto . inet_service; flags interval;`, elements: elements.ports[family] });
-        out.push(`${fam} ${peer} . meta l4proto . th dport @${portName}`);
-      }
-    }
-    return out;
-  };
-  const peSetRules = new Map<string, string[]>(); // `${peKey}|${dir}` → lookup rules
-  const optsKey = `${opts.logGroup ?? ''}|${opts.logAccept ?? false}`;
-  const entriesOf = (pe: PolicyEndpoint, dir: Dir) => (dir === 'ingress' ? pe.spec.ingress : pe.spec.egress) ?? NO_ENTRIES;
-  // Identical peers (each namespace's copy of one egress policy, say) share one pair of sets, named after the first
-  // PolicyEndpoint and direction, in key order, that has them: hundreds of copies are one set in the kernel, and a
-  // PolicyEndpoint whose peers are its own keeps its sets' names as its peers change (an element delta).
-  const owners = new Map<PeerSets, string>();
-  for (const { whole } of peWholes) {
-    for (const dir of ['ingress', 'egress'] as const) {
-      if (!(whole.spec.podIsolation ?? []).includes(ISOLATION[dir])) continue;
-      const peers = memory.peers(entriesOf(whole, dir));
-      if (!owners.has(peers)) owners.set(peers, `${peKey(whole)}|${DIR_CODE[dir]}`);
-    }
-  }
-  const ensurePeSets = (pe: PolicyEndpoint, dir: Dir): string[] => {
-    const k = `${peKey(pe)}|${dir}`;
-    const have = peSetRules.get(k);
-    if (have) return have;
-    const peers = memory.peers(entriesOf(pe, dir));
-    const owner = owners.get(peers) ?? `${peKey(pe)}|${DIR_CODE[dir]}`;
-    // The same object, direction, options and set owner as in an earlier compile: the same sets, rules and log tag.
-    const memo = memory.pe.get(pe)?.get(`${dir}|${optsKey}`);
-    if (memo && memo.owner === owner) {
-      for (const set of memo.sets) sets.set(set.name, set);
-      if (memo.tag) logTags.set(memo.tag[0], memo.tag[1]);
-      peSetRules.set(k, memo.rules);
-      return memo.rules;
-    }
-    const id = shortHash(peKey(pe));
-    const rules: string[] = [];
-    const tagPrefix = `pl A ${DIR_CODE[dir]} ${id}`;
-    const tag: LogTag = { verdict: 'ACCEPT', direction: dir, policies: [policyName(pe)], tier: 'NETWORK_POLICY' };
-    const accept = `${log(tagPrefix, tag)}counter name "accept_${dir}" accept`;
-    const cut = owner.lastIndexOf('|');
-    const base = `pe_${shortHash(owner.slice(0, cut))}_${owner.slice(cut + 1)}`;
-    for (const m of peerMatches(peers, dir, base)) rules.push(`${m} ${accept}`);
-    peSetRules.set(k, rules);
-    const made = [4, 6].flatMap((f) => [`${base}${f}a`, `${base}${f}p`]).flatMap((n) => (sets.has(n) ? [sets.get(n)!] : []));
-    let byDir = memory.pe.get(pe);
-    if (!byDir) memory.pe.set(pe, (byDir = new Map()));
-    byDir.set(`${dir}|${optsKey}`, { owner, rules, sets: made, ...(opts.logGroup !== undefined ? { tag: [tagPrefix, tag] as const } : {}) });
-    return rules;
-  };
-
-  // Per direction, the three verdict maps a packet is looked up in, in order (see the layout above).
-  const maps: Record<Dir, Record<Stage, NftElement[]>> = { ingress: { admin: [], dispatch: [], default: [] }, egress: { admin: [], dispatch: [], default: [] } };
-  const strictDeny = (dir: Dir) => {
-    const name = `deny_${dir}`;
-    if (!chains.has(name)) {
-      chains.set(name, {
-        name,
-        rules: [`${log(`pl D ${DIR_CODE[dir]} strict`, { verdict: 'DENY', direction: dir, policies: [], tier: 'STRICT_MODE_DEFAULT' })}counter name "drop_${dir}" drop`],
-      });
-    }
-    return `goto ${name}`;
-  };
-
-  // Which PolicyEndpoints and ClusterPolicyEndpoints select which pod, indexed once (as `selects` matches).
-  const peIndex = selectionIndex(peWholes, input.pods);
-  const cpeWholes = mergedOnce(view.clusterPolicyEndpoints, mergeClusterPolicyEndpoints, memory.merge).sort((a, b) => clusterPolicyEndpointOrder(a.whole, b.whole));
-  const cpeIndex = selectionIndex(cpeWholes, input.pods);
-
-  // The tier stages. A stage chain is shared by every pod with the same ClusterPolicyEndpoints and the same next stage.
-  const cpeRuns = new Map<string, { action: ClusterRuleAction; matches: string[]; id: string; run: number }[]>();
-  const ensureCpeSets = (cpe: ClusterPolicyEndpoint, dir: Dir) => {
-    const k = `${cpeKey(cpe)}|${dir}`;
-    const have = cpeRuns.get(k);
-    if (have) return have;
-    // The same whole and direction as in an earlier compile: the same sets and matches.
-    const memo = memory.cpe.get(cpe)?.get(dir);
-    if (memo) {
-      for (const set of memo.sets) sets.set(set.name, set);
-      cpeRuns.set(k, memo.runs);
-      return memo.runs;
-    }
-    const id = shortHash(cpeKey(cpe));
-    const runs: { action: ClusterRuleAction; matches: string[]; id: string; run: number }[] = [];
-    const made: NftSet[] = [];
-    for (const [run, r] of actionRuns((dir === 'ingress' ? cpe.spec.ingress : cpe.spec.egress) ?? []).entries()) {
-      const base = `cp_${id}_${DIR_CODE[dir]}${run}`;
-      runs.push({ action: r.action, matches: peerMatches(memory.peers(r.entries), dir, base), id, run });
-      for (const n of [4, 6].flatMap((f) => [`${base}${f}a`, `${base}${f}p`])) if (sets.has(n)) made.push(sets.get(n)!);
-    }
-    cpeRuns.set(k, runs);
-    let byDir = memory.cpe.get(cpe);
-    if (!byDir) memory.cpe.set(cpe, (byDir = new Map()));
-    byDir.set(dir, { runs, sets: made });
-    return runs;
-  };
-  // A tier stage is two chains: the stage's rules, shared by every pod with the same ClusterPolicyEndpoints (Pass and
-  // no match return), and per next stage a two-rule entry chain (`jump` to the rules, then the next stage).
-  const tierRules = (stage: 'ad' | 'bl', selected: readonly ClusterPolicyEndpoint[], dir: Dir): string => {
-    const name = `${stage}${DIR_CODE[dir]}r_${shortHash(selected.map(cpeKey).join('\n'))}`;
-    if (chains.has(name)) return name;
-    // The same wholes as in an earlier compile: the same chain (its sets are the wholes' own).
-    const memoKey = `${name}|${optsKey}`;
-    const memo = memory.tier.get(memoKey);
-    if (memo && memo.selected.length === selected.length && memo.selected.every((c, i) => c === selected[i])) {
-      for (const c of selected) ensureCpeSets(c, dir);
-      for (const [prefix, tag] of memo.tags) logTags.set(prefix, tag);
-      chains.set(name, { name, rules: memo.rules });
-      return name;
-    }
-    const tagsBefore = new Set(logTags.keys());
-    const rules: string[] = [];
-    for (const cpe of selected) {
-      const tier = cpe.spec.tier === 'Admin' ? 'ADMIN' : 'BASELINE';
-      const policies = [cpe.spec.policyRef.name];
-      for (const r of ensureCpeSets(cpe, dir)) {
-        const verdict =
-          r.action === 'Pass'
-            ? 'return'
-            : r.action === 'Accept'
-              ? `${log(`pl A ${DIR_CODE[dir]} ${r.id} ${r.run}`, { verdict: 'ACCEPT', direction: dir, policies, tier })}counter name "accept_${dir}" ${dir === 'egress' ? 'goto ingress_check' : 'accept'}`
-              : `${log(`pl D ${DIR_CODE[dir]} ${r.id} ${r.run}`, { verdict: 'DENY', direction: dir, policies, tier })}counter name "drop_${dir}" drop`;
-        for (const m of r.matches) rules.push(`${m} ${verdict}`);
-      }
-    }
-    chains.set(name, { name, rules });
-    if (memory.tier.size >= 20_000) memory.tier.clear();
-    memory.tier.set(memoKey, { selected, rules, tags: [...logTags].filter(([k]) => !tagsBefore.has(k)) });
-    return name;
-  };
-  const networkPolicyStage = (isolating: readonly PolicyEndpoint[], dir: Dir): string => {
-    const group = shortHash(isolating.map(peKey).join('\n'));
-    const name = `${dir === 'ingress' ? 'in' : 'eg'}_${group}`;
-    if (!chains.has(name)) {
-      const parts = isolating.map((pe) => ensurePeSets(pe, dir));
-      const denyPrefix = `pl D ${DIR_CODE[dir]} ${group}`;
-      const denyTag: LogTag = { verdict: 'DENY', direction: dir, policies: [...new Set(isolating.map(policyName))], tier: 'NETWORK_POLICY' };
-      const deny = `${log(denyPrefix, denyTag)}counter name "drop_${dir}" drop`;
-      // Made of the same rule lists as in an earlier compile: the same chain (and the same array, which the delta
-      // renderer skips without comparing).
-      const memoKey = `${name}|${optsKey}`;
-      const memo = memory.stage.get(memoKey);
-      if (memo && memo.parts.length === parts.length && memo.parts.every((r, i) => r === parts[i]) && memo.deny === deny) {
-        chains.set(name, { name, rules: memo.rules });
-      } else {
-        const rules = parts.flat();
-        // Allowed egress still has to pass the destination's ingress check (same-node pods): goto, not accept.
-        const allowed = dir === 'egress' ? rules.map((r) => r.replace(/ accept$/, ' goto ingress_check')) : rules;
-        const all = [...allowed, deny];
-        if (memory.stage.size >= 20_000) memory.stage.clear();
-        memory.stage.set(memoKey, { parts, deny, rules: all });
-        chains.set(name, { name, rules: all });
-      }
-    }
-    return `goto ${name}`;
-  };
-  const hasEntries = (dir: Dir) => (c: ClusterPolicyEndpoint) => ((dir === 'ingress' ? c.spec.ingress : c.spec.egress) ?? []).some((e) => e.cidr !== undefined);
-
-  const pushEntries = (pod: LocalPod, entries: PodEntries) => {
-    const key = `"${pod.ifname}"`;
-    for (const dir of ['ingress', 'egress'] as const) {
-      for (const stage of STAGES) {
-        const value = entries[dir][stage];
-        if (value !== undefined) maps[dir][stage].push({ key, value });
-      }
-    }
-  };
-  const pods = [...input.pods].sort((a, b) => (a.ifname < b.ifname ? -1 : a.ifname > b.ifname ? 1 : 0));
-  // What a pod's entries lead to depends only on its wholes (and the owners of their sets): a pod whose wholes are the
-  // same objects as in an earlier compile takes its chains, sets and log tags from then, unbuilt.
-  const ownerPairs = new Map<PolicyEndpoint, string>();
-  const ownerPair = (pe: PolicyEndpoint) => {
-    let o = ownerPairs.get(pe);
-    if (o === undefined) ownerPairs.set(pe, (o = `${owners.get(memory.peers(entriesOf(pe, 'ingress'))) ?? ''}|${owners.get(memory.peers(entriesOf(pe, 'egress'))) ?? ''}`));
-    return o;
-  };
-  const ownersOf = (selecting: readonly PolicyEndpoint[]) => selecting.map(ownerPair).join('\n');
-  for (const pod of pods) {
-    const selecting = peIndex(pod);
-    const tiered = cpeIndex(pod);
-    const podKey = `${pod.ifname}|${input.mode}|${optsKey}|${opts.podInterfaces ?? ''}`;
-    const podOwners = ownersOf(selecting);
-    const peTokens = selecting.map((pe) => peToken(memory, pe));
-    const cpeTokens = tiered.map((c) => cpeToken(memory, c));
-    const memo = memory.pod.get(podKey);
-    if (memo && memo.owners === podOwners && sameList(memo.selecting, peTokens) && sameList(memo.tiered, cpeTokens)) {
-      for (const c of memo.chains) if (!chains.has(c.name)) chains.set(c.name, c);
-      for (const set of memo.sets) sets.set(set.name, set);
-      for (const [prefix, tag] of memo.tags) logTags.set(prefix, tag);
-      pushEntries(pod, memo.entries);
-      continue;
-    }
-    const entries: PodEntries = { ingress: { dispatch: '' }, egress: { dispatch: '' } };
-    for (const dir of ['ingress', 'egress'] as const) {
-      const pass = dir === 'ingress' ? 'accept' : 'goto ingress_check';
-      const fallback = selecting.length === 0 && input.mode === 'strict' ? strictDeny(dir) : pass;
-      const isolating = selecting.filter((pe) => (pe.spec.podIsolation ?? []).includes(ISOLATION[dir]));
-      const admin = tiered.filter((c) => c.spec.tier === 'Admin').filter(hasEntries(dir));
-      const baseline = tiered.filter((c) => c.spec.tier === 'Baseline').filter(hasEntries(dir));
-      // The admin stage's rules are jumped to: Pass and no match return to the next map. An isolating NetworkPolicy
-      // decides; without one, the baseline stage is jumped to and the default entry decides what it leaves.
-      const e: { admin?: string; dispatch: string; default?: string } = { dispatch: fallback };
-      if (admin.length > 0) e.admin = `jump ${tierRules('ad', admin, dir)}`;
-      if (isolating.length > 0) e.dispatch = networkPolicyStage(isolating, dir);
-      else if (baseline.length > 0) {
-        e.dispatch = `jump ${tierRules('bl', baseline, dir)}`;
-        e.default = fallback;
-      }
-      entries[dir] = e;
-    }
-    pushEntries(pod, entries);
-    if (memory.pod.size >= 20_000) memory.pod.clear();
-    const verdicts = (['ingress', 'egress'] as const).flatMap((d) => [entries[d].admin, entries[d].dispatch, entries[d].default].filter((v): v is string => v !== undefined));
-    memory.pod.set(podKey, { selecting: peTokens, tiered: cpeTokens, owners: podOwners, entries, ...reachable(verdicts, chains, sets, logTags) });
-  }
-  for (const dir of ['ingress', 'egress'] as const) {
-    for (const stage of STAGES) {
-      const name = mapName(dir, stage);
-      sets.set(name, { name, decl: 'type ifname : verdict;', elements: maps[dir][stage] });
-    }
-  }
-
-  const strictUnknown = input.mode === 'strict' && opts.podInterfaces !== undefined;
-  chains.set('ingress_check', {
-    name: 'ingress_check',
-    rules: [
-      'ip saddr @node4 accept',
-      'ip6 saddr @node6 accept',
-      ...STAGES.map((st) => `oifname vmap @${mapName('ingress', st)}`),
-      ...(strictUnknown ? [`oifname "${opts.podInterfaces}" ${strictDeny('ingress')}`] : []),
-      'accept',
-    ],
-  });
-  // Traffic from a pod to the node's own addresses is delivered locally (the input hook), never forwarded: it is the
-  // pod's egress like any other destination. Only the protocols policies speak of: the rest (ICMPv6 neighbour
-  // discovery above all, which the node needs to reach its pods over IPv6) is not a policy's business.
-  const transport = 'meta l4proto { tcp, udp, sctp }';
-  chains.set('input_filter', {
-    name: 'input_filter',
-    hook: 'type filter hook input priority filter; policy accept;',
-    rules: [
-      'ct state established,related accept',
-      ...STAGES.map((st) => `${transport} iifname vmap @${mapName('egress', st)}`),
-      ...(strictUnknown ? [`${transport} iifname "${opts.podInterfaces}" ${strictDeny('egress')}`] : []),
-      'accept',
-    ],
-  });
-  chains.set('forward_filter', {
-    name: 'forward_filter',
-    hook: 'type filter hook forward priority filter; policy accept;',
-    rules: [
-      'ct state established,related accept',
-      'ct state invalid drop',
-      ...STAGES.map((st) => `iifname vmap @${mapName('egress', st)}`),
-      ...(strictUnknown ? [`iifname "${opts.podInterfaces}" ${strictDeny('egress')}`] : []),
-      'goto ingress_check',
-    ],
-  });
-  // Sets and chains in name order: the same table text however much of it came from memory.
-  const byName = <T,>(m: Map<string, T>) => new Map([...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  return { table: TABLE, counters: [...COUNTERS], sets: byName(sets), chains: byName(chains), logTags: byName(logTags) };
+  return new NodeCompiler().compile(input, opts);
 }
 
 /** Kernel object counts of a state: set/map elements, rules, chains, sets. */

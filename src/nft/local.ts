@@ -70,6 +70,11 @@ export function selectedBy(o: Selecting): Selected {
   return record(o).sel;
 }
 
+/** The merge group of an object as a small number, the same for every object of that group while the process runs. */
+export function groupOf(o: Selecting): number {
+  return record(o).gid;
+}
+
 /** A set of local pods, with a number that stays the same while the set does (the key of the per-object answers). */
 export interface PodKeys {
   readonly id: number;
