@@ -297,6 +297,11 @@ export function resolvePeers(entries: readonly EndpointInfo[]): PeerSets {
   return out;
 }
 
+/** Which of a peer set's four sets (IPv4/IPv6, every port / some ports) have elements: what the rules looking them up are made of. */
+function peerShape(p: PeerSets): string {
+  return `${p.any[4].length > 0 ? 'a' : '-'}${p.ports[4].length > 0 ? 'p' : '-'}${p.any[6].length > 0 ? 'a' : '-'}${p.ports[6].length > 0 ? 'p' : '-'}`;
+}
+
 /** The protocol part of an address-only peer: every IP protocol. */
 const ALL_PROTOCOLS = '0-255';
 
@@ -543,6 +548,11 @@ interface Group<T> {
   readonly order: string;
   /** Everything of it that rules are made of ({@link Memory.tokens}). */
   readonly token: string;
+  /**
+   * {@link token} with each peer set reduced to which of its sets are non-empty: while it stays, the rules stay, text for
+   * text, and only the elements of the whole's sets change (a pod joining its peers, say).
+   */
+  readonly shape: string;
   /** The local pods its pieces select (indices into the compiler's pod list), ascending. */
   readonly pods: readonly number[];
   /** PolicyEndpoints: the peers of each isolated direction (rules name their sets after the peers' owners). */
@@ -625,7 +635,7 @@ function newSide<T>(pods: number): Side<T> {
 /**
  * The merge groups of `objects` after a compile's changes: groups whose pieces are the same objects as last time keep
  * their whole; the local pods of every group whose rules or place changed, and the pods that joined or left a group,
- * are added to `touched`. Returns whether the order of the wholes had to be rebuilt.
+ * are added to `touched`; groups whose peers alone changed to `refresh`.
  */
 function updateSide<T extends PolicyEndpoint | ClusterPolicyEndpoint>(
   side: Side<T>,
@@ -634,6 +644,7 @@ function updateSide<T extends PolicyEndpoint | ClusterPolicyEndpoint>(
   compare: (a: T, b: T) => number,
   keyOf: (w: T) => string,
   touched: Set<number>,
+  refresh: Set<number>,
 ): void {
   const byGroup = new Map<number, T[]>();
   for (const o of objects) {
@@ -657,7 +668,10 @@ function updateSide<T extends PolicyEndpoint | ClusterPolicyEndpoint>(
     const next: Group<T> = { parts, ...make(parts) };
     if (!prev || prev.order !== next.order) resort = true;
     // The same rules and place: only the pods that joined or left it change.
-    setPods(g, prev?.pods ?? [], next.pods, !prev || prev.token !== next.token || prev.order !== next.order);
+    const rulesChanged = !prev || prev.order !== next.order || prev.shape !== next.shape;
+    setPods(g, prev?.pods ?? [], next.pods, rulesChanged);
+    // Only its peers changed: its pods keep their rules, its sets get the new elements.
+    if (!rulesChanged && prev.token !== next.token) refresh.add(g);
     if (prev?.owners !== undefined) next.owners = prev.owners;
     side.groups.set(g, next);
   }
@@ -749,6 +763,8 @@ export class NodeCompiler {
       return [...out].sort((a, b) => a - b);
     };
     const touched = new Set<number>();
+    const refreshPe = new Set<number>();
+    const refreshCpe = new Set<number>();
     // The objects of one policy are one whole: a pod listed in one of them gets the rules written in the others.
     // Code-unit order of keys, not localeCompare: the same order everywhere, and ~10× cheaper.
     updateSide(
@@ -759,11 +775,13 @@ export class NodeCompiler {
         const isolated: Partial<Record<Dir, PeerSets>> = {};
         for (const dir of ['ingress', 'egress'] as const) if ((whole.spec.podIsolation ?? []).includes(ISOLATION[dir])) isolated[dir] = memory.peers(entriesOf(whole, dir));
         const key = peKey(whole);
-        return { whole, order: key, token: peToken(memory, whole), pods: podsOf(parts), isolated, ownerNames: { ingress: `${key}|${DIR_CODE.ingress}`, egress: `${key}|${DIR_CODE.egress}` } };
+        const shape = `${key}\n${policyName(whole)}\n${(whole.spec.podIsolation ?? []).join(',')}\n${peerShape(memory.peers(entriesOf(whole, 'ingress')))}\n${peerShape(memory.peers(entriesOf(whole, 'egress')))}`;
+        return { whole, order: key, token: peToken(memory, whole), shape, pods: podsOf(parts), isolated, ownerNames: { ingress: `${key}|${DIR_CODE.ingress}`, egress: `${key}|${DIR_CODE.egress}` } };
       },
       (a, b) => byCodeUnits(peKey(a), peKey(b)),
       peKey,
       touched,
+      refreshPe,
     );
     updateSide(
       st.cpe,
@@ -771,11 +789,14 @@ export class NodeCompiler {
       (parts) => {
         const whole = wholeOf(parts, mergeClusterPolicyEndpoints, memory.merge);
         const order = `${whole.spec.priority}\n${whole.spec.policyRef.name}\n${whole.metadata.ownerReferences?.[0]?.kind ?? ''}\n${ownerAwsGroup(whole)}\n${whole.metadata.name ?? ''}`;
-        return { whole, order, token: cpeToken(memory, whole), pods: podsOf(parts) };
+        const runs = (entries: readonly ClusterEndpointInfo[] | undefined) => actionRuns(entries ?? []).map((r) => `${r.action}:${peerShape(memory.peers(r.entries))}`).join(',');
+        const shape = `${cpeKey(whole)}\n${whole.spec.tier}\n${whole.spec.policyRef.name}\n${runs(whole.spec.ingress)}\n${runs(whole.spec.egress)}`;
+        return { whole, order, token: cpeToken(memory, whole), shape, pods: podsOf(parts) };
       },
       clusterPolicyEndpointOrder,
       cpeKey,
       touched,
+      refreshCpe,
     );
 
     // Identical peers (each namespace's copy of one egress policy, say) share one pair of sets, named after the first
@@ -1015,6 +1036,30 @@ export class NodeCompiler {
         }
         st.contributions[i] = memo;
       }
+    }
+
+    // Wholes whose peers alone changed: the same rules name the same sets, which now hold other elements.
+    const refreshSets = (rules: readonly string[]) => {
+      for (const rule of rules) {
+        for (const m of rule.matchAll(/@(\S+)/g)) {
+          const counted = st.sets.items.get(m[1]);
+          const now = sets.get(m[1]);
+          if (counted && now && counted.obj !== now) {
+            counted.obj = now;
+            contributed = true;
+          }
+        }
+      }
+    };
+    for (const g of refreshPe) {
+      const group = st.pe.groups.get(g);
+      if (!group) continue;
+      for (const dir of ['ingress', 'egress'] as const) if (group.isolated?.[dir]) refreshSets(ensurePeSets(group.whole, dir));
+    }
+    for (const g of refreshCpe) {
+      const group = st.cpe.groups.get(g);
+      if (!group) continue;
+      for (const dir of ['ingress', 'egress'] as const) refreshSets(ensureCpeSets(group.whole, dir).flatMap((r) => r.matches));
     }
 
     if (!entriesChanged && !contributed && st.last) return st.last;
