@@ -45,7 +45,7 @@
 import { createHash } from 'node:crypto';
 import type { Protocol } from '../api/types.js';
 import { clusterPolicyEndpointOrder, mergeClusterPolicyEndpoints, mergePolicyEndpoints, ownerAwsGroup, type ClusterEndpointInfo, type ClusterPolicyEndpoint, type ClusterRuleAction, type EndpointInfo, type PolicyEndpoint, type TrafficDirection } from '../api/policyendpoint.js';
-import { groupOf, localView, podKeys, selectedLocal } from './local.js';
+import { groupOf, localView, podKeys, samePods, selectedLocal } from './local.js';
 import { canonicalAddress, cidrExcept, formatAddress, formatRange, mergeRanges, parseAddress, type AddressRange, type Family } from './address.js';
 
 /** `standard`: a pod selected by no PolicyEndpoint allows everything. `strict`: it denies everything (AWS strict mode). */
@@ -746,11 +746,7 @@ export class NodeCompiler {
     const sets = new Map<string, NftSet>();
     const chains = new Map<string, NftChain>();
     const logTags = new Map<string, LogTag>();
-    const log = (prefix: string, tag: LogTag) => {
-      if (opts.logGroup === undefined) return '';
-      logTags.set(prefix, tag);
-      return `log prefix "${prefix}" group ${opts.logGroup} `;
-    };
+    const log = logStatement(opts, logTags);
 
     // Only the policies of which an object selects a local pod: the others change no local pod's answer.
     const view = localView(input.policyEndpoints, input.clusterPolicyEndpoints ?? [], input.pods);
@@ -1115,11 +1111,7 @@ export class NodeCompiler {
     const pods = input.pods;
     const byIfname = pods.map((_, i) => i).sort((a, b) => byCodeUnits(pods[a].ifname, pods[b].ifname));
     const tags = new Map<string, LogTag>();
-    const log = (prefix: string, tag: LogTag) => {
-      if (opts.logGroup === undefined) return '';
-      tags.set(prefix, tag);
-      return `log prefix "${prefix}" group ${opts.logGroup} `;
-    };
+    const log = logStatement(opts, tags);
     // Node addresses: plain (hash) sets of single addresses (no interval set without concatenation in the table).
     const node: Record<Family, Set<string>> = { 4: new Set(), 6: new Set() };
     for (const a of input.nodeAddresses) {
@@ -1187,6 +1179,15 @@ export class NodeCompiler {
   }
 }
 
+/** The log statement of a rule (none without a log group), its tag recorded in `tags`. */
+function logStatement(opts: CompileOptions, tags: Map<string, LogTag>): (prefix: string, tag: LogTag) => string {
+  return (prefix, tag) => {
+    if (opts.logGroup === undefined) return '';
+    tags.set(prefix, tag);
+    return `log prefix "${prefix}" group ${opts.logGroup} `;
+  };
+}
+
 /** Strict mode's deny of a direction: log (with a log group) and drop. */
 function denyChain(dir: Dir, log: (prefix: string, tag: LogTag) => string): NftChain {
   return { name: `deny_${dir}`, rules: [`${log(`pl D ${DIR_CODE[dir]} strict`, { verdict: 'DENY', direction: dir, policies: [], tier: 'STRICT_MODE_DEFAULT' })}counter name "drop_${dir}" drop`] };
@@ -1200,9 +1201,6 @@ function sameElements(a: readonly NftElement[], b: readonly NftElement[]): boole
   return a.length === b.length && a.every((e, i) => e.key === b[i].key && e.value === b[i].value);
 }
 
-function samePods(a: readonly LocalPod[], b: readonly LocalPod[]): boolean {
-  return a.length === b.length && a.every((p, i) => p.name === b[i].name && p.namespace === b[i].namespace && p.ifname === b[i].ifname && p.ips.join() === b[i].ips.join());
-}
 
 /**
  * Compiles one node's desired table from nothing (with the process's memory of earlier compiles, unless

@@ -312,7 +312,8 @@ function indicesOf(flags: readonly boolean[]): number[] {
   return out;
 }
 
-function samePods(a: readonly LocalPod[], b: readonly LocalPod[]): boolean {
+/** The same pods, in the same order: interfaces, addresses, names. */
+export function samePods(a: readonly LocalPod[], b: readonly LocalPod[]): boolean {
   return a.length === b.length && a.every((p, i) => p.name === b[i].name && p.namespace === b[i].namespace && p.ifname === b[i].ifname && p.ips.join() === b[i].ips.join());
 }
 
