@@ -614,6 +614,10 @@ interface CompilerState {
   readonly byIfname: readonly number[];
   readonly pe: Side<PolicyEndpoint>;
   readonly cpe: Side<ClusterPolicyEndpoint>;
+  /** The owner of each distinct peer list of the PolicyEndpoint wholes (see {@link updateOwners}). */
+  readonly owners: Map<PeerSets, string>;
+  /** The groups whose wholes isolate a direction with each peer list. */
+  readonly holders: Map<PeerSets, Set<number>>;
   readonly entries: (PodEntries | undefined)[];
   readonly contributions: (Contribution | undefined)[];
   readonly chains: Counted<NftChain>;
@@ -645,7 +649,8 @@ function updateSide<T extends PolicyEndpoint | ClusterPolicyEndpoint>(
   keyOf: (w: T) => string,
   touched: Set<number>,
   refresh: Set<number>,
-): void {
+): SideChanges<T> {
+  const changes: SideChanges<T> = { replaced: [], resorted: false };
   const byGroup = new Map<number, T[]>();
   for (const o of objects) {
     const g = groupOf(o);
@@ -674,14 +679,17 @@ function updateSide<T extends PolicyEndpoint | ClusterPolicyEndpoint>(
     if (!rulesChanged && prev.token !== next.token) refresh.add(g);
     if (prev?.owners !== undefined) next.owners = prev.owners;
     side.groups.set(g, next);
+    changes.replaced.push({ g, ...(prev ? { prev } : {}), next });
   }
   for (const [g, prev] of side.groups) {
     if (byGroup.has(g)) continue;
     setPods(g, prev.pods, [], true);
     side.groups.delete(g);
+    changes.replaced.push({ g, prev });
     resort = true;
   }
-  if (!resort) return;
+  if (!resort) return changes;
+  changes.resorted = true;
   // The input's order of first appearance, then a stable sort: ties keep it.
   const sorted = [...byGroup.keys()].sort((a, b) => compare(side.groups.get(a)!.whole, side.groups.get(b)!.whole));
   let ties = false;
@@ -696,6 +704,90 @@ function updateSide<T extends PolicyEndpoint | ClusterPolicyEndpoint>(
   side.sorted = sorted;
   side.position = new Map(sorted.map((g, k) => [g, k]));
   side.ties = ties;
+  return changes;
+}
+
+/** What {@link updateSide} changed: each group added, replaced or removed (as it was and as it is), and whether the order was rebuilt. */
+interface SideChanges<T> {
+  readonly replaced: { readonly g: number; readonly prev?: Group<T>; readonly next?: Group<T> }[];
+  resorted: boolean;
+}
+
+/**
+ * Identical peers (each namespace's copy of one egress policy, say) share one pair of sets, named after the first
+ * PolicyEndpoint whole and direction, in key order (ingress before egress), that has them: hundreds of copies are one
+ * set in the kernel, and a PolicyEndpoint whose peers are its own keeps its sets' names as its peers change (an element
+ * delta). Kept from compile to compile: only the peer lists of the groups that changed are looked at again, unless the
+ * order of the wholes was rebuilt. The local pods of a whole whose sets changed owner are added to `touched` (its rules
+ * name other sets). Owners' names are the same strings from compile to compile, so they are compared by reference.
+ */
+function updateOwners(st: CompilerState, changes: SideChanges<PolicyEndpoint>, touched: Set<number>): Map<PeerSets, string> {
+  const { owners, holders } = st;
+  const side = st.pe;
+  const hold = (g: number, group: Group<PolicyEndpoint>, add: boolean) => {
+    for (const dir of ['ingress', 'egress'] as const) {
+      const peers = group.isolated?.[dir];
+      if (!peers) continue;
+      let set = holders.get(peers);
+      if (add) {
+        if (!set) holders.set(peers, (set = new Set()));
+        set.add(g);
+      } else if (set) {
+        set.delete(g);
+        if (set.size === 0) holders.delete(peers);
+      }
+      affected.add(peers);
+    }
+  };
+  const affected = new Set<PeerSets>();
+  for (const c of changes.replaced) {
+    if (c.prev) hold(c.g, c.prev, false);
+    if (c.next) hold(c.g, c.next, true);
+  }
+  let check: Iterable<Group<PolicyEndpoint>>;
+  if (changes.resorted || owners.size === 0) {
+    owners.clear();
+    for (const g of side.sorted) {
+      const group = side.groups.get(g)!;
+      for (const dir of ['ingress', 'egress'] as const) {
+        const peers = group.isolated?.[dir];
+        if (peers && !owners.has(peers)) owners.set(peers, group.ownerNames![dir]);
+      }
+    }
+    check = side.groups.values();
+  } else {
+    const groups = new Set<Group<PolicyEndpoint>>();
+    for (const peers of affected) {
+      const set = holders.get(peers);
+      if (!set) {
+        owners.delete(peers);
+        continue;
+      }
+      let best: string | undefined;
+      let bestAt = Infinity;
+      for (const g of set) {
+        const group = side.groups.get(g)!;
+        groups.add(group);
+        const at = side.position.get(g)! * 2 + (group.isolated?.ingress === peers ? 0 : 1);
+        if (at < bestAt) {
+          bestAt = at;
+          best = group.ownerNames![at % 2 === 0 ? 'ingress' : 'egress'];
+        }
+      }
+      owners.set(peers, best!);
+    }
+    for (const c of changes.replaced) if (c.next) groups.add(c.next);
+    check = groups;
+  }
+  for (const group of check) {
+    const ingress = group.isolated?.ingress ? owners.get(group.isolated.ingress) : undefined;
+    const egress = group.isolated?.egress ? owners.get(group.isolated.egress) : undefined;
+    if (!group.owners || group.owners.ingress !== ingress || group.owners.egress !== egress) {
+      if (group.owners) for (const i of group.pods) touched.add(i);
+      group.owners = { ingress, egress };
+    }
+  }
+  return owners;
 }
 
 /** The wholes selecting pod `i`, in the side's order. */
@@ -763,7 +855,7 @@ export class NodeCompiler {
     const refreshCpe = new Set<number>();
     // The objects of one policy are one whole: a pod listed in one of them gets the rules written in the others.
     // Code-unit order of keys, not localeCompare: the same order everywhere, and ~10× cheaper.
-    updateSide(
+    const peChanges = updateSide(
       st.pe,
       view.policyEndpoints,
       (parts) => {
@@ -798,24 +890,7 @@ export class NodeCompiler {
     // Identical peers (each namespace's copy of one egress policy, say) share one pair of sets, named after the first
     // PolicyEndpoint and direction, in key order, that has them: hundreds of copies are one set in the kernel, and a
     // PolicyEndpoint whose peers are its own keeps its sets' names as its peers change (an element delta).
-    const owners = new Map<PeerSets, string>();
-    for (const g of st.pe.sorted) {
-      const group = st.pe.groups.get(g)!;
-      for (const dir of ['ingress', 'egress'] as const) {
-        const peers = group.isolated?.[dir];
-        if (peers && !owners.has(peers)) owners.set(peers, group.ownerNames![dir]);
-      }
-    }
-    // A whole whose sets changed owner: its pods' rules name other sets. (The owners' names are the same strings from
-    // compile to compile, so this compares references.)
-    for (const group of st.pe.groups.values()) {
-      const ingress = group.isolated?.ingress ? owners.get(group.isolated.ingress) : undefined;
-      const egress = group.isolated?.egress ? owners.get(group.isolated.egress) : undefined;
-      if (!group.owners || group.owners.ingress !== ingress || group.owners.egress !== egress) {
-        if (group.owners) for (const i of group.pods) touched.add(i);
-        group.owners = { ingress, egress };
-      }
-    }
+    const owners = updateOwners(st, peChanges, touched);
     // Wholes with the same key share what is built per key, in the input's order: every pod is rebuilt then.
     const everyPod = firstCompile || st.pe.ties || st.cpe.ties;
 
@@ -1169,6 +1244,8 @@ export class NodeCompiler {
       byIfname,
       pe: newSide(pods.length),
       cpe: newSide(pods.length),
+      owners: new Map(),
+      holders: new Map(),
       entries: pods.map(() => undefined),
       contributions: pods.map(() => undefined),
       chains: new Counted(),
