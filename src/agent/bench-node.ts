@@ -37,6 +37,8 @@ export interface NodeScenario {
   /** The local pods' IPs: the node routes each to its own interface. */
   readonly localIPs: readonly string[];
   readonly initial: readonly EndpointObject[];
+  /** The first `warmup` events are replayed before the timed ones, and reported apart (a freshly started process). */
+  readonly warmup: number;
   readonly events: readonly { readonly kind: string; readonly written: readonly EndpointObject[]; readonly deleted: readonly string[] }[];
   readonly cluster: { readonly pods: number; readonly namespaces: number; readonly networkPolicies: number; readonly tierPolicies: number };
 }
@@ -76,11 +78,12 @@ function tierObjects(): { kind: 'ClusterNetworkPolicy' | 'Node'; key: string; va
 }
 
 /**
- * Builds the controller's output for a node with `localPods` pods, and `eventsPerKind` events of each kind.
+ * Builds the controller's output for a node with `localPods` pods, and `warmupPerKind` then `eventsPerKind` events of
+ * each kind.
  * @example
  * const s = await nodeScenario(110, 20); // s.initial: the PolicyEndpoints and ClusterPolicyEndpoints of the cluster
  */
-export async function nodeScenario(localPods: number, eventsPerKind: number): Promise<NodeScenario> {
+export async function nodeScenario(localPods: number, eventsPerKind: number, warmupPerKind = 0): Promise<NodeScenario> {
   const writer = new MemoryWriter();
   const r = new Reconciler(writer, { batchWindowMs: 0 });
   const objects = multiTeam(CLUSTER_PODS, PODS_PER_NAMESPACE);
@@ -113,7 +116,7 @@ export async function nodeScenario(localPods: number, eventsPerKind: number): Pr
     snapshot = new Map(writer.objects);
     events.push({ kind, written, deleted });
   };
-  for (let e = 0; e < eventsPerKind; e++) {
+  for (let e = 0; e < warmupPerKind + eventsPerKind; e++) {
     const at = local[(e * 13) % local.length];
     // A new pod in a local pod's namespace: it joins the team's ingress and egress lists.
     r.observe('Pod', `${at.ns}/extra-${e}`, podJson(at.ns, `extra-${e}`, `app-${e % 10}`, ipOf(nextIP++)));
@@ -140,6 +143,7 @@ export async function nodeScenario(localPods: number, eventsPerKind: number): Pr
     localPods,
     localIPs,
     initial,
+    warmup: warmupPerKind * 3,
     events,
     cluster: { pods: CLUSTER_PODS, namespaces, networkPolicies: r.state.count('NetworkPolicy'), tierPolicies: r.state.count('ClusterNetworkPolicy') },
   };
@@ -193,20 +197,26 @@ export async function measureNode(s: NodeScenario, podInterfaces: string, resync
       full.push({ total: r.ms, work: r.phases.compileMs + r.phases.renderMs + r.phases.applyMs, phases: r.phases });
     }
     const times: Record<string, number[]> = {};
+    const cold: number[] = [];
     const phases: { readMs: number; compileMs: number; renderMs: number; applyMs: number }[] = [];
-    for (const ev of s.events) {
-      for (const k of ev.deleted) {
-        pesNow.delete(k);
-        cpesNow.delete(k);
+    for (const [k, ev] of s.events.entries()) {
+      for (const key of ev.deleted) {
+        pesNow.delete(key);
+        cpesNow.delete(key);
       }
       for (const o of ev.written) put(o);
       const t1 = performance.now();
       const { pes, cpes } = lists();
       source.set(pes, cpes);
       const r = await agent.sync({ discover: false });
-      (times[ev.kind] ??= []).push(performance.now() - t1);
-      phases.push(r.phases);
+      const ms = performance.now() - t1;
       if (r.kind === 'none') throw new Error(`bench: event "${ev.kind}" changed nothing in the kernel`);
+      if (k < s.warmup) {
+        cold.push(ms);
+        continue;
+      }
+      (times[ev.kind] ??= []).push(ms);
+      phases.push(r.phases);
     }
     const all = Object.values(times).flat();
     const work50 = percentile(full.map((f) => f.work), 50);
@@ -228,8 +238,15 @@ export async function measureNode(s: NodeScenario, podInterfaces: string, resync
       },
       { name: `${label}: full resync with pod discovery, p50; split`, value: percentile(full.map((f) => f.total), 50), unit: `ms = ${split(full.map((f) => f.phases))}` },
       { name: `${label}: change → enforced in the kernel, p50`, value: percentile(all, 50), unit: 'ms' },
-      { name: `${label}: change → enforced in the kernel, p99 (${all.length} events)`, value: p99, unit: 'ms', target: `≤ ${CHANGE_P99_TARGET_MS} ms`, met: p99 <= CHANGE_P99_TARGET_MS },
+      {
+        name: `${label}: change → enforced in the kernel, p99 of ${all.length} events after ${s.warmup} (max ${Math.max(...all).toFixed(1)} ms)`,
+        value: p99,
+        unit: 'ms',
+        target: `≤ ${CHANGE_P99_TARGET_MS} ms`,
+        met: p99 <= CHANGE_P99_TARGET_MS,
+      },
     ];
+    if (cold.length > 0) rows.push({ name: `${label}: the first ${cold.length} events after start and resyncs (JIT still compiling), p50 / max`, value: percentile(cold, 50), unit: `ms / ${Math.max(...cold).toFixed(1)} ms` });
     for (const [kind, ts] of Object.entries(times)) rows.push({ name: `${label}: ${kind} → enforced, p50 / p99`, value: percentile(ts, 50), unit: `ms / ${percentile(ts, 99).toFixed(1)} ms` });
     rows.push(
       { name: `${label}: split of a change, p50`, value: percentile(all, 50), unit: `ms = ${split(phases)}` },
