@@ -462,17 +462,8 @@ export class Engine {
    * dual-stack cluster, the verdict is for packets of that address's family.
    */
   verdict(flow: Flow): Verdict {
-    if (this.byFamily) {
-      const family = this.familyOf(flow.from, flow.to);
-      const common = this.commonFamilies(flow.from, flow.to);
-      if (family && common.length > 0) return family.verdict(flow);
-      // Two endpoints (or a range) by id: the verdict of the first family both have that allows it, else of the first.
-      const verdicts = family ? [] : common.map((f) => this.byFamily![f].verdict(flow));
-      const chosen = verdicts.find((v) => v.allowed) ?? verdicts[0];
-      if (chosen) return chosen;
-      const none: DirectionVerdict = { direction: 'egress', allowed: false, tier: 'Default', isolated: false, rules: [], summary: 'the two ends have no address family in common' };
-      return { flow, allowed: false, egress: none, ingress: { ...none, direction: 'ingress' } };
-    }
+    // Kept small (the per-family case is a method of its own): this is the hot path of `why`, the UI and flow logs.
+    if (this.byFamily) return this.familyVerdict(flow, this.byFamily);
     const ai = this.byId.get(flow.from);
     const bi = this.byId.get(flow.to);
     if (ai !== undefined && bi !== undefined && ai !== bi) {
@@ -500,6 +491,19 @@ export class Engine {
     const egress = this.directionVerdict(a.kind === 'endpoint' ? a.cls : undefined, b.cls, 'egress', flow.protocol, flow.port);
     const ingress = this.fromOwnNode(a, b) ? OWN_NODE : this.directionVerdict(b.kind === 'endpoint' ? b.cls : undefined, a.cls, 'ingress', flow.protocol, flow.port);
     return { flow, allowed: egress.allowed && ingress.allowed, egress, ingress };
+  }
+
+  /** {@link verdict} in a dual-stack cluster: the engine of the flow's family, or of the first common one that allows it. */
+  private familyVerdict(flow: Flow, byFamily: NonNullable<typeof this.byFamily>): Verdict {
+    const family = this.familyOf(flow.from, flow.to);
+    const common = this.commonFamilies(flow.from, flow.to);
+    if (family && common.length > 0) return family.verdict(flow);
+    // Two endpoints (or a range) by id: the verdict of the first family both have that allows it, else of the first.
+    const verdicts = family ? [] : common.map((f) => byFamily[f].verdict(flow));
+    const chosen = verdicts.find((v) => v.allowed) ?? verdicts[0];
+    if (chosen) return chosen;
+    const none: DirectionVerdict = { direction: 'egress', allowed: false, tier: 'Default', isolated: false, rules: [], summary: 'the two ends have no address family in common' };
+    return { flow, allowed: false, egress: none, ingress: { ...none, direction: 'ingress' } };
   }
 
   /**
