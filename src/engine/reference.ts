@@ -281,14 +281,21 @@ function inFamily(end: RefEnd, family: 4 | 6 | undefined): RefEnd {
  */
 export function referenceAllowed(cluster: Cluster, src: RefEnd, dst: RefEnd, protocol: Protocol, port: number): boolean {
   if ('endpoint' in src && 'endpoint' in dst && src.endpoint === dst.endpoint) return true;
-  const dual = cluster.endpoints.some((e) => new Set(e.ips.map((ip) => parseIP(ip)?.family)).size === 2);
-  if (!dual) return allowedIn(cluster, src, dst, protocol, port);
+  if (!isDualStack(cluster)) return allowedIn(cluster, src, dst, protocol, port);
   const a = familiesOf(src);
   const b = familiesOf(dst);
   const common = a === undefined ? b : b === undefined ? a : a.filter((f) => b.includes(f));
   if (common === undefined) return allowedIn(cluster, src, dst, protocol, port);
   return common.some((f) => allowedIn(cluster, inFamily(src, f), inFamily(dst, f), protocol, port));
 }
+
+/** Whether some endpoint has addresses of both families: asked once per cluster object, not once per question. */
+function isDualStack(cluster: Cluster): boolean {
+  let dual = dualStack.get(cluster);
+  if (dual === undefined) dualStack.set(cluster, (dual = cluster.endpoints.some((e) => new Set(e.ips.map((ip) => parseIP(ip)?.family)).size === 2)));
+  return dual;
+}
+const dualStack = new WeakMap<Cluster, boolean>();
 
 function allowedIn(cluster: Cluster, src: RefEnd, dst: RefEnd, protocol: Protocol, port: number): boolean {
   const egress = 'endpoint' in src ? directionAllowed(cluster, src.endpoint, dst, dst, 'egress', protocol, port) : true;
