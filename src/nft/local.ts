@@ -242,6 +242,11 @@ interface ListState<T extends Selecting> {
   readonly any: boolean[];
   /** Per group (number): how many of its objects select a local pod. */
   readonly groups: Map<number, number>;
+  /** The positions replaced since {@link out} was made, and whether the set of the node's groups may differ from then. */
+  changed: readonly number[];
+  regroup: boolean;
+  /** The last list of the node's objects, and per position its index there (-1: not the node's). */
+  out?: { readonly list: readonly T[]; readonly at: Int32Array };
 }
 
 /**
@@ -325,7 +330,7 @@ function listState<T extends Selecting>(objects: readonly T[], recs: Rec[], keys
     if (hit) groups.set(r.gid, (groups.get(r.gid) ?? 0) + 1);
     return hit;
   });
-  return { objects, recs, byIP, any, groups };
+  return { objects, recs, byIP, any, groups, changed: [], regroup: true };
 }
 
 /** The state after the objects at `changed` were replaced (same length, same other positions). */
@@ -333,6 +338,10 @@ function update<T extends Selecting>(s: ListState<T>, objects: readonly T[], cha
   if (changed.length === 0) return s;
   // In place: the viewer owns its state, and the views it handed out are lists of their own.
   const { recs, byIP, any, groups } = s;
+  // The node's groups are the same when each replaced object is of the same group and no group's count came to or
+  // left zero: then the node's list keeps its positions, and only the replaced objects change in it.
+  const before = new Set(groups.keys());
+  let regroup = s.regroup;
   for (const i of changed) {
     if (any[i]) {
       const g = recs[i].gid;
@@ -341,17 +350,35 @@ function update<T extends Selecting>(s: ListState<T>, objects: readonly T[], cha
       else groups.delete(g);
     }
     const r = record(objects[i]);
+    if (r.gid !== recs[i].gid) regroup = true;
     recs[i] = r;
     byIP[i] = hitsOf(r, keysA).length > 0;
     any[i] = hitsOf(r, keysB).length > 0;
     if (any[i]) groups.set(r.gid, (groups.get(r.gid) ?? 0) + 1);
   }
-  return { objects, recs, byIP, any, groups };
+  if (!regroup && (groups.size !== before.size || [...groups.keys()].some((g) => !before.has(g)))) regroup = true;
+  return { objects, recs, byIP, any, groups, changed: [...s.changed, ...changed], regroup, ...(s.out ? { out: s.out } : {}) };
 }
 
+/** The objects of the node's groups, in the list's order: a new list each time (a list handed out is never changed). */
 function selectedGroups<T extends Selecting>(s: ListState<T>): T[] {
-  if (s.groups.size === 0) return [];
-  const out: T[] = [];
-  for (let i = 0; i < s.objects.length; i++) if (s.groups.has(s.recs[i].gid)) out.push(s.objects[i]);
-  return out;
+  if (s.out && !s.regroup) {
+    const list = s.out.list.slice();
+    for (const i of s.changed) if (s.out.at[i] >= 0) list[s.out.at[i]] = s.objects[i];
+    s.out = { list, at: s.out.at };
+  } else {
+    const list: T[] = [];
+    const at = new Int32Array(s.objects.length).fill(-1);
+    for (let i = 0; i < s.objects.length; i++) {
+      if (s.groups.has(s.recs[i].gid)) {
+        at[i] = list.length;
+        list.push(s.objects[i]);
+      }
+    }
+    s.out = { list, at };
+  }
+  s.changed = [];
+  s.regroup = false;
+  // Never changed once handed out: the next call makes a new list.
+  return s.out.list as T[];
 }
