@@ -19,7 +19,7 @@ import { explainRecord, flowRecord, flowTuple, NflogReader, type FlowExplainer, 
 import { createMetrics, serveMetrics, serverPort, type AgentMetrics } from './metrics.js';
 import type { PolicyEndpointSource } from './source.js';
 import { NodeViewer } from '../nft/local.js';
-import { ProofTooLarge, verifyNode, type NodeObjects, type NodeVerification } from './verify.js';
+import { ProofTooLarge, verifyNode, verifyNodeApart, type NodeObjects, type NodeVerification } from './verify.js';
 
 export interface FlowLogOptions {
   /** NFLOG group. @default 7 */
@@ -65,7 +65,7 @@ export interface AgentOptions {
   readonly selfCheckIntervalMs?: number;
   /**
    * The self-check skips (with a warning and `palisade_agent_self_check_skipped_total`) a table whose proof would walk
-   * more cells than this: the proof runs on the agent's thread. About 10 µs a cell (a 110-pod node of a 10k-pod cluster: 0.4 M cells, 5 s). @default 500000
+   * more cells than this: the proof runs in a process of its own, but takes a core while it runs. About 10 µs a cell (a 110-pod node of a 10k-pod cluster: 0.4 M cells, 5 s). @default 500000
    */
   readonly selfCheckMaxCells?: number;
   /** How long after a sync the self-check waits for no further sync. @default 1000 */
@@ -243,7 +243,8 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     const input = lastInput;
     const gen = generation;
     if (!input || syncing) throw new Error('a sync is running: the table is changing');
-    const v = await verifyNode(input, where, byFamily, budget !== undefined ? { maxCells: budget } : {});
+    // The self-check (objects only) proves in a process of its own: a sync arriving meanwhile is not held back.
+    const v = byFamily === undefined ? await verifyNodeApart(input, where, budget !== undefined ? { maxCells: budget } : {}) : await verifyNode(input, where, byFamily, budget !== undefined ? { maxCells: budget } : {});
     if (syncing || gen !== generation) throw new Error('a sync ran while the table was read');
     return v;
   };

@@ -4,6 +4,12 @@
  * meaning of the (Cluster)PolicyEndpoints the agent reads and, when the manifests are at hand, to the engine's
  * verdicts. Shared by `palisade agent verify`, the agent's periodic self-check and `palisade lab verify`.
  */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deserialize, serialize } from 'node:v8';
 import type { Family } from '../api/ip.js';
 import { mergeClusterPolicyEndpoints, mergePolicyEndpoints, type ClusterPolicyEndpoint, type PodEndpoint, type PolicyEndpoint } from '../api/policyendpoint.js';
 import { canonicalAddress } from '../nft/address.js';
@@ -148,8 +154,8 @@ export class ProofTooLarge extends Error {
 
 /**
  * Entry tests allowed per cell of the budget: the objects' side of a proof tests a cell against every entry of the
- * pod's objects, so a pod with 20,000 entries costs 20,000 times a pod with one (and the agent's thread is blocked
- * meanwhile: signals, syncs and metrics wait).
+ * pod's objects, so a pod with 20,000 entries costs 20,000 times a pod with one (a core busy for that long; `palisade
+ * agent verify` proves on its own thread).
  */
 export const ENTRY_TESTS_PER_CELL = 64;
 
@@ -203,6 +209,65 @@ export async function verifyNode(node: NodeObjects, where: Netns = {}, byFamily?
   const objects = proveObjects(rs, node);
   const engine = byFamily && node.mode === 'standard' ? proveEngine(rs, node, byFamily) : undefined;
   return { objects, ...(engine ? { engine } : {}), unenforceable: unenforceableEntries(node), pods: node.pods.length, ms: performance.now() - t0 };
+}
+
+/** What {@link verifyNodeApart} hands its process, and what it answers. */
+export interface ApartRequest {
+  readonly node: NodeObjects;
+  readonly netns?: string;
+  readonly maxCells?: number;
+}
+export type ApartAnswer =
+  | { readonly ok: NodeVerification }
+  | { readonly tooLarge: { readonly cells: number; readonly max: number; readonly entryTests?: number } }
+  | { readonly error: string };
+
+/**
+ * {@link verifyNode} against the objects alone, in a child process (`verify-child`): the agent's thread stays free for
+ * syncs while the proof runs. Throws {@link ProofTooLarge} as verifyNode does, and an Error with the child's message
+ * otherwise. From source (vitest) the child is TypeScript and runs under vite-node; built, it is plain JavaScript.
+ */
+export async function verifyNodeApart(node: NodeObjects, where: Netns = {}, opts: { maxCells?: number; timeoutMs?: number } = {}): Promise<NodeVerification> {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const child = fileURLToPath(new URL(`./verify-child.${fromSource ? 'ts' : 'js'}`, import.meta.url));
+  const [cmd, args] = fromSource ? [fileURLToPath(new URL('../../node_modules/.bin/vite-node', import.meta.url)), [child]] : [process.execPath, [child]];
+  const request: ApartRequest = { node, ...(where.netns !== undefined ? { netns: where.netns } : {}), ...(opts.maxCells !== undefined ? { maxCells: opts.maxCells } : {}) };
+  const dir = await mkdtemp(join(tmpdir(), 'palisade-check-'));
+  let answer: ApartAnswer;
+  try {
+    const requestFile = join(dir, 'request');
+    const answerFile = join(dir, 'answer');
+    await writeFile(requestFile, serialize(request), { flag: 'wx' });
+    const err = await new Promise<string>((resolve, reject) => {
+      const p = spawn(cmd, [...args, requestFile, answerFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let text = '';
+      p.stderr!.on('data', (d: Buffer) => (text += d.toString()));
+      const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 600_000);
+      p.on('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      p.on('close', () => {
+        clearTimeout(timer);
+        resolve(text);
+      });
+    });
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(answerFile);
+    } catch {
+      // Its error, not Node's closing lines: the last line naming one.
+      const lines = err.trim().split('\n');
+      const why = lines.filter((l) => /Error\b/.test(l)).at(-1) ?? lines.at(-1) ?? '';
+      throw new Error(`the self-check's process ended without an answer${why ? `: ${why.trim()}` : ''}`);
+    }
+    answer = deserialize(bytes) as ApartAnswer;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  if ('ok' in answer) return answer.ok;
+  if ('tooLarge' in answer) throw new ProofTooLarge(answer.tooLarge.cells, answer.tooLarge.max, answer.tooLarge.entryTests);
+  throw new Error(answer.error);
 }
 
 /** One line per result: `proved` with the cell count, or the counterexample. */

@@ -70,8 +70,9 @@ describe.skipIf(skipNetns('agent-restart'))('agent killed mid-sync and restarted
   beforeAll(async () => {
     build = await mkdtemp(join(tmpdir(), 'palisade-agent-build-'));
     peDir = await mkdtemp(join(tmpdir(), 'palisade-pe-'));
-    // Build the agent entry as the real process it is (imports resolve through a node_modules link).
-    await exec(join(root, 'node_modules/.bin/tsc'), ['--outDir', build, '--rootDir', join(root, 'src'), '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', '--strict', '--types', 'node', join(root, 'src/cli/main.ts')], { cwd: root });
+    // Build the agent entry as the real process it is (imports resolve through a node_modules link), with the
+    // self-check's process, which the agent starts by path.
+    await exec(join(root, 'node_modules/.bin/tsc'), ['--outDir', build, '--rootDir', join(root, 'src'), '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', '--strict', '--types', 'node', join(root, 'src/cli/main.ts'), join(root, 'src/agent/verify-child.ts')], { cwd: root });
     await writeFile(join(build, 'package.json'), '{"type":"module"}');
     await symlink(join(root, 'node_modules'), join(build, 'node_modules'));
     lab = await labUp({ nodes: ['n1', 'n2'], pods: [{ name: 'a', node: 'n1' }, { name: 'b', node: 'n1' }, { name: 'c', node: 'n2' }] }, { prefix: PREFIX, agents: false });
@@ -127,7 +128,7 @@ describe.skipIf(skipNetns('agent-restart'))('agent killed mid-sync and restarted
     expect(await ha.echo('long')).toBe(true);
     const hc = await lab.helper(c.id);
     expect(await hc.probe([{ host: a.ip, port: 80, protocol: 'TCP' }, { host: b.ip, port: 80, protocol: 'TCP' }])).toEqual([true, false]);
-    // Its self-check would test 20 000 entries per cell: skipped with a warning, never run on the agent's thread.
+    // Its self-check would test 20 000 entries per cell: skipped with a warning, never run.
     for (let i = 0; i < 100 && !logs.includes('self-check'); i++) await sleep(100);
     expect(logs).toContain('self-check skipped');
     // SIGTERM stops it, promptly.

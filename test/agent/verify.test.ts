@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAgent, type Agent } from '../../src/agent/agent.js';
 import { FilePolicyEndpointSource } from '../../src/agent/source.js';
-import { proveEngine, proveObjects, readKernelRuleset, type NodeObjects } from '../../src/agent/verify.js';
+import { proveEngine, proveObjects, readKernelRuleset, verifyNodeApart, type NodeObjects } from '../../src/agent/verify.js';
 import { run as cli } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/program.js';
 import { parseIP } from '../../src/api/ip.js';
@@ -150,6 +150,19 @@ describe.skipIf(skipNetns('agent-verify'))('the kernel table read back and prove
       const text = await agent!.metrics.registry.metrics();
       expect(text).toMatch(/palisade_agent_self_check_cells\{node="node0"\} [1-9]\d*/);
       expect(text).toMatch(/palisade_agent_self_check_failures_total\{node="node0"\} 0/);
+    });
+
+    it("the self-check's process of its own answers as a proof on the agent's thread does", async () => {
+      await agent!.resync();
+      const inThread = proveObjects(await readKernelRuleset(where), objects);
+      expect(inThread.proved).toBe(true);
+      const apart = await verifyNodeApart(objects, where);
+      expect(apart.objects).toEqual(inThread);
+      expect(apart.pods).toBe(objects.pods.length);
+      // Over budget: the same refusal, with the count of cells.
+      await expect(verifyNodeApart(objects, where, { maxCells: 1 })).rejects.toThrow(/cells/);
+      // No table to read: the child's own error, not a crash.
+      await expect(verifyNodeApart(objects, { netns: 'plk-none' })).rejects.toThrow(/plk-none|netns|namespace/i);
     });
 
     it('agent verify proves the table equal to the PolicyEndpoints and to the engine', async () => {
