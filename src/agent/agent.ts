@@ -237,6 +237,8 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
   // ---- self-check: the kernel's table read back and proved equal to the objects, after syncs and periodically.
   const selfCheckEvery = opts.selfCheckIntervalMs ?? 60_000;
   let lastCheck: SelfCheck | undefined;
+  // Ends a self-check's process when the agent stops.
+  const stopping = new AbortController();
   const maxCells = opts.selfCheckMaxCells ?? 500_000;
   let skippedGeneration = -1;
   const verifyNow = async (byFamily?: Readonly<Record<Family, Engine>>, budget?: number): Promise<NodeVerification> => {
@@ -244,7 +246,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     const gen = generation;
     if (!input || syncing) throw new Error('a sync is running: the table is changing');
     // The self-check (objects only) proves in a process of its own: a sync arriving meanwhile is not held back.
-    const v = byFamily === undefined ? await verifyNodeApart(input, where, budget !== undefined ? { maxCells: budget } : {}) : await verifyNode(input, where, byFamily, budget !== undefined ? { maxCells: budget } : {});
+    const v = byFamily === undefined ? await verifyNodeApart(input, where, { ...(budget !== undefined ? { maxCells: budget } : {}), signal: stopping.signal }) : await verifyNode(input, where, byFamily, budget !== undefined ? { maxCells: budget } : {});
     if (syncing || gen !== generation) throw new Error('a sync ran while the table was read');
     return v;
   };
@@ -259,6 +261,8 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     try {
       v = await verifyNow(undefined, maxCells);
     } catch (e) {
+      // Stopped while the proof ran: its process was ended, nothing was found.
+      if (stopped) return;
       if (e instanceof ProofTooLarge) {
         metrics.selfCheckSkipped.inc();
         // One warning per table, not one per interval.
@@ -403,6 +407,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     metrics,
     async stop(o = {}) {
       stopped = true;
+      stopping.abort();
       unwatch();
       clearInterval(poll);
       clearInterval(resync);

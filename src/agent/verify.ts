@@ -227,7 +227,7 @@ export type ApartAnswer =
  * syncs while the proof runs. Throws {@link ProofTooLarge} as verifyNode does, and an Error with the child's message
  * otherwise. From source (vitest) the child is TypeScript and runs under vite-node; built, it is plain JavaScript.
  */
-export async function verifyNodeApart(node: NodeObjects, where: Netns = {}, opts: { maxCells?: number; timeoutMs?: number } = {}): Promise<NodeVerification> {
+export async function verifyNodeApart(node: NodeObjects, where: Netns = {}, opts: { maxCells?: number; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<NodeVerification> {
   const fromSource = import.meta.url.endsWith('.ts');
   const child = fileURLToPath(new URL(`./verify-child.${fromSource ? 'ts' : 'js'}`, import.meta.url));
   const [cmd, args] = fromSource ? [fileURLToPath(new URL('../../node_modules/.bin/vite-node', import.meta.url)), [child]] : [process.execPath, [child]];
@@ -239,13 +239,14 @@ export async function verifyNodeApart(node: NodeObjects, where: Netns = {}, opts
     const answerFile = join(dir, 'answer');
     await writeFile(requestFile, serialize(request), { flag: 'wx' });
     const err = await new Promise<string>((resolve, reject) => {
-      const p = spawn(cmd, [...args, requestFile, answerFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const p = spawn(cmd, [...args, requestFile, answerFile], { stdio: ['ignore', 'ignore', 'pipe'], ...(opts.signal ? { signal: opts.signal, killSignal: 'SIGKILL' as const } : {}) });
       let text = '';
       p.stderr!.on('data', (d: Buffer) => (text += d.toString()));
       const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 600_000);
       p.on('error', (e) => {
         clearTimeout(timer);
-        reject(e);
+        // Aborted (the agent stopping): the process is killed and closes; the missing answer says so below.
+        if (e.name !== 'AbortError') reject(e);
       });
       p.on('close', () => {
         clearTimeout(timer);

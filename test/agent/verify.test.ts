@@ -161,6 +161,11 @@ describe.skipIf(skipNetns('agent-verify'))('the kernel table read back and prove
       expect(apart.pods).toBe(objects.pods.length);
       // Over budget: the same refusal, with the count of cells.
       await expect(verifyNodeApart(objects, where, { maxCells: 1 })).rejects.toThrow(/cells/);
+      // The agent stopping: the process is ended, and the check says it has no answer.
+      const stop = new AbortController();
+      const stopped = verifyNodeApart(objects, where, { signal: stop.signal });
+      stop.abort();
+      await expect(stopped).rejects.toThrow(/without an answer/);
       // No table to read: the child's own error, not a crash.
       await expect(verifyNodeApart(objects, { netns: 'plk-none' })).rejects.toThrow(/plk-none|netns|namespace/i);
     });
