@@ -19,7 +19,6 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import type { EndpointInfo, PolicyEndpoint } from '../api/policyendpoint.js';
 import type { BenchRow } from '../bench/main.js';
@@ -29,6 +28,7 @@ import { run } from '../nft/apply.js';
 import { countState, TABLE } from '../nft/compile.js';
 import { runAgent } from './agent.js';
 import { nodeScenario } from './bench-node.js';
+import { siblingCommand } from './sibling.js';
 import { StaticPolicyEndpointSource } from './source.js';
 
 const PREFIX = 'plb-';
@@ -219,11 +219,9 @@ Promise.all(Array.from({ length: 16 }, one)).then(() => { process.stdout.write(S
  * worker is TypeScript and runs under vite-node; built, it is plain JavaScript.
  */
 async function inNetns(netns: string, args: readonly (string | number)[]): Promise<BenchRow[]> {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const worker = fileURLToPath(new URL(`./bench-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url));
-  const runner = fromSource ? [fileURLToPath(new URL('../../node_modules/.bin/vite-node', import.meta.url))] : [process.execPath];
+  const [runner, worker] = siblingCommand(import.meta.url, 'bench-worker');
   const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', netns, ...runner, worker, ...args.map(String)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('ip', ['netns', 'exec', netns, runner, worker, ...args.map(String)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let text = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (text += d.toString()));

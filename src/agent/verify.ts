@@ -8,8 +8,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
+import { siblingCommand } from './sibling.js';
 import type { Family } from '../api/ip.js';
 import { mergeClusterPolicyEndpoints, mergePolicyEndpoints, type ClusterPolicyEndpoint, type PodEndpoint, type PolicyEndpoint } from '../api/policyendpoint.js';
 import { canonicalAddress } from '../nft/address.js';
@@ -228,9 +228,7 @@ export type ApartAnswer =
  * otherwise. From source (vitest) the child is TypeScript and runs under vite-node; built, it is plain JavaScript.
  */
 export async function verifyNodeApart(node: NodeObjects, where: Netns = {}, opts: { maxCells?: number; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<NodeVerification> {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const child = fileURLToPath(new URL(`./verify-child.${fromSource ? 'ts' : 'js'}`, import.meta.url));
-  const [cmd, args] = fromSource ? [fileURLToPath(new URL('../../node_modules/.bin/vite-node', import.meta.url)), [child]] : [process.execPath, [child]];
+  const [cmd, ...args] = siblingCommand(import.meta.url, 'verify-child');
   const request: ApartRequest = { node, ...(where.netns !== undefined ? { netns: where.netns } : {}), ...(opts.maxCells !== undefined ? { maxCells: opts.maxCells } : {}) };
   const dir = await mkdtemp(join(tmpdir(), 'palisade-check-'));
   let answer: ApartAnswer;

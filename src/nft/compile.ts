@@ -724,6 +724,8 @@ interface SideChanges<T> {
 function updateOwners(st: CompilerState, changes: SideChanges<PolicyEndpoint>, touched: Set<number>): Map<PeerSets, string> {
   const { owners, holders } = st;
   const side = st.pe;
+  // The peer lists some changed group had or has: only their owners can have changed.
+  const affected = new Set<PeerSets>();
   const hold = (g: number, group: Group<PolicyEndpoint>, add: boolean) => {
     for (const dir of ['ingress', 'egress'] as const) {
       const peers = group.isolated?.[dir];
@@ -739,7 +741,6 @@ function updateOwners(st: CompilerState, changes: SideChanges<PolicyEndpoint>, t
       affected.add(peers);
     }
   };
-  const affected = new Set<PeerSets>();
   for (const c of changes.replaced) {
     if (c.prev) hold(c.g, c.prev, false);
     if (c.next) hold(c.g, c.next, true);

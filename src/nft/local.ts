@@ -338,25 +338,30 @@ function update<T extends Selecting>(s: ListState<T>, objects: readonly T[], cha
   if (changed.length === 0) return s;
   // In place: the viewer owns its state, and the views it handed out are lists of their own.
   const { recs, byIP, any, groups } = s;
-  // The node's groups are the same when each replaced object is of the same group and no group's count came to or
-  // left zero: then the node's list keeps its positions, and only the replaced objects change in it.
-  const before = new Set(groups.keys());
+  // The node's groups are the same when each replaced object is of the same group and no group's count left or came
+  // to zero: then the node's list keeps its positions, and only the replaced objects change in it.
   let regroup = s.regroup;
   for (const i of changed) {
     if (any[i]) {
       const g = recs[i].gid;
       const n = (groups.get(g) ?? 0) - 1;
       if (n > 0) groups.set(g, n);
-      else groups.delete(g);
+      else {
+        groups.delete(g);
+        regroup = true;
+      }
     }
     const r = record(objects[i]);
     if (r.gid !== recs[i].gid) regroup = true;
     recs[i] = r;
     byIP[i] = hitsOf(r, keysA).length > 0;
     any[i] = hitsOf(r, keysB).length > 0;
-    if (any[i]) groups.set(r.gid, (groups.get(r.gid) ?? 0) + 1);
+    if (any[i]) {
+      const n = groups.get(r.gid) ?? 0;
+      if (n === 0) regroup = true;
+      groups.set(r.gid, n + 1);
+    }
   }
-  if (!regroup && (groups.size !== before.size || [...groups.keys()].some((g) => !before.has(g)))) regroup = true;
   return { objects, recs, byIP, any, groups, changed: [...s.changed, ...changed], regroup, ...(s.out ? { out: s.out } : {}) };
 }
 
